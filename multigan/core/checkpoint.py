@@ -1,0 +1,117 @@
+"""Training checkpoints: everything needed for a bit-exact resume, with no pickle.
+
+Layout of one checkpoint folder (written atomically: temp folder + rename)::
+
+    step-0001000/
+      model/config.json          constructor arguments (ModelMixin.save_pretrained)
+      model/model.safetensors    all network weights
+      ema.safetensors            EMA generator weights (when EMA is on)
+      training_state.pt          optimizers, GradScaler, every RNG state, counters
+                                 (tensors and plain containers only: loaded with weights_only=True)
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .atomic import atomic_dir
+
+__all__ = ["save_training_checkpoint", "load_training_checkpoint", "latest_checkpoint", "prune_checkpoints",
+           "rng_state", "set_rng_state", "gather_rng_states"]
+
+STATE_NAME = "training_state.pt"
+EMA_NAME = "ema.safetensors"
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's python, numpy, torch CPU and CUDA RNG states as weights_only-safe values."""
+    np_state = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {"python": [version, list(internal), gauss],
+            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
+                      int(np_state[3]), float(np_state[4])],
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore states captured by :func:`rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def gather_rng_states(ctx) -> list[dict[str, Any]]:
+    """Every process's RNG state, in rank order (a one-element list without torchrun)."""
+    mine = rng_state()
+    if not ctx.is_distributed:
+        return [mine]
+    states: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(states, mine)
+    return states
+
+
+def save_training_checkpoint(path: str | Path, model, state: dict[str, Any], *, ema=None) -> Path:
+    """Write model weights + config, EMA weights and the training state into folder ``path``."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp / "model")
+        if ema is not None:
+            save_file({k: v.detach().cpu().contiguous().clone() for k, v in ema.state_dict().items()},
+                      str(tmp / EMA_NAME))
+        torch.save(state, tmp / STATE_NAME)
+    return path
+
+
+def load_training_checkpoint(path: str | Path, model, *, ema=None,
+                             map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load weights into ``model`` (and ``ema``) and return the training-state dict."""
+    from safetensors.torch import load_file
+    from .module import read_config
+
+    path = Path(path)
+    if not (path / STATE_NAME).is_file():
+        raise FileNotFoundError(f"{path}: not a training checkpoint (no {STATE_NAME})")
+    meta = read_config(path / "model")
+    if meta["model_type"] != model.model_type:
+        raise ValueError(f"{path} holds a {meta['model_type']!r} checkpoint; this trainer trains {model.model_type!r}")
+    if meta["config"] != _jsonable(model.config):
+        raise ValueError(f"{path}: model configuration differs from the checkpoint's "
+                         f"({meta['config']} vs {model.config}); build the model with the checkpoint's config")
+    model.load_weights(path / "model" / "model.safetensors", map_location=map_location)
+    if ema is not None:
+        if not (path / EMA_NAME).is_file():
+            raise FileNotFoundError(f"{path}: EMA is on but the checkpoint has no {EMA_NAME}")
+        ema.load_state_dict(load_file(str(path / EMA_NAME), device=str(map_location)))
+    return torch.load(path / STATE_NAME, map_location="cpu", weights_only=True)
+
+
+def _jsonable(config: dict) -> Any:
+    import json
+    return json.loads(json.dumps(config))
+
+
+def latest_checkpoint(folder: str | Path) -> Optional[Path]:
+    """The newest complete ``step-*`` checkpoint in ``folder`` (temp folders are ignored)."""
+    found = sorted(p for p in Path(folder).glob("step-*") if (p / STATE_NAME).is_file())
+    return found[-1] if found else None
+
+
+def prune_checkpoints(folder: str | Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``step-*`` checkpoints."""
+    found = sorted(p for p in Path(folder).glob("step-*") if p.is_dir())
+    for old in found[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)

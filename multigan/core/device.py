@@ -1,0 +1,171 @@
+"""Device, precision, seeding and distributed set-up, shared by every modality.
+
+One code path covers a single process and ``torchrun`` with N processes: :func:`init_distributed`
+reads the ``env://`` variables torchrun sets and does nothing when they are absent.
+
+Example (the same script, 1 process or 8 on 2 nodes)::
+
+    python train.py
+    torchrun --nproc_per_node 4 train.py
+    torchrun --nnodes 2 --node_rank 0 --nproc_per_node 4 \\
+        --rdzv_backend c10d --rdzv_endpoint HOST0:29500 train.py     # on node 0, node_rank 1 on node 1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+__all__ = ["resolve_device", "resolve_precision", "configure_backends", "autocast",
+           "DistributedContext", "init_distributed", "seed_everything", "PRECISIONS"]
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks cuda → mps → cpu; any explicit torch device string is checked and returned.
+
+    Under torchrun with CUDA, ``"auto"``/``"cuda"`` resolve to ``cuda:LOCAL_RANK``.
+    """
+    if isinstance(device, torch.device):
+        return device
+    name = str(device).lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    try:
+        resolved = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+        if resolved.index is None:
+            resolved = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} requested but MPS is not available on this machine")
+    return resolved
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"``: bf16 on CUDA GPUs that support it, fp32 elsewhere. Explicit values are checked."""
+    precision = precision.lower()
+    if precision == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return "bf16"
+        return "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use 'auto' or one of {PRECISIONS}")
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("precision 'fp16' needs a GPU (its GradScaler is CUDA/MPS-only); use 'bf16' or 'fp32' on CPU")
+    return precision
+
+
+def configure_backends(tf32: bool = False, cudnn_benchmark: bool = False, deterministic: bool = False) -> None:
+    """Set TF32 matmul/conv and cuDNN autotuning explicitly (both off by default: GAN numerics)."""
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for ``precision`` (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def seed_everything(seed: int, rank: int = 0) -> None:
+    """Seed python, numpy and torch (all devices) with ``seed + rank``."""
+    s = seed + rank
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+
+
+@dataclass
+class DistributedContext:
+    """Where this process stands in a (possibly one-process) job."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+    initialized_here: bool = False
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the only process that logs, snapshots and writes checkpoints."""
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.is_distributed:
+            dist.barrier()
+
+    def all_mean(self, value: torch.Tensor) -> torch.Tensor:
+        """Mean of ``value`` over processes (identity for one process)."""
+        if not self.is_distributed:
+            return value
+        value = value.clone()
+        dist.all_reduce(value)
+        return value / self.world_size
+
+    def all_true(self, flag: bool, device: torch.device) -> bool:
+        """True only if ``flag`` is true on every process (so all ranks take the same branch)."""
+        if not self.is_distributed:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return bool(t.item() > 0.5)
+
+    def close(self) -> None:
+        """Destroy the process group if this context created it."""
+        if self.initialized_here and dist.is_initialized():
+            dist.destroy_process_group()
+            self.initialized_here = False
+
+
+def init_distributed(device: torch.device | None = None) -> DistributedContext:
+    """Join the torchrun job described by the environment (``env://``), or return a 1-process context.
+
+    Backend: nccl on CUDA, gloo otherwise. Calling it again in an initialised process returns the
+    existing context.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if world_size <= 1:
+        return DistributedContext()
+    if dist.is_initialized():
+        return DistributedContext(dist.get_rank(), local_rank, dist.get_world_size(), False)
+    use_cuda = device is not None and device.type == "cuda"
+    if use_cuda:
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo", init_method="env://")
+    return DistributedContext(rank, local_rank, world_size, True)
+
+
+@contextlib.contextmanager
+def no_sync(module: torch.nn.Module) -> Iterator[None]:
+    """``module.no_sync()`` for a DDP-wrapped module, a no-op otherwise."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        with module.no_sync():
+            yield
+    else:
+        yield

@@ -1,0 +1,58 @@
+"""Exponential moving average of a network's weights (the generator users sample from)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Iterator
+
+import torch
+from torch import nn
+
+__all__ = ["EMA"]
+
+
+class EMA:
+    """Keeps ``module`` = EMA of a source network's parameters; buffers are copied as they are.
+
+    Args:
+        source:      the network being trained (unwrapped, not DDP).
+        decay:       weight of the old average per update, e.g. 0.999.
+        start_step:  before this iteration the average simply copies the source.
+
+    Example:
+        >>> net = nn.Linear(2, 2); ema = EMA(net, decay=0.9)
+        >>> ema.update(net, step=0)
+    """
+
+    def __init__(self, source: nn.Module, decay: float = 0.999, start_step: int = 0):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.start_step = start_step
+        self.module = copy.deepcopy(source).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, source: nn.Module, step: int) -> None:
+        """Fold the source's current weights into the average (copy them before ``start_step``)."""
+        weight = 0.0 if step < self.start_step else self.decay
+        for avg, new in zip(self.module.parameters(), source.parameters()):
+            avg.lerp_(new.detach().to(avg.dtype), 1.0 - weight)
+        for avg, new in zip(self.module.buffers(), source.buffers()):
+            avg.copy_(new)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.module.load_state_dict(state)
+
+    @contextlib.contextmanager
+    def swapped_into(self, target: nn.Module) -> Iterator[nn.Module]:
+        """Temporarily load the averaged weights into ``target`` (e.g. to save or sample), then restore."""
+        backup = {k: v.detach().clone() for k, v in target.state_dict().items()}
+        target.load_state_dict(self.module.state_dict())
+        try:
+            yield target
+        finally:
+            target.load_state_dict(backup)

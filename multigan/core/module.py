@@ -1,0 +1,309 @@
+"""Base classes of every multigan model: recorded config, safetensors save/load, GAN hooks.
+
+:class:`ModelMixin` records the constructor arguments of every subclass automatically, so
+``save_pretrained(dir)`` can write ``config.json`` + ``model.safetensors`` (no pickle) and
+``from_pretrained(dir_or_name)`` can rebuild the same model. Names (not paths) resolve to shipped
+checkpoints under ``assets/<modality>/<name>/``.
+
+:class:`AdversarialModel` is what the shared :class:`~multigan.core.trainer.Trainer` drives. A
+modality supplies the networks and a few small hooks (how a batch splits into data and condition,
+how G and D are called, extra generator losses, how samples become files); the trainer owns the
+loop, objectives, penalties, precision, EMA, logging and checkpoints.
+
+Example:
+    >>> class ToyGAN(AdversarialModel):
+    ...     def __init__(self, latent_dim: int = 2, hidden: int = 16):
+    ...         super().__init__()
+    ...         self.latent_dim = latent_dim
+    ...         self.generator = torch.nn.Sequential(torch.nn.Linear(latent_dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 2))
+    ...         self.discriminator = torch.nn.Sequential(torch.nn.Linear(2, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+    >>> ToyGAN(hidden=8).config
+    {'latent_dim': 2, 'hidden': 8}
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from .atomic import atomic_dir
+
+__all__ = ["ModelMixin", "AdversarialModel", "DiscriminatorOutput", "FORMAT_VERSION", "assets_dir",
+           "model_class"]
+
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+_MODEL_TYPES: dict[str, type] = {}
+
+
+def assets_dir() -> Path:
+    """Folder of shipped data and checkpoints (``$MULTIGAN_ASSETS`` or the repository's ``assets/``)."""
+    return Path(os.environ.get("MULTIGAN_ASSETS", Path(__file__).resolve().parents[2] / "assets"))
+
+
+def model_class(model_type: str) -> type:
+    """The registered :class:`ModelMixin` subclass called ``model_type``."""
+    try:
+        return _MODEL_TYPES[model_type]
+    except KeyError:
+        raise ValueError(f"unknown model type {model_type!r}; known: {', '.join(sorted(_MODEL_TYPES)) or 'none'}") from None
+
+
+def _record_config(init):
+    """Wrap ``__init__`` so the outermost call stores its bound arguments in ``self._init_config``."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        outermost = "_init_config" not in self.__dict__
+        if outermost:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            config = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                kind = signature.parameters[name].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    config.update(value)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        raise TypeError(f"{type(self).__name__}: *args cannot be recorded in a config")
+                else:
+                    config[name] = value
+            object.__setattr__(self, "_init_config", config)
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+class ModelMixin(nn.Module):
+    """An ``nn.Module`` whose constructor arguments are recorded for ``save_pretrained``.
+
+    Class attributes:
+        model_type:  name written to ``config.json`` (defaults to the class name).
+        modality:    subfolder of ``assets/`` holding shipped checkpoints for ``from_pretrained(name)``.
+    """
+
+    model_type: ClassVar[str] = "ModelMixin"
+    modality: ClassVar[Optional[str]] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "model_type" not in cls.__dict__:
+            cls.model_type = cls.__name__
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _record_config(cls.__dict__["__init__"])
+        _MODEL_TYPES[cls.model_type] = cls
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments this model was built with (a copy)."""
+        return dict(self.__dict__.get("_init_config", {}))
+
+    # -- saving ----------------------------------------------------------------------------------
+
+    def save_pretrained(self, path: str | os.PathLike, *, dtype: Optional[torch.dtype] = None,
+                        state_dict: Optional[dict[str, Tensor]] = None,
+                        components: Optional[Sequence[str]] = None,
+                        extra_files: Optional[dict[str, str]] = None) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` to the folder ``path`` atomically.
+
+        Args:
+            dtype:        cast floating tensors (e.g. ``torch.float16`` for shipped checkpoints).
+            state_dict:   weights to write instead of ``self.state_dict()`` (e.g. EMA weights).
+            components:   keep only these top-level submodules (e.g. ``["generator"]``).
+            extra_files:  ``{file name: text}`` written beside the weights (e.g. ``training.json``).
+        """
+        from safetensors.torch import save_file
+
+        config = self.config
+        try:
+            config_text = json.dumps({"model_type": self.model_type, "format_version": FORMAT_VERSION,
+                                      "multigan_version": _version(), "components": list(components or []),
+                                      "config": config}, indent=2, sort_keys=True)
+        except TypeError as err:
+            raise TypeError(f"{self.model_type}: constructor arguments must be JSON-serialisable to save: {err}") from None
+        tensors = _prepare_state(state_dict if state_dict is not None else self.state_dict(), dtype, components)
+        with atomic_dir(path) as tmp:
+            (tmp / CONFIG_NAME).write_text(config_text + "\n")
+            save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"model_type": self.model_type})
+            for name, text in (extra_files or {}).items():
+                (tmp / name).write_text(text)
+        return Path(path)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"):
+        """Rebuild a model saved by :meth:`save_pretrained`, from a folder or a shipped name.
+
+        The model comes back in ``eval()`` mode. Calling it on a base class (``ModelMixin``) builds
+        whatever model type the folder holds.
+        """
+        folder = cls._resolve_pretrained(name_or_path)
+        meta = read_config(folder)
+        if cls.model_type not in ("ModelMixin", "AdversarialModel") and meta["model_type"] != cls.model_type:
+            raise ValueError(f"{folder} holds a {meta['model_type']!r} model, not {cls.model_type!r}; "
+                             f"load it with {meta['model_type']}.from_pretrained")
+        model = model_class(meta["model_type"])(**meta["config"])
+        model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
+                           map_location=map_location)
+        return model.eval()
+
+    def load_weights(self, file: str | os.PathLike, *, components: Optional[Sequence[str]] = None,
+                     map_location: str | torch.device = "cpu") -> None:
+        """Load a ``model.safetensors`` file (strictly, within ``components`` when given)."""
+        from safetensors.torch import load_file
+
+        loaded = load_file(str(file), device=str(map_location))
+        own = self.state_dict()
+        expected = {k for k in own if not components or k.split(".")[0] in components}
+        missing, unexpected = sorted(expected - loaded.keys()), sorted(loaded.keys() - own.keys())
+        if missing or unexpected:
+            raise ValueError(f"{file}: weights do not match {self.model_type}: "
+                             f"missing {missing[:5]}{'…' if len(missing) > 5 else ''}, "
+                             f"unexpected {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}")
+        for key, value in loaded.items():
+            if value.shape != own[key].shape:
+                raise ValueError(f"{file}: {key} has shape {tuple(value.shape)}, model expects {tuple(own[key].shape)}")
+        self.load_state_dict({k: v.to(own[k].dtype) for k, v in loaded.items()}, strict=not components)
+
+    @classmethod
+    def _resolve_pretrained(cls, name_or_path: str | os.PathLike) -> Path:
+        path = Path(name_or_path)
+        if (path / CONFIG_NAME).is_file():
+            return path
+        if cls.modality is not None and not path.is_absolute() and len(path.parts) == 1:
+            shipped = assets_dir() / cls.modality / str(name_or_path)
+            if (shipped / CONFIG_NAME).is_file():
+                return shipped
+            available = sorted(p.name for p in (assets_dir() / cls.modality).glob("*") if (p / CONFIG_NAME).is_file())
+            raise FileNotFoundError(f"no checkpoint folder {str(path)!r} and no shipped {cls.modality} model of that "
+                                    f"name; shipped: {', '.join(available) or 'none'}")
+        raise FileNotFoundError(f"{path}: not a checkpoint folder (expected {path / CONFIG_NAME})")
+
+
+def read_config(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a checkpoint's ``config.json``."""
+    file = Path(folder) / CONFIG_NAME
+    try:
+        meta = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{file}: missing; not a multigan checkpoint folder") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{file}: not valid JSON ({err})") from None
+    if not isinstance(meta, dict) or "model_type" not in meta or "config" not in meta:
+        raise ValueError(f"{file}: not a multigan config (needs 'model_type' and 'config')")
+    if int(meta.get("format_version", 1)) > FORMAT_VERSION:
+        raise ValueError(f"{file}: written by a newer multigan (format {meta['format_version']}, this one reads "
+                         f"≤ {FORMAT_VERSION}, version {meta.get('multigan_version')}); upgrade multigan")
+    return meta
+
+
+def _prepare_state(state: dict[str, Tensor], dtype: Optional[torch.dtype],
+                   components: Optional[Sequence[str]]) -> dict[str, Tensor]:
+    out = {}
+    for key, value in state.items():
+        if components and key.split(".")[0] not in components:
+            continue
+        value = value.detach().cpu()
+        if dtype is not None and value.is_floating_point():
+            value = value.to(dtype)
+        out[key] = value.contiguous().clone()            # safetensors refuses shared storage
+    return out
+
+
+def _version() -> str:
+    from multigan import __version__
+    return __version__
+
+
+class DiscriminatorOutput(NamedTuple):
+    """What ``run_discriminator`` may return when it also exposes features for feature matching."""
+
+    logits: Union[Tensor, Sequence[Tensor]]
+    features: Union[Tensor, Sequence[Tensor], None] = None
+
+
+class AdversarialModel(ModelMixin):
+    """Base class of a modality GAN driven by the shared trainer.
+
+    Subclasses set ``self.generator``, ``self.discriminator`` (any ``nn.Module``; several
+    discriminators go in one container module whose forward returns a list of logits) and
+    ``self.latent_dim``, and override the hooks below where the defaults do not fit.
+    """
+
+    latent_dim: int = 0
+
+    # -- hooks the trainer calls ------------------------------------------------------------------
+
+    def split_batch(self, batch: Any) -> tuple[Tensor, Any]:
+        """Split a data-loader batch into (real data, condition). Default: tensor, or (x, y) pairs."""
+        if isinstance(batch, Tensor):
+            return batch, None
+        if isinstance(batch, (list, tuple)) and len(batch) == 2:
+            return batch[0], batch[1]
+        if isinstance(batch, (list, tuple)) and len(batch) == 1:
+            return batch[0], None
+        raise TypeError(f"{self.model_type}.split_batch: cannot split a batch of type {type(batch).__name__}; "
+                        "override split_batch for this data")
+
+    def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None,
+                      device: torch.device | str = "cpu") -> Tensor:
+        """``n`` latent vectors, N(0, I) by default."""
+        z = torch.randn(n, self.latent_dim, generator=generator)
+        return z.to(device)
+
+    def run_generator(self, generator: nn.Module, z: Tensor, cond: Any) -> Tensor:
+        """Generate a fake batch (``generator`` may be the DDP-wrapped or EMA copy)."""
+        return generator(z) if cond is None else generator(z, cond)
+
+    def run_discriminator(self, discriminator: nn.Module, x: Tensor, cond: Any):
+        """Return logits, or a :class:`DiscriminatorOutput` with features for feature matching."""
+        return discriminator(x) if cond is None else discriminator(x, cond)
+
+    def extra_generator_losses(self, real: Tensor, fake: Tensor, cond: Any) -> dict[str, Tensor]:
+        """Model-specific generator loss terms, already weighted (e.g. MidiNet's mean-matching)."""
+        return {}
+
+    def snapshot_condition(self, cond: Any, n: int) -> Any:
+        """Condition for the fixed snapshot batch, taken from a training batch's condition."""
+        if cond is None:
+            return None
+        if isinstance(cond, Tensor):
+            return cond[:n]
+        raise NotImplementedError(f"{self.model_type}: override snapshot_condition for {type(cond).__name__}")
+
+    def write_samples(self, samples: Tensor, path: Path) -> list[Path]:
+        """Write a batch of samples as files named after ``path`` (no suffix); return the files.
+
+        Default: an image grid PNG for (N, C, H, W) samples. Modalities override this with their
+        writer (MIDI, mesh, video…).
+        """
+        if samples.dim() != 4 or samples.shape[1] not in (1, 3):
+            raise NotImplementedError(f"{self.model_type}: no writer for samples of shape {tuple(samples.shape)}")
+        from multigan.io.image import write_image
+        return [write_image(((samples.float().clamp(-1, 1) + 1) / 2).cpu(), path.with_suffix(".png"))]
+
+    # -- user API ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(self, n: int, cond: Any = None, *, seed: Optional[int] = None,
+               z: Optional[Tensor] = None) -> Tensor:
+        """Generate ``n`` samples in eval mode (seeded when ``seed`` is given)."""
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        if z is None:
+            gen = torch.Generator().manual_seed(seed) if seed is not None else None
+            z = self.sample_latent(n, generator=gen, device=device)
+        try:
+            return self.run_generator(self.generator, z.to(device), cond)
+        finally:
+            self.train(was_training)

@@ -1,0 +1,105 @@
+"""Small reference GANs used by the tests, the benchmarks and as examples of the model interface.
+
+- :class:`MixtureGAN`: MLP generator/discriminator for 2-D points (the 8-Gaussians-on-a-ring yardstick).
+- :class:`ConvGAN`: a DCGAN for 32×32 images (the conv benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .module import AdversarialModel, DiscriminatorOutput
+
+__all__ = ["MixtureGAN", "ConvGAN", "ring_of_gaussians", "ring_centers", "mode_statistics"]
+
+
+def ring_centers(modes: int = 8, radius: float = 2.0) -> Tensor:
+    """(modes, 2) centres evenly spaced on a circle."""
+    angles = torch.arange(modes, dtype=torch.float64) * (2 * math.pi / modes)
+    return (radius * torch.stack([angles.cos(), angles.sin()], 1)).float()
+
+
+def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.02, seed: int = 0) -> Tensor:
+    """``n`` points from an equal mixture of isotropic Gaussians on a ring (seeded)."""
+    gen = torch.Generator().manual_seed(seed)
+    which = torch.randint(modes, (n,), generator=gen)
+    return ring_centers(modes, radius)[which] + std * torch.randn(n, 2, generator=gen)
+
+
+def mode_statistics(samples: Tensor, centers: Tensor, std: float) -> dict[str, float]:
+    """Modes covered and share of high-quality samples (within 3σ of their nearest mode).
+
+    A mode counts as covered when at least 1 % of the expected per-mode share of samples lands
+    within 3σ of it, i.e. ≥ ``0.01 · n / modes`` samples (at least one).
+    """
+    dist = torch.cdist(samples.float(), centers.float())
+    nearest_d, nearest = dist.min(1)
+    good = nearest_d <= 3 * std
+    counts = torch.bincount(nearest[good], minlength=len(centers))
+    need = max(1, int(0.01 * len(samples) / len(centers)))
+    return {"modes": int((counts >= need).sum()), "high_quality": float(good.float().mean())}
+
+
+class MixtureGAN(AdversarialModel):
+    """MLP GAN for low-dimensional points.
+
+    Args:
+        latent_dim:  size of z.
+        data_dim:    size of a data point.
+        hidden:      width of the hidden layers.
+        depth:       hidden layers in each network.
+    """
+
+    def __init__(self, latent_dim: int = 8, data_dim: int = 2, hidden: int = 128, depth: int = 3):
+        super().__init__()
+        self.latent_dim = latent_dim
+
+        def mlp(n_in: int, n_out: int, act: nn.Module) -> nn.Sequential:
+            layers: list[nn.Module] = []
+            for i in range(depth):
+                layers += [nn.Linear(n_in if i == 0 else hidden, hidden), act]
+            return nn.Sequential(*layers, nn.Linear(hidden, n_out))
+
+        self.generator = mlp(latent_dim, data_dim, nn.ReLU())
+        self.discriminator = mlp(data_dim, 1, nn.LeakyReLU(0.2))
+
+    def run_discriminator(self, discriminator, x, cond):
+        return discriminator(x).squeeze(-1)
+
+
+class _DCGANDiscriminator(nn.Module):
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),                                 # 16
+            nn.Conv2d(width, width * 2, 4, 2, 1), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2),      # 8
+            nn.Conv2d(width * 2, width * 4, 4, 2, 1), nn.BatchNorm2d(width * 4), nn.LeakyReLU(0.2))  # 4
+        self.head = nn.Conv2d(width * 4, 1, 4, 1, 0)
+
+    def forward(self, x: Tensor) -> DiscriminatorOutput:
+        h = self.features(x)
+        return DiscriminatorOutput(self.head(h).flatten(), h.flatten(1))
+
+
+class ConvGAN(AdversarialModel):
+    """DCGAN (Radford et al. 2016) for 32×32 images in [-1, 1]; D also returns features.
+
+    Args:
+        latent_dim:  size of z.
+        channels:    image channels.
+        width:       base channel count (doubled per stage).
+    """
+
+    def __init__(self, latent_dim: int = 64, channels: int = 3, width: int = 32):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = nn.Sequential(
+            nn.Unflatten(1, (latent_dim, 1, 1)),
+            nn.ConvTranspose2d(latent_dim, width * 4, 4, 1, 0), nn.BatchNorm2d(width * 4), nn.ReLU(),     # 4
+            nn.ConvTranspose2d(width * 4, width * 2, 4, 2, 1), nn.BatchNorm2d(width * 2), nn.ReLU(),      # 8
+            nn.ConvTranspose2d(width * 2, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),              # 16
+            nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh())                                     # 32
+        self.discriminator = _DCGANDiscriminator(channels, width)

@@ -1,0 +1,566 @@
+"""The shared adversarial training loop.
+
+:class:`Trainer` trains any :class:`~multigan.core.module.AdversarialModel`. Paper-specific rules
+are options of :class:`TrainerConfig`, not forks of the loop:
+
+=====================================  ===========================================================
+WGAN's 5 critic steps per G step        ``n_critic=5``
+MidiNet's 2 G steps per D step          ``g_steps=2``
+3D-GAN's "update D only if acc ≤ 80 %"  ``d_accuracy_gate=0.8``
+one-sided label smoothing (0.9)         ``label_smoothing=0.1``
+feature matching (Salimans et al.)      ``feature_matching=0.1`` (D returns features)
+StackGAN's frozen Stage-I               the model sets ``requires_grad_(False)`` on those weights
+=====================================  ===========================================================
+
+A step is one training *iteration*: ``n_critic`` discriminator updates then ``g_steps``
+generator updates. Training length, logging, snapshots and checkpoints all count iterations.
+
+Example:
+    >>> trainer = Trainer(model, dataset, TrainerConfig(steps=2000, objective="hinge"))  # doctest: +SKIP
+    >>> trainer.fit()                                                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from . import checkpoint as ckpt
+from .device import (DistributedContext, autocast, configure_backends, init_distributed, no_sync,
+                     resolve_device, resolve_precision, seed_everything)
+from .ema import EMA
+from .module import AdversarialModel, DiscriminatorOutput
+from .objectives import Objective, get_objective
+from .penalties import Penalty, get_penalty
+
+__all__ = ["Trainer", "TrainerConfig", "NonFiniteLossError", "GlobalBatchSampler", "EVENTS"]
+
+EVENTS = ("on_train_start", "on_step_end", "on_log", "on_snapshot", "on_checkpoint", "on_train_end")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised after ``max_nonfinite`` consecutive updates were skipped for a NaN/inf loss."""
+
+
+@dataclass
+class TrainerConfig:
+    """Every option of the loop, with the default used when it is not given."""
+
+    steps: int = 1000                       # training iterations (n_critic D steps + g_steps G steps each)
+    batch_size: int = 64                    # global batch: split evenly over torchrun processes
+    objective: str = "nonsaturating"        # nonsaturating | minimax | lsgan | wgan | wgan-gp | dragan | hinge
+    objective_options: dict = field(default_factory=dict)   # e.g. {"clip": 0.01} for wgan
+    penalties: list = field(default_factory=list)           # extra terms: Penalty or {"name", "weight", "interval"}
+    lr_g: float = 2e-4                      # generator Adam learning rate
+    lr_d: float = 2e-4                      # discriminator Adam learning rate
+    betas_g: tuple = (0.5, 0.999)           # generator Adam betas
+    betas_d: tuple = (0.5, 0.999)           # discriminator Adam betas
+    n_critic: int = 1                       # discriminator updates per iteration
+    g_steps: int = 1                        # generator updates per iteration
+    d_accuracy_gate: Optional[float] = None  # skip the D update while its accuracy on the batch exceeds this
+    label_smoothing: float = 0.0            # one-sided: real target = 1 - label_smoothing
+    feature_matching: float = 0.0           # weight of ½‖E f(x) − E f(G(z))‖² in the G loss
+    ema_decay: Optional[float] = None       # EMA of G weights per iteration (None: no EMA)
+    ema_start: int = 0                      # iteration from which the EMA averages (before: copies)
+    grad_clip_g: Optional[float] = None     # max global grad norm for G (None: no clipping)
+    grad_clip_d: Optional[float] = None     # max global grad norm for D
+    precision: str = "auto"                 # auto | fp32 | bf16 | fp16 (auto: bf16 on capable GPUs, else fp32)
+    device: str = "auto"                    # auto (cuda → mps → cpu) or a torch device string
+    tf32: bool = False                      # allow TF32 matmuls/convolutions on Ampere+
+    cudnn_benchmark: bool = False           # cuDNN autotuning (faster, not bit-reproducible)
+    seed: int = 0                           # global seed; process r seeds its own RNGs with seed + r
+    max_nonfinite: int = 20                 # stop after this many consecutive skipped (NaN/inf) updates
+    out_dir: Optional[str] = None           # run folder: metrics.jsonl, samples/, checkpoints/, tensorboard/
+    log_every: int = 50                     # iterations between log lines
+    snapshot_every: Optional[int] = None    # iterations between sample snapshots (None: off)
+    snapshot_size: int = 16                 # samples per snapshot (fixed latents)
+    checkpoint_every: Optional[int] = None  # iterations between training checkpoints (None: only at the end)
+    keep_checkpoints: int = 2               # most recent training checkpoints kept
+    progress: bool = True                   # tqdm progress bar
+    tensorboard: bool = True                # write TensorBoard events when tensorboard is installed
+    num_workers: int = 0                    # DataLoader workers
+    sync_batchnorm: bool = False            # convert BatchNorm to SyncBatchNorm under DDP
+    find_unused_parameters: bool = False    # passed to DDP
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "n_critic", "g_steps", "log_every", "snapshot_size", "max_nonfinite"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainerConfig.{name} must be ≥ 1, got {getattr(self, name)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"TrainerConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.d_accuracy_gate is not None and not 0.0 < self.d_accuracy_gate <= 1.0:
+            raise ValueError(f"TrainerConfig.d_accuracy_gate must be in (0, 1], got {self.d_accuracy_gate}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly copy (penalty objects become dicts)."""
+        out = dataclasses.asdict(self)
+        out["penalties"] = [_penalty_spec(p) for p in self.penalties]
+        return out
+
+
+def _penalty_spec(p: Penalty | dict) -> dict:
+    if isinstance(p, dict):
+        return dict(p)
+    return {"name": type(p).__name__, "weight": p.weight, "interval": p.interval}
+
+
+def _build_penalty(p: Penalty | dict) -> Penalty:
+    if isinstance(p, Penalty):
+        return p
+    return get_penalty(p["name"], weight=p.get("weight", 10.0), interval=p.get("interval", 1))
+
+
+class GlobalBatchSampler(torch.utils.data.Sampler):
+    """Infinite, resumable batches: batch ``i`` is the same set of examples whatever the world size.
+
+    Epoch ``e`` shuffles with seed ``seed + e``; the global batch ``i`` of that epoch is split
+    round-robin over ranks. Starting at batch ``start`` costs nothing (no data is read to skip).
+    """
+
+    def __init__(self, num_examples: int, global_batch: int, rank: int = 0, world_size: int = 1,
+                 seed: int = 0, start: int = 0):
+        if num_examples < global_batch:
+            raise ValueError(f"dataset has {num_examples} examples, fewer than one batch of {global_batch}")
+        self.n, self.batch, self.rank, self.world = num_examples, global_batch, rank, world_size
+        self.seed, self.start = seed, start
+        self.per_epoch = num_examples // global_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        index = self.start
+        while True:
+            epoch, pos = divmod(index, self.per_epoch)
+            perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch))
+            for p in range(pos, self.per_epoch):
+                yield perm[p * self.batch:(p + 1) * self.batch][self.rank::self.world].tolist()
+            index = (epoch + 1) * self.per_epoch
+
+    def __len__(self) -> int:  # DataLoader asks; the sampler is infinite
+        return 2**62
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    return obj
+
+
+def _as_output(out: Any) -> DiscriminatorOutput:
+    return out if isinstance(out, DiscriminatorOutput) else DiscriminatorOutput(out)
+
+
+def _flat(x: Any) -> list[Tensor]:
+    if x is None:
+        return []
+    return [x] if isinstance(x, Tensor) else list(x)
+
+
+class Trainer:
+    """Train an :class:`AdversarialModel` on a map-style dataset.
+
+    Args:
+        model:      the modality model (its ``generator`` and ``discriminator`` are trained).
+        dataset:    a ``torch.utils.data.Dataset`` (or a tensor of examples).
+        config:     a :class:`TrainerConfig`; keyword ``overrides`` replace its fields.
+        callbacks:  ``{event: [fn(trainer, **info)]}``; events are listed in ``EVENTS``.
+    """
+
+    def __init__(self, model: AdversarialModel, dataset: Dataset | Tensor,
+                 config: Optional[TrainerConfig] = None,
+                 callbacks: Optional[dict[str, list[Callable]]] = None, **overrides: Any):
+        cfg = dataclasses.replace(config or TrainerConfig(), **overrides)
+        self.config = cfg
+        self.model = model
+        self.dataset = TensorDataset(dataset) if isinstance(dataset, Tensor) else dataset
+        self.callbacks: dict[str, list[Callable]] = defaultdict(list)
+        for event, fns in (callbacks or {}).items():
+            for fn in fns:
+                self.add_callback(event, fn)
+
+        # Devices, precision, processes.
+        self.device = resolve_device(cfg.device)
+        self.dist: DistributedContext = init_distributed(self.device)
+        self.precision = resolve_precision(cfg.precision, self.device)
+        configure_backends(tf32=cfg.tf32, cudnn_benchmark=cfg.cudnn_benchmark)
+        seed_everything(cfg.seed, self.dist.rank)
+        if cfg.batch_size % self.dist.world_size:
+            raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {self.dist.world_size} processes")
+        self.local_batch = cfg.batch_size // self.dist.world_size
+
+        # Objective and penalties.
+        options = dict(cfg.objective_options)
+        if cfg.label_smoothing:
+            options["real_label"] = 1.0 - cfg.label_smoothing
+        self.objective: Objective = get_objective(cfg.objective, **options)
+        self.penalties: list[Penalty] = self.objective.penalties + [_build_penalty(p) for p in cfg.penalties]
+
+        # Networks (DDP-wrapped per network when distributed), optimizers, scaler, EMA.
+        model.to(self.device).train()
+        if self.dist.is_distributed and cfg.sync_batchnorm:
+            model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
+            model.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(model.discriminator)
+        self.G, self.D = self._wrap(model.generator), self._wrap(model.discriminator)
+        self.opt_g = torch.optim.Adam(self._trainable(model.generator, "generator"), lr=cfg.lr_g, betas=tuple(cfg.betas_g))
+        self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.ema = EMA(model.generator, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay is not None else None
+        self.latent_rng = torch.Generator().manual_seed(cfg.seed)
+
+        # Counters (all restored on resume).
+        self.step = 0              # iterations done
+        self.d_updates = 0         # discriminator steps attempted (drives lazy penalty intervals)
+        self.data_cursor = 0       # global batches consumed
+        self.nonfinite_streak = 0
+        self.history: list[dict[str, float]] = []
+        self._stepped: set[int] = set()
+        self._window: dict[str, float] = defaultdict(float)
+        self._window_n = 0
+        self._snapshot: Optional[tuple[Tensor, Any]] = None
+        self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        self._tb = None
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def add_callback(self, event: str, fn: Callable) -> None:
+        """Call ``fn(trainer, **info)`` on ``event`` (one of ``EVENTS``)."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown callback event {event!r}; events: {', '.join(EVENTS)}")
+        self.callbacks[event].append(fn)
+
+    def fit(self, steps: Optional[int] = None) -> dict[str, float]:
+        """Train until ``steps`` iterations in total (default ``config.steps``); return the last log."""
+        cfg = self.config
+        total = steps if steps is not None else cfg.steps
+        data = self._batches()
+        self._open_run()
+        self._emit("on_train_start")
+        bar = self._progress(total)
+        last: dict[str, float] = {}
+        start_time, start_step = time.perf_counter(), self.step
+        try:
+            while self.step < total:
+                logs = self.train_step(data)
+                bar.update(1)
+                self._emit("on_step_end", logs=logs)
+                if self.step % cfg.log_every == 0 or self.step == total:
+                    last = self._log(bar, start_time, start_step)
+                if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                    self.snapshot()
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < total:
+                    self.save_checkpoint()
+            if self.out_dir is not None:
+                self.save_checkpoint()
+        finally:
+            bar.close()
+            if self._tb is not None:
+                self._tb.flush()
+        self._emit("on_train_end")
+        return last
+
+    def train_step(self, data: Iterator[Any]) -> dict[str, Tensor]:
+        """One iteration: ``n_critic`` discriminator updates, then ``g_steps`` generator updates."""
+        cfg = self.config
+        logs: dict[str, Tensor] = {}
+        for _ in range(cfg.n_critic):
+            real, cond, real_features, d_logs = self._discriminator_step(next(data))
+            logs.update(d_logs)
+        for _ in range(cfg.g_steps):
+            logs.update(self._generator_step(real, cond, real_features))
+        if self._stepped:                          # one GradScaler update per iteration
+            self.scaler.update()
+            self._stepped.clear()
+        if self.ema is not None:
+            self.ema.update(self.model.generator, self.step)
+        self.step += 1
+        for key, value in logs.items():
+            self._window[key] += float(value)
+        self._window_n += 1
+        return logs
+
+    # -- the two phases ---------------------------------------------------------------------------
+
+    def _discriminator_step(self, batch: Any):
+        model, cfg = self.model, self.config
+        real, cond = model.split_batch(_to_device(batch, self.device))
+        z = self._latents()
+        with autocast(self.device, self.precision):
+            with torch.no_grad():
+                fake = model.run_generator(self.G, z, cond)
+            real_out = _as_output(model.run_discriminator(self.D, real, cond))
+            fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
+            loss = self.objective.d_loss(real_out.logits, fake_out.logits)
+        logs = {"d_loss": loss.detach()}
+
+        # Penalties (lazy: each on its own interval of D steps), outside autocast's forward cache.
+        def discriminate(x: Tensor):
+            with autocast(self.device, self.precision):
+                return _as_output(model.run_discriminator(self.D, x, cond)).logits
+        for penalty in self.penalties:
+            if penalty.due(self.d_updates):
+                term = penalty(discriminate, real, fake, self.scaler) * penalty.interval
+                logs[f"d_{type(penalty).__name__}"] = term.detach()
+                loss = loss + term
+        self.d_updates += 1
+
+        accuracy = self._accuracy(real_out.logits, fake_out.logits)
+        logs["d_accuracy"] = accuracy
+        features = [f.detach() for f in _flat(real_out.features)]
+        gated = cfg.d_accuracy_gate is not None and float(self.dist.all_mean(accuracy)) > cfg.d_accuracy_gate
+        if gated:                                  # 3D-GAN: D is too good on this batch, leave it be
+            logs["d_skipped"] = torch.tensor(1.0)
+            return real, cond, features, logs
+        if cfg.d_accuracy_gate is not None:
+            logs["d_skipped"] = torch.tensor(0.0)
+        if self._finite(loss, "discriminator"):
+            self._update(loss, self.opt_d, self.model.discriminator, cfg.grad_clip_d)
+            self.objective.after_d_step(self.model.discriminator)
+        return real, cond, features, logs
+
+    def _generator_step(self, real: Tensor, cond: Any, real_features: list[Tensor]) -> dict[str, Tensor]:
+        model, cfg = self.model, self.config
+        z = self._latents()
+        model.discriminator.requires_grad_(False)   # no D weight gradients in the G phase
+        try:
+            with no_sync(self.D), autocast(self.device, self.precision):
+                fake = model.run_generator(self.G, z, cond)
+                fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
+                loss = self.objective.g_loss(fake_out.logits)
+                logs = {"g_loss": loss.detach()}
+                if cfg.feature_matching:
+                    fm = self._feature_matching(real_features, _flat(fake_out.features))
+                    logs["g_feature_matching"] = fm.detach()
+                    loss = loss + cfg.feature_matching * fm
+                for name, term in model.extra_generator_losses(real, fake, cond).items():
+                    logs[f"g_{name}"] = term.detach()
+                    loss = loss + term
+        finally:
+            model.discriminator.requires_grad_(True)
+            for p in self._frozen_d:
+                p.requires_grad_(False)
+        if self._finite(loss, "generator"):
+            self._update(loss, self.opt_g, self.model.generator, cfg.grad_clip_g)
+        return logs
+
+    # -- helpers of the phases --------------------------------------------------------------------
+
+    def _update(self, loss: Tensor, optimizer: torch.optim.Optimizer, network: nn.Module,
+                clip: Optional[float]) -> None:
+        """Backward, optional clipping and one optimizer step through the (possibly idle) scaler."""
+        if self.scaler.is_enabled() and id(optimizer) in self._stepped:   # 2nd step this iteration
+            self.scaler.update()
+            self._stepped.clear()
+        self.scaler.scale(loss).backward()
+        if clip is not None:
+            self.scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(network.parameters(), clip)
+        self.scaler.step(optimizer)
+        if self.scaler.is_enabled():
+            self._stepped.add(id(optimizer))
+        optimizer.zero_grad(set_to_none=True)
+
+    def _finite(self, loss: Tensor, phase: str) -> bool:
+        """Skip (with a warning) an update whose loss is NaN/inf; stop after too many in a row."""
+        if self.dist.all_true(bool(torch.isfinite(loss)), self.device):
+            self.nonfinite_streak = 0
+            return True
+        self.nonfinite_streak += 1
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        if self.scaler.is_enabled():               # fp16 overflow: back the scale off too
+            self.scaler.update(self.scaler.get_scale() * 0.5)
+            self._stepped.clear()
+        warnings.warn(f"iteration {self.step}: non-finite {phase} loss ({float(loss)}), update skipped "
+                      f"({self.nonfinite_streak}/{self.config.max_nonfinite} in a row)", RuntimeWarning, stacklevel=2)
+        if self.nonfinite_streak >= self.config.max_nonfinite:
+            raise NonFiniteLossError(f"{self.nonfinite_streak} consecutive non-finite losses (last: {phase} at "
+                                     f"iteration {self.step}); lower the learning rates, use fp32/bf16, or add a "
+                                     f"penalty. Raise max_nonfinite to tolerate more.")
+        return False
+
+    @staticmethod
+    def _accuracy(real_logits: Any, fake_logits: Any) -> Tensor:
+        """Share of real examples scored > 0 and fakes scored < 0 (averaged over discriminators)."""
+        pairs = list(zip(_flat(real_logits), _flat(fake_logits)))
+        acc = sum(((r.detach() > 0).float().mean() + (f.detach() < 0).float().mean()) / 2 for r, f in pairs)
+        return acc / len(pairs)
+
+    @staticmethod
+    def _feature_matching(real: list[Tensor], fake: list[Tensor]) -> Tensor:
+        if not real or len(real) != len(fake):
+            raise ValueError("feature_matching > 0 needs run_discriminator to return "
+                             "DiscriminatorOutput(logits, features) with the same features for real and fake")
+        return sum(0.5 * (r.float().mean(0) - f.float().mean(0)).pow(2).sum() for r, f in zip(real, fake))
+
+    def _latents(self) -> Tensor:
+        """This rank's slice of the global batch's latents (identical split for any world size)."""
+        z = self.model.sample_latent(self.config.batch_size, generator=self.latent_rng)
+        return z[self.dist.rank::self.dist.world_size].to(self.device, non_blocking=True)
+
+    def _batches(self) -> Iterator[Any]:
+        sampler = GlobalBatchSampler(len(self.dataset), self.config.batch_size, self.dist.rank,
+                                     self.dist.world_size, self.config.seed, self.data_cursor)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.config.num_workers,
+                            pin_memory=self.device.type == "cuda")
+        for batch in loader:
+            self.data_cursor += 1
+            yield batch
+
+    def _wrap(self, net: nn.Module) -> nn.Module:
+        if not self.dist.is_distributed:
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(net, device_ids=ids, find_unused_parameters=self.config.find_unused_parameters)
+
+    def _trainable(self, net: nn.Module, name: str) -> list[nn.Parameter]:
+        params = [p for p in net.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"the {name} has no trainable parameters")
+        if name == "discriminator":
+            self._frozen_d = [p for p in net.parameters() if not p.requires_grad]
+        return params
+
+    # -- logging, snapshots, checkpoints ----------------------------------------------------------
+
+    def _open_run(self) -> None:
+        if self.out_dir is None or not self.dist.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "training_options.json").write_text(json.dumps(
+            {"model_type": self.model.model_type, "model_config": self.model.config,
+             "trainer": self.config.to_dict(), "world_size": self.dist.world_size,
+             "device": str(self.device), "precision": self.precision}, indent=2, default=str) + "\n")
+        if self.config.tensorboard and self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))
+            except ImportError:
+                self._tb = None
+
+    def _progress(self, total: int):
+        from tqdm.auto import tqdm
+        return tqdm(total=total, initial=self.step, disable=not (self.config.progress and self.dist.is_main),
+                    desc=self.model.model_type, unit="it", dynamic_ncols=True, leave=True)
+
+    def _log(self, bar, start_time: float, start_step: int) -> dict[str, float]:
+        n = max(self._window_n, 1)
+        record = {"step": self.step, **{k: v / n for k, v in self._window.items()}}
+        elapsed = time.perf_counter() - start_time
+        record["it_per_s"] = (self.step - start_step) / elapsed if elapsed > 0 else math.nan
+        self._window.clear()
+        self._window_n = 0
+        self.history.append(record)
+        if self.dist.is_main:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("d_loss", "g_loss", "d_accuracy")},
+                            refresh=False)
+            if self.out_dir is not None:
+                with open(self.out_dir / "metrics.jsonl", "a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            if self._tb is not None:
+                for key, value in record.items():
+                    if key != "step":
+                        self._tb.add_scalar(key, value, self.step)
+        self._emit("on_log", record=record)
+        return record
+
+    @torch.no_grad()
+    def snapshot(self) -> list[Path]:
+        """Write samples from fixed latents (EMA generator if any) through the model's writer."""
+        if self.out_dir is None or not self.dist.is_main:
+            return []
+        model = self.model
+        if self._snapshot is None:
+            n = self.config.snapshot_size
+            z = model.sample_latent(n, generator=torch.Generator().manual_seed(self.config.seed + 12345))
+            _, cond = model.split_batch(next(iter(DataLoader(self.dataset, batch_size=n, shuffle=False))))
+            self._snapshot = (z, model.snapshot_condition(cond, n))
+        z, cond = self._snapshot
+        net = self.ema.module if self.ema is not None else model.generator
+        was_training = net.training
+        net.eval()
+        try:
+            with autocast(self.device, self.precision):
+                samples = model.run_generator(net, z.to(self.device), _to_device(cond, self.device))
+        finally:
+            net.train(was_training)
+        try:
+            files = model.write_samples(samples.float().cpu(), self.out_dir / "samples" / f"step-{self.step:07d}")
+        except NotImplementedError as err:
+            warnings.warn(f"snapshot skipped: {err}", RuntimeWarning, stacklevel=2)
+            return []
+        self._emit("on_snapshot", files=files)
+        return files
+
+    def save_checkpoint(self, path: Optional[str | Path] = None) -> Optional[Path]:
+        """Write a resumable training checkpoint (rank 0 writes; every rank's RNG state is kept)."""
+        rng = ckpt.gather_rng_states(self.dist)
+        if not self.dist.is_main:
+            return None
+        if path is None:
+            if self.out_dir is None:
+                raise ValueError("save_checkpoint needs a path when the trainer has no out_dir")
+            path = self.out_dir / "checkpoints" / f"step-{self.step:07d}"
+        state = {"step": self.step, "d_updates": self.d_updates, "data_cursor": self.data_cursor,
+                 "nonfinite_streak": self.nonfinite_streak, "optimizer_g": self.opt_g.state_dict(),
+                 "optimizer_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict(),
+                 "latent_rng": self.latent_rng.get_state(), "rng": rng, "world_size": self.dist.world_size,
+                 "trainer_config": json.dumps(self.config.to_dict(), default=str)}
+        path = ckpt.save_training_checkpoint(path, self.model, state, ema=self.ema)
+        if self.out_dir is not None and path.parent == self.out_dir / "checkpoints":
+            ckpt.prune_checkpoints(path.parent, self.config.keep_checkpoints)
+        self._emit("on_checkpoint", path=path)
+        return path
+
+    def load_checkpoint(self, path: str | Path = "latest") -> Path:
+        """Restore everything a training checkpoint holds; ``"latest"`` picks the newest in out_dir."""
+        if str(path) == "latest":
+            if self.out_dir is None:
+                raise ValueError("load_checkpoint('latest') needs a trainer out_dir")
+            found = ckpt.latest_checkpoint(self.out_dir / "checkpoints")
+            if found is None:
+                raise FileNotFoundError(f"no checkpoint under {self.out_dir / 'checkpoints'}")
+            path = found
+        path = Path(path)
+        state = ckpt.load_training_checkpoint(path, self.model, ema=self.ema, map_location=self.device)
+        self.opt_g.load_state_dict(state["optimizer_g"])
+        self.opt_d.load_state_dict(state["optimizer_d"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.latent_rng.set_state(state["latent_rng"])
+        self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
+        self.data_cursor, self.nonfinite_streak = int(state["data_cursor"]), int(state["nonfinite_streak"])
+        if int(state["world_size"]) == self.dist.world_size:
+            ckpt.set_rng_state(state["rng"][self.dist.rank])
+        else:
+            warnings.warn(f"checkpoint was written by {state['world_size']} processes, resuming with "
+                          f"{self.dist.world_size}: per-process RNG streams are reseeded", RuntimeWarning)
+            seed_everything(self.config.seed + self.step, self.dist.rank)
+        return path
+
+    def export(self, path: str | Path, *, dtype: Optional[torch.dtype] = None,
+               components: Optional[list[str]] = None, extra_files: Optional[dict[str, str]] = None) -> Path:
+        """``save_pretrained`` the model with the EMA generator weights (if any) in place of G's."""
+        state = self.model.state_dict()
+        if self.ema is not None:
+            state.update({f"generator.{k}": v for k, v in self.ema.state_dict().items()})
+        return self.model.save_pretrained(path, dtype=dtype, state_dict=state, components=components,
+                                          extra_files=extra_files)
+
+    def _emit(self, event: str, **info: Any) -> None:
+        for fn in self.callbacks.get(event, ()):
+            fn(self, **info)

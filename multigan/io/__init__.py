@@ -1,0 +1,4 @@
+"""Writers and readers for every output kind multigan produces (each imported on first use).
+
+``multigan.io.midi``, ``.mesh``, ``.video``, ``.audio``, ``.image``: see each module.
+"""
