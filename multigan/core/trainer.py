@@ -416,8 +416,10 @@ class Trainer:
     def _batches(self) -> Iterator[Any]:
         sampler = GlobalBatchSampler(len(self.dataset), self.config.batch_size, self.dist.rank,
                                      self.dist.world_size, self.config.seed, self.data_cursor)
+        # A private generator: creating the loader must not draw from the global RNG (exact resume).
+        seeds = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.data_cursor + self.dist.rank)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.config.num_workers,
-                            pin_memory=self.device.type == "cuda")
+                            pin_memory=self.device.type == "cuda", generator=seeds)
         for batch in loader:
             self.data_cursor += 1
             yield batch

@@ -1,0 +1,43 @@
+"""Exact resume across processes, and DDP over 2 CPU processes equals 1 process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+JOB = Path(__file__).with_name("_jobs.py")
+
+
+def run(*args: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    subprocess.run([sys.executable, *args], check=True, env=env, timeout=300)
+
+
+def test_resume_is_bit_exact(tmp_path):
+    n = 7   # crosses data epochs (8 batches each, 2 per iteration) and the R1 interval
+    run(str(JOB), "resume", str(tmp_path / "straight.safetensors"), str(2 * n))
+    run(str(JOB), "resume", str(tmp_path / "half.safetensors"), str(n), "--save", str(tmp_path / "ckpt"))
+    run(str(JOB), "resume", str(tmp_path / "resumed.safetensors"), str(2 * n), "--from", str(tmp_path / "ckpt"))
+    straight, resumed = load_file(tmp_path / "straight.safetensors"), load_file(tmp_path / "resumed.safetensors")
+    half = load_file(tmp_path / "half.safetensors")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    assert not all(torch.equal(straight[k], half[k]) for k in straight)    # training went on after resume
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_ddp_two_processes_match_one(tmp_path):
+    run(str(JOB), "ddp", str(tmp_path / "one.safetensors"))
+    run("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(JOB), "ddp",
+        str(tmp_path / "two.safetensors"))
+    one, two = load_file(tmp_path / "one.safetensors"), load_file(tmp_path / "two.safetensors")
+    for key in one:
+        assert torch.allclose(one[key], two[key], atol=1e-5, rtol=1e-4), key
+    moved = load_file(tmp_path / "one.safetensors")
+    assert any(v.abs().sum() > 0 for v in moved.values())
