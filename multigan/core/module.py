@@ -256,9 +256,9 @@ class AdversarialModel(ModelMixin):
 
     def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None,
                       device: torch.device | str = "cpu") -> Tensor:
-        """``n`` latent vectors, N(0, I) by default."""
-        z = torch.randn(n, self.latent_dim, generator=generator)
-        return z.to(device)
+        """``n`` latent vectors, N(0, I) by default, drawn on ``generator``'s device and moved to ``device``."""
+        gen_device = generator.device if generator is not None else device
+        return torch.randn(n, self.latent_dim, generator=generator, device=gen_device).to(device)
 
     def run_generator(self, generator: nn.Module, z: Tensor, cond: Any) -> Tensor:
         """Generate a fake batch (``generator`` may be the DDP-wrapped or EMA copy)."""

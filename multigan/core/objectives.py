@@ -37,7 +37,8 @@ def _each(logits: Logits) -> list[Tensor]:
 
 def _summed(fn: Callable[..., Tensor], *logit_groups: Logits) -> Tensor:
     groups = [_each(g) for g in logit_groups]
-    return sum(fn(*[g.float() for g in items]) for items in zip(*groups))
+    terms = [fn(*[g.float() for g in items]) for items in zip(*groups)]
+    return terms[0] if len(terms) == 1 else torch.stack(terms).sum()
 
 
 @dataclass

@@ -39,7 +39,7 @@ def input_gradient(outputs: Union[Tensor, Sequence[Tensor]], inputs: Tensor,
     divided by the scale afterwards (the PyTorch AMP gradient-penalty recipe).
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    total = sum(o.float().sum() for o in outputs)
+    total = outputs[0].float().sum() if len(outputs) == 1 else torch.stack([o.float().sum() for o in outputs]).sum()
     if scaler is not None and scaler.is_enabled():
         (grad,) = torch.autograd.grad(scaler.scale(total), inputs, create_graph=True)
         return grad.float() / scaler.get_scale()

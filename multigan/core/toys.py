@@ -11,6 +11,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .layers import apply_spectral_norm
 from .module import AdversarialModel, DiscriminatorOutput
 
 __all__ = ["MixtureGAN", "ConvGAN", "ring_of_gaussians", "ring_centers", "mode_statistics"]
@@ -51,9 +52,11 @@ class MixtureGAN(AdversarialModel):
         data_dim:    size of a data point.
         hidden:      width of the hidden layers.
         depth:       hidden layers in each network.
+        spectral_norm: spectrally normalise the discriminator.
     """
 
-    def __init__(self, latent_dim: int = 8, data_dim: int = 2, hidden: int = 128, depth: int = 3):
+    def __init__(self, latent_dim: int = 8, data_dim: int = 2, hidden: int = 128, depth: int = 3,
+                 spectral_norm: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
 
@@ -65,6 +68,8 @@ class MixtureGAN(AdversarialModel):
 
         self.generator = mlp(latent_dim, data_dim, nn.ReLU())
         self.discriminator = mlp(data_dim, 1, nn.LeakyReLU(0.2))
+        if spectral_norm:
+            apply_spectral_norm(self.discriminator)
 
     def run_discriminator(self, discriminator, x, cond):
         return discriminator(x).squeeze(-1)
@@ -103,3 +108,39 @@ class ConvGAN(AdversarialModel):
             nn.ConvTranspose2d(width * 2, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),              # 16
             nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh())                                     # 32
         self.discriminator = _DCGANDiscriminator(channels, width)
+
+
+#: The fixed-budget recipe of the 8-Gaussians yardstick, per objective (README table, tests).
+#: Shared: 8 modes on a radius-2 ring, σ = 0.05, batch 256, MLP 3×64, z 8-d, Adam β = (0, 0.9),
+#: TTUR (lr_G 5e-4, lr_D 1e-3). Non-saturating, hinge and LSGAN use a spectrally normalised D;
+#: WGAN-GP uses its gradient penalty instead, at λ = 0.1 (the toy-task value of Gulrajani et al.'s code).
+EIGHT_GAUSSIANS_RECIPES: dict[str, dict] = {
+    "nonsaturating": {"spectral_norm": True},
+    "hinge": {"spectral_norm": True},
+    "lsgan": {"spectral_norm": True},
+    "wgan-gp": {"spectral_norm": False, "objective_options": {"gp_weight": 0.1}, "betas": (0.5, 0.9)},
+}
+
+
+def train_eight_gaussians(objective: str, steps: int = 3000, seed: int = 0, std: float = 0.05,
+                          samples: int = 4000) -> dict[str, float]:
+    """Train :class:`MixtureGAN` on 8 Gaussians with the fixed recipe; return mode statistics.
+
+    Returns ``{"modes", "high_quality", "seconds"}`` measured on ``samples`` generator samples.
+    """
+    import time
+
+    from .trainer import Trainer, TrainerConfig
+
+    recipe = dict(EIGHT_GAUSSIANS_RECIPES[objective])
+    betas = recipe.pop("betas", (0.0, 0.9))
+    torch.manual_seed(seed)
+    model = MixtureGAN(latent_dim=8, hidden=64, depth=3, spectral_norm=recipe.pop("spectral_norm"))
+    config = TrainerConfig(steps=steps, batch_size=256, objective=objective, lr_g=5e-4, lr_d=1e-3,
+                           betas_g=betas, betas_d=betas, seed=seed, device="cpu", progress=False,
+                           log_every=steps, **recipe)
+    start = time.perf_counter()
+    Trainer(model, ring_of_gaussians(20000, std=std, seed=seed), config).fit()
+    seconds = time.perf_counter() - start
+    stats = mode_statistics(model.sample(samples, seed=seed + 1), ring_centers(), std)
+    return {**stats, "seconds": seconds}

@@ -221,7 +221,7 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.ema = EMA(model.generator, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay is not None else None
-        self.latent_rng = torch.Generator().manual_seed(cfg.seed)
+        self.latent_rng = torch.Generator(self.device).manual_seed(cfg.seed)   # on the device: no host copies
 
         # Counters (all restored on resume).
         self.step = 0              # iterations done
@@ -230,8 +230,8 @@ class Trainer:
         self.nonfinite_streak = 0
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
-        self._window: dict[str, float] = defaultdict(float)
-        self._window_n = 0
+        self._window: dict[str, Tensor] = {}     # sums of logged values since the last log line
+        self._counts: dict[str, int] = defaultdict(int)
         self._snapshot: Optional[tuple[Tensor, Any]] = None
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._tb = None
@@ -289,9 +289,9 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model.generator, self.step)
         self.step += 1
-        for key, value in logs.items():
-            self._window[key] += float(value)
-        self._window_n += 1
+        for key, value in logs.items():          # stays on the device: no sync until the log line
+            self._window[key] = self._window[key] + value if key in self._window else value.float()
+            self._counts[key] += 1
         return logs
 
     # -- the two phases ---------------------------------------------------------------------------
@@ -319,10 +319,13 @@ class Trainer:
                 loss = loss + term
         self.d_updates += 1
 
-        accuracy = self._accuracy(real_out.logits, fake_out.logits)
-        logs["d_accuracy"] = accuracy
+        # Accuracy: needed by the gate; otherwise measured on the batch before each log line only.
+        gated = False
+        if cfg.d_accuracy_gate is not None or (self.step + 1) % cfg.log_every == 0:
+            accuracy = self._accuracy(real_out.logits, fake_out.logits)
+            logs["d_accuracy"] = accuracy
+            gated = cfg.d_accuracy_gate is not None and float(self.dist.all_mean(accuracy)) > cfg.d_accuracy_gate
         features = [f.detach() for f in _flat(real_out.features)]
-        gated = cfg.d_accuracy_gate is not None and float(self.dist.all_mean(accuracy)) > cfg.d_accuracy_gate
         if gated:                                  # 3D-GAN: D is too good on this batch, leave it be
             logs["d_skipped"] = torch.tensor(1.0)
             return real, cond, features, logs
@@ -386,7 +389,7 @@ class Trainer:
         if self.scaler.is_enabled():               # fp16 overflow: back the scale off too
             self.scaler.update(self.scaler.get_scale() * 0.5)
             self._stepped.clear()
-        warnings.warn(f"iteration {self.step}: non-finite {phase} loss ({float(loss)}), update skipped "
+        warnings.warn(f"iteration {self.step}: non-finite {phase} loss ({float(loss.detach())}), update skipped "
                       f"({self.nonfinite_streak}/{self.config.max_nonfinite} in a row)", RuntimeWarning, stacklevel=2)
         if self.nonfinite_streak >= self.config.max_nonfinite:
             raise NonFiniteLossError(f"{self.nonfinite_streak} consecutive non-finite losses (last: {phase} at "
@@ -398,8 +401,8 @@ class Trainer:
     def _accuracy(real_logits: Any, fake_logits: Any) -> Tensor:
         """Share of real examples scored > 0 and fakes scored < 0 (averaged over discriminators)."""
         pairs = list(zip(_flat(real_logits), _flat(fake_logits)))
-        acc = sum(((r.detach() > 0).float().mean() + (f.detach() < 0).float().mean()) / 2 for r, f in pairs)
-        return acc / len(pairs)
+        acc = [((r.detach() > 0).float().mean() + (f.detach() < 0).float().mean()) / 2 for r, f in pairs]
+        return torch.stack(acc).mean()
 
     @staticmethod
     def _feature_matching(real: list[Tensor], fake: list[Tensor]) -> Tensor:
@@ -410,8 +413,8 @@ class Trainer:
 
     def _latents(self) -> Tensor:
         """This rank's slice of the global batch's latents (identical split for any world size)."""
-        z = self.model.sample_latent(self.config.batch_size, generator=self.latent_rng)
-        return z[self.dist.rank::self.dist.world_size].to(self.device, non_blocking=True)
+        z = self.model.sample_latent(self.config.batch_size, generator=self.latent_rng, device=self.device)
+        return z[self.dist.rank::self.dist.world_size]
 
     def _batches(self) -> Iterator[Any]:
         sampler = GlobalBatchSampler(len(self.dataset), self.config.batch_size, self.dist.rank,
@@ -461,12 +464,11 @@ class Trainer:
                     desc=self.model.model_type, unit="it", dynamic_ncols=True, leave=True)
 
     def _log(self, bar, start_time: float, start_step: int) -> dict[str, float]:
-        n = max(self._window_n, 1)
-        record = {"step": self.step, **{k: v / n for k, v in self._window.items()}}
+        record = {"step": self.step, **{k: float(v) / self._counts[k] for k, v in self._window.items()}}
         elapsed = time.perf_counter() - start_time
         record["it_per_s"] = (self.step - start_step) / elapsed if elapsed > 0 else math.nan
         self._window.clear()
-        self._window_n = 0
+        self._counts.clear()
         self.history.append(record)
         if self.dist.is_main:
             bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("d_loss", "g_loss", "d_accuracy")},

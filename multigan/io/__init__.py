@@ -1,4 +1,5 @@
 """Writers and readers for every output kind multigan produces (each imported on first use).
 
-``multigan.io.midi``, ``.mesh``, ``.video``, ``.audio``, ``.image``: see each module.
+``multigan.io.midi``, ``.mesh``, ``.video``, ``.audio``, ``.image``: see each module;
+``.patterns`` writes deterministic samples of each kind (``multigan demo``).
 """

@@ -67,7 +67,9 @@ def check_suffix(path: str | os.PathLike, allowed: Iterable[str], name: str = "p
     path = Path(path)
     allowed = tuple(allowed)
     if path.suffix.lower() not in allowed:
-        raise ValueError(f"{name} {str(path)!r}: unsupported extension {path.suffix!r}; supported: {', '.join(allowed)}")
+        raise ValueError(
+            f"{name} {str(path)!r}: unsupported extension {path.suffix!r}; supported: {', '.join(allowed)}"
+        )
     return path
 
 

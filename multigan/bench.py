@@ -1,0 +1,172 @@
+"""Training-step throughput and peak memory, and the trainer's overhead over a bare PyTorch loop.
+
+``multigan bench`` prints one row per named configuration. Each configuration is trained twice on
+the same networks and data: through :class:`~multigan.core.trainer.Trainer`, and through the
+shortest hand-written loop doing the same arithmetic (non-saturating loss, one D and one G Adam
+step, D frozen during the G step). Rounds alternate between the two and the median is reported,
+so the overhead column is the cost of the trainer's machinery alone.
+
+Example::
+
+    multigan bench --configs gaussians dcgan32 --steps 200 --device cpu
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from .core.device import autocast, resolve_device, resolve_precision
+from .core.module import AdversarialModel
+from .core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
+
+__all__ = ["BenchConfig", "BENCHMARKS", "register_benchmark", "run_benchmark", "format_table"]
+
+
+@dataclass
+class BenchConfig:
+    """A named benchmark: how to build the model and its data, and the batch size."""
+
+    name: str
+    build: Callable[[], AdversarialModel]
+    data: Callable[[], torch.Tensor]
+    batch_size: int
+    trainer_options: dict = dataclasses.field(default_factory=dict)
+
+
+BENCHMARKS: dict[str, BenchConfig] = {}
+
+
+def register_benchmark(config: BenchConfig) -> BenchConfig:
+    """Add a configuration to ``multigan bench`` (modalities register theirs on import)."""
+    BENCHMARKS[config.name] = config
+    return config
+
+
+register_benchmark(BenchConfig("gaussians", lambda: MixtureGAN(hidden=128, depth=3),
+                               lambda: ring_of_gaussians(8192, std=0.05), 256))
+register_benchmark(BenchConfig("dcgan32", lambda: ConvGAN(latent_dim=64, channels=3, width=32),
+                               lambda: torch.rand(2048, 3, 32, 32) * 2 - 1, 64))
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # process peak RSS (Linux: KiB)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: torch.device,
+               precision: str, lr: float = 2e-4) -> Callable[[int], None]:
+    """The hand-written loop: returns ``run(steps)``."""
+    G, D = model.generator, model.discriminator
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True,
+                        pin_memory=device.type == "cuda")
+    logits = lambda x: model.run_discriminator(D, x, None)
+    logits_of = lambda out: out.logits if hasattr(out, "logits") else out
+    batches = iter(())
+
+    def run(steps: int) -> None:
+        nonlocal batches
+        for _ in range(steps):
+            try:
+                (real,) = next(batches)
+            except StopIteration:
+                batches = iter(loader)
+                (real,) = next(batches)
+            real = real.to(device, non_blocking=True)
+            z = torch.randn(batch, model.latent_dim, device=device)
+            with autocast(device, precision):
+                with torch.no_grad():
+                    fake = G(z)
+                d_loss = F.softplus(-logits_of(logits(real)).float()).mean() + \
+                    F.softplus(logits_of(logits(fake)).float()).mean()
+            d_loss.backward()
+            opt_d.step()
+            opt_d.zero_grad(set_to_none=True)
+            D.requires_grad_(False)
+            with autocast(device, precision):
+                g_loss = F.softplus(-logits_of(logits(G(torch.randn(batch, model.latent_dim, device=device)))).float()).mean()
+            g_loss.backward()
+            opt_g.step()
+            opt_g.zero_grad(set_to_none=True)
+            D.requires_grad_(True)
+    return run
+
+
+def _trainer_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: torch.device,
+                  precision: str, options: dict) -> Callable[[int], None]:
+    from .core.trainer import Trainer
+
+    trainer = Trainer(model, data, batch_size=batch, device=str(device), precision=precision, progress=False,
+                      log_every=10**9, **options)
+    batches = trainer._batches()
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            trainer.train_step(batches)
+    return run
+
+
+def _time(run: Callable[[int], None], steps: int, device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    run(steps)
+    _sync(device)
+    return steps / (time.perf_counter() - start)
+
+
+def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", steps: int = 100,
+                  warmup: int = 10, rounds: int = 3, seed: int = 0) -> dict[str, float | str]:
+    """Measure one configuration; returns it/s (trainer and bare), overhead % and peak memory."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+    cfg = BENCHMARKS[name]
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    torch.manual_seed(seed)
+    data = cfg.data()
+    loops = {}
+    for kind in ("trainer", "bare"):
+        torch.manual_seed(seed)
+        model = cfg.build().to(dev).train()
+        if kind == "trainer":
+            loops[kind] = _trainer_loop(model, data, cfg.batch_size, dev, prec, cfg.trainer_options)
+        else:
+            loops[kind] = _bare_loop(model, data, cfg.batch_size, dev, prec)
+        loops[kind](warmup)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    rates: dict[str, list[float]] = {"trainer": [], "bare": []}
+    for _ in range(rounds):
+        for kind in ("trainer", "bare"):
+            rates[kind].append(_time(loops[kind], steps, dev))
+    trainer_rate, bare_rate = statistics.median(rates["trainer"]), statistics.median(rates["bare"])
+    return {"config": name, "device": str(dev), "precision": prec, "batch": cfg.batch_size,
+            "trainer_it_s": trainer_rate, "bare_it_s": bare_rate,
+            "overhead_pct": 100.0 * (bare_rate / trainer_rate - 1.0),
+            "peak_mem_mb": _peak_memory_mb(dev)}
+
+
+def format_table(rows: list[dict]) -> str:
+    """Render benchmark rows as a Markdown table."""
+    head = "| config | device | precision | batch | trainer it/s | bare loop it/s | overhead | peak memory (MiB) |"
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['device']} | {r['precision']} | {r['batch']} | {r['trainer_it_s']:.1f} | "
+                     f"{r['bare_it_s']:.1f} | {r['overhead_pct']:+.1f} % | {r['peak_mem_mb']:.0f} |")
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""The ``multigan`` command line.
+
+    multigan demo --out outputs/                 write example files of every kind
+    multigan info                                versions, devices, modalities, objectives
+    multigan bench [--configs ...]               training-step throughput and trainer overhead
+    multigan train|sample|score|eval MODALITY …  handed to the modality (see ``multigan MODALITY --help``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+__all__ = ["main"]
+
+MODALITY_COMMANDS = ("train", "sample", "score", "eval")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from multigan import MODALITIES, __version__
+
+    parser = argparse.ArgumentParser(prog="multigan", description="Adversarial generation beyond images.")
+    parser.add_argument("--version", action="version", version=f"multigan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="write example outputs (MIDI, WAV, meshes, video, images)")
+    demo.add_argument("--out", default="outputs", help="output folder (default: outputs/)")
+    demo.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("info", help="versions, devices, modalities and objectives")
+
+    bench = sub.add_parser("bench", help="training-step it/s, peak memory and trainer overhead")
+    bench.add_argument("--configs", nargs="+", default=None, help="benchmark names (default: all)")
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    bench.add_argument("--steps", type=int, default=100, help="timed iterations per round")
+    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
+    bench.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+
+    for command in MODALITY_COMMANDS:
+        p = sub.add_parser(command, help=f"{command} with a modality model ({', '.join(MODALITIES)})",
+                           add_help=False)
+        p.add_argument("modality", help=f"one of: {', '.join(MODALITIES)}")
+        p.add_argument("args", nargs=argparse.REMAINDER, help="the modality's own options")
+    return parser
+
+
+def _demo(out: Path, seed: int) -> int:
+    from multigan import available_modalities, load_modality
+    from multigan.io.patterns import write_test_patterns
+
+    files = list(write_test_patterns(out))
+    for name in available_modalities():
+        module = load_modality(name)
+        if hasattr(module, "demo"):
+            files += list(module.demo(out / name, seed=seed))
+    for f in files:
+        print(f)
+    print(f"wrote {len(files)} files under {out}/")
+    return 0
+
+
+def _info() -> int:
+    import platform
+
+    import torch
+
+    from multigan import MODALITIES, __version__, available_modalities
+    from multigan.core.device import resolve_device, resolve_precision
+    from multigan.core.objectives import available_objectives
+
+    device = resolve_device("auto")
+    print(f"multigan {__version__} | python {platform.python_version()} | torch {torch.__version__}")
+    print(f"auto device: {device} | auto precision: {resolve_precision('auto', device)}")
+    for i in range(torch.cuda.device_count()):
+        print(f"  cuda:{i} {torch.cuda.get_device_name(i)}")
+    built = set(available_modalities())
+    print("modalities: " + ", ".join(f"{m}{'' if m in built else ' (not built yet)'}" for m in MODALITIES))
+    print("objectives: " + ", ".join(available_objectives()))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from multigan import available_modalities, load_modality
+    from multigan.bench import BENCHMARKS, format_table, run_benchmark
+
+    for name in available_modalities():                 # modalities register their benchmarks on import
+        load_modality(name)
+    names = args.configs or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"multigan bench: unknown config(s) {', '.join(unknown)}; available: {', '.join(BENCHMARKS)}",
+              file=sys.stderr)
+        return 2
+    rows = [run_benchmark(n, device=args.device, precision=args.precision, steps=args.steps, rounds=args.rounds)
+            for n in names]
+    print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def _modality_command(command: str, modality: str, argv: list[str]) -> int:
+    from multigan import load_modality
+
+    module = load_modality(modality)
+    handler = getattr(module, "cli", None)
+    if handler is None:
+        raise NotImplementedError(f"modality {modality!r} has no command line yet")
+    return int(handler(command, argv) or 0)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``multigan`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(Path(args.out), args.seed)
+        if args.command == "info":
+            return _info()
+        if args.command == "bench":
+            return _bench(args)
+        return _modality_command(args.command, args.modality, list(args.args))
+    except (ValueError, FileNotFoundError, NotImplementedError, TypeError) as err:
+        print(f"multigan {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Voxel grids <-> triangle meshes (scikit-image marching cubes + trimesh, imported on first use).
+
+Example:
+    >>> mesh = voxels_to_mesh(voxels)               # (D, H, W) occupancy in [0, 1]  # doctest: +SKIP
+    >>> write_mesh(voxels, "chair.glb", smooth_iterations=5)                       # doctest: +SKIP
+    >>> grid = mesh_to_voxels("chair.glb", resolution=32)                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._common import as_numpy, atomic_file, check_suffix, existing_file
+
+if TYPE_CHECKING:
+    import trimesh
+
+__all__ = ["voxels_to_mesh", "write_mesh", "read_mesh", "mesh_to_voxels", "MESH_SUFFIXES"]
+
+MESH_SUFFIXES = (".obj", ".stl", ".ply", ".glb", ".off")
+
+
+def _check_voxels(voxels: Any, level: float) -> np.ndarray:
+    grid = as_numpy(voxels, "voxels")
+    if grid.ndim != 3:
+        raise ValueError(f"voxels must have shape (D, H, W), got {grid.shape}")
+    if not (grid.dtype == np.bool_ or np.issubdtype(grid.dtype, np.number)):
+        raise TypeError(f"voxels must be bool or numeric, got dtype {grid.dtype}")
+    grid = grid.astype(np.float32)
+    if grid.size == 0 or not np.isfinite(grid).all():
+        raise ValueError(f"voxels must be a non-empty finite grid, got shape {grid.shape}")
+    if grid.min() < 0 or grid.max() > 1:
+        raise ValueError(f"voxels must be in [0, 1], got [{grid.min():.3g}, {grid.max():.3g}]")
+    if not grid.max() > level:
+        raise ValueError(f"voxel grid is empty: no value above level={level} (max {grid.max():.3g}), no surface")
+    return grid
+
+
+def _largest_component(mesh: "trimesh.Trimesh") -> "trimesh.Trimesh":
+    parts = mesh.split(only_watertight=False)
+    if len(parts) <= 1:
+        return mesh
+    return max(parts, key=lambda m: (abs(m.volume) if m.is_watertight else 0.0, len(m.faces)))
+
+
+def voxels_to_mesh(
+    voxels: Any,
+    *,
+    level: float = 0.5,
+    keep_largest: bool = True,
+    smooth_iterations: int = 0,
+    pitch: float | None = None,
+) -> "trimesh.Trimesh":
+    """Extract a closed surface from a ``(D, H, W)`` occupancy grid with marching cubes.
+
+    The grid is padded by one voxel of zeros so the surface closes, centred on the origin and
+    scaled by ``pitch`` (edge length of one voxel; default ``1 / max(D, H, W)`` so the grid spans
+    ``[-0.5, 0.5]``). Normals are fixed so the volume is positive.
+
+    Args:
+        voxels: bool or float grid in [0, 1] (array or tensor).
+        level: iso-level of the surface.
+        keep_largest: keep only the largest connected component (by volume, then face count).
+        smooth_iterations: Taubin smoothing passes (volume-preserving; keeps it watertight).
+        pitch: voxel edge length in output units.
+
+    Raises:
+        ValueError: rank != 3, empty grid / no surface at ``level``, values outside [0, 1].
+    """
+    import trimesh
+    from skimage import measure
+
+    grid = _check_voxels(voxels, level)
+    pitch = 1.0 / max(grid.shape) if pitch is None else float(pitch)
+    if not pitch > 0:
+        raise ValueError(f"pitch must be > 0, got {pitch}")
+    verts, faces, _, _ = measure.marching_cubes(np.pad(grid, 1), level=level)
+    verts = (verts - 1 - (np.array(grid.shape) - 1) / 2) * pitch
+    mesh = trimesh.Trimesh(verts, faces, process=True)
+    if keep_largest:
+        mesh = _largest_component(mesh)
+    if smooth_iterations:
+        trimesh.smoothing.filter_taubin(mesh, iterations=int(smooth_iterations))
+    mesh.fix_normals()
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh
+
+
+def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, **voxels_to_mesh_kwargs: Any) -> Path:
+    """Write a mesh (or a voxel grid, meshed with :func:`voxels_to_mesh`) to .obj/.stl/.ply/.glb/.off.
+
+    Example:
+        >>> write_mesh(trimesh.creation.icosphere(), "ball.stl")    # doctest: +SKIP
+    """
+    import trimesh
+
+    path = check_suffix(path, MESH_SUFFIXES)
+    if isinstance(mesh_or_voxels, trimesh.Trimesh):
+        if voxels_to_mesh_kwargs:
+            raise TypeError(f"voxels_to_mesh options {sorted(voxels_to_mesh_kwargs)} given with a mesh")
+        mesh = mesh_or_voxels
+        if len(mesh.faces) == 0:
+            raise ValueError("mesh has no faces")
+    else:
+        mesh = voxels_to_mesh(mesh_or_voxels, **voxels_to_mesh_kwargs)
+    with atomic_file(path) as tmp:
+        mesh.export(str(tmp), file_type=path.suffix.lower()[1:])
+    return path
+
+
+def read_mesh(path: str | os.PathLike) -> "trimesh.Trimesh":
+    """Load a mesh file as one Trimesh (scenes are concatenated)."""
+    import trimesh
+
+    path = existing_file(path)
+    try:
+        mesh = trimesh.load(str(path), force="mesh")
+    except Exception as err:
+        raise ValueError(f"cannot read mesh {str(path)!r}: {err}") from err
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise ValueError(f"mesh file {str(path)!r} holds no triangles")
+    return mesh
+
+
+def mesh_to_voxels(mesh_or_path: Any, resolution: int = 32, *, fill: bool = True) -> np.ndarray:
+    """Voxelise a mesh into a centred ``(R, R, R)`` bool occupancy grid.
+
+    The mesh's bounding box is centred and its longest side scaled to span voxel centres
+    ``1 .. R-2`` (a one-voxel empty margin), the surface is voxelised at pitch 1 and, with ``fill``,
+    the enclosed interior is filled (``scipy.ndimage.binary_fill_holes``).
+
+    Example:
+        >>> grid = mesh_to_voxels(trimesh.creation.icosphere(), 32)     # doctest: +SKIP
+    """
+    import trimesh
+    from scipy import ndimage
+
+    if int(resolution) < 4:
+        raise ValueError(f"resolution must be >= 4, got {resolution}")
+    mesh = mesh_or_path if isinstance(mesh_or_path, trimesh.Trimesh) else read_mesh(mesh_or_path)
+    if len(mesh.faces) == 0 or not mesh.extents.max() > 0:
+        raise ValueError("mesh is empty or degenerate")
+    res = int(resolution)
+    mesh = mesh.copy()
+    mesh.apply_translation(-mesh.bounds.mean(axis=0))
+    mesh.apply_scale((res - 3) / mesh.extents.max())
+    mesh.apply_translation([(res - 1) / 2] * 3)
+    idx = np.clip(np.round(mesh.voxelized(pitch=1.0).points).astype(int), 0, res - 1)
+    grid = np.zeros((res,) * 3, bool)
+    grid[tuple(idx.T)] = True
+    return ndimage.binary_fill_holes(grid) if fill else grid

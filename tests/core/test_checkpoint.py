@@ -1,0 +1,124 @@
+"""save_pretrained / from_pretrained, training checkpoints, atomic writes, clear errors."""
+
+import json
+
+import pytest
+import torch
+
+import multigan.core.checkpoint as ckpt_module
+from multigan.core import ModelMixin, Trainer
+from multigan.core.checkpoint import latest_checkpoint
+from multigan.core.module import model_class
+from multigan.core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
+
+
+def test_config_is_recorded_from_constructor():
+    model = MixtureGAN(hidden=8, depth=1)
+    assert model.config == {"latent_dim": 8, "data_dim": 2, "hidden": 8, "depth": 1, "spectral_norm": False}
+    assert model_class("MixtureGAN") is MixtureGAN
+
+
+def test_save_and_load_round_trip(tmp_path):
+    torch.manual_seed(1)
+    model = MixtureGAN(hidden=8, depth=1, spectral_norm=True)
+    model.save_pretrained(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert meta["model_type"] == "MixtureGAN" and meta["config"]["hidden"] == 8
+    loaded = MixtureGAN.from_pretrained(tmp_path / "m")
+    assert not loaded.training
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    z = torch.randn(5, 8)
+    model.eval()
+    assert torch.equal(model.sample(5, z=z), loaded.sample(5, z=z))
+    generic = ModelMixin.from_pretrained(tmp_path / "m")           # the base class builds the saved type
+    assert type(generic) is MixtureGAN
+    assert not list(tmp_path.glob(".*"))                           # no temp folders left
+
+
+def test_saved_file_is_safetensors_not_pickle(tmp_path):
+    MixtureGAN(hidden=4, depth=1).save_pretrained(tmp_path / "m")
+    raw = (tmp_path / "m" / "model.safetensors").read_bytes()
+    size = int.from_bytes(raw[:8], "little")                  # safetensors: u64 length + JSON header
+    header = json.loads(raw[8:8 + size])
+    assert "generator.0.weight" in header and header["generator.0.weight"]["dtype"] == "F32"
+
+
+def test_wrong_type_newer_format_and_missing_folder(tmp_path):
+    MixtureGAN(hidden=4, depth=1).save_pretrained(tmp_path / "m")
+    with pytest.raises(ValueError, match="holds a 'MixtureGAN' model, not 'ConvGAN'"):
+        ConvGAN.from_pretrained(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["format_version"] = 99
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="newer multigan"):
+        MixtureGAN.from_pretrained(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
+        MixtureGAN.from_pretrained(tmp_path / "nowhere")
+
+
+def test_mismatched_weights_are_named(tmp_path):
+    MixtureGAN(hidden=4, depth=1).save_pretrained(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"]["hidden"] = 6
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"\.bias has shape \(4,\), model expects \(6,\)"):
+        MixtureGAN.from_pretrained(tmp_path / "m")
+
+
+def test_components_only_and_fp16(tmp_path):
+    model = ConvGAN(latent_dim=8, channels=1, width=4)
+    model.save_pretrained(tmp_path / "g", components=["generator"], dtype=torch.float16)
+    loaded = ConvGAN.from_pretrained(tmp_path / "g")
+    for key, value in model.generator.state_dict().items():
+        if value.is_floating_point():
+            assert torch.equal(loaded.generator.state_dict()[key], value.half().float())
+
+
+def test_unserialisable_config_is_a_clear_error(tmp_path):
+    class Odd(MixtureGAN):
+        def __init__(self, thing=object()):
+            super().__init__(hidden=4, depth=1)
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        Odd().save_pretrained(tmp_path / "odd")
+    assert not (tmp_path / "odd").exists()
+
+
+def _trainer(tmp_path):
+    torch.manual_seed(0)
+    model = MixtureGAN(latent_dim=4, hidden=8, depth=1)
+    return Trainer(model, ring_of_gaussians(64), steps=2, batch_size=16, progress=False, out_dir=str(tmp_path),
+                   tensorboard=False, device="cpu")
+
+
+def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    trainer = _trainer(tmp_path)
+    trainer.fit()
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    saved = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit(4)                                            # weights move on
+
+    def explode(state, file, **kwargs):                       # dies half-way through the write
+        open(file, "wb").write(b"partial")
+        raise OSError("disk full")
+    monkeypatch.setattr(ckpt_module.torch, "save", explode)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save_checkpoint(path)                         # overwrite the good one: must not corrupt it
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["step-0000002", "step-0000004"]
+    fresh = _trainer(tmp_path)
+    fresh.load_checkpoint(path)
+    assert fresh.step == 2
+    for key, value in fresh.model.state_dict().items():
+        assert torch.equal(value, saved[key])
+
+
+def test_resume_refuses_other_model(tmp_path):
+    trainer = _trainer(tmp_path)
+    trainer.fit()
+    other = Trainer(MixtureGAN(latent_dim=4, hidden=16, depth=1), ring_of_gaussians(64), batch_size=16,
+                    progress=False, device="cpu")
+    with pytest.raises(ValueError, match="configuration differs"):
+        other.load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
+    with pytest.raises(FileNotFoundError, match="not a training checkpoint"):
+        other.load_checkpoint(tmp_path)

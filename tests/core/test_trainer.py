@@ -1,0 +1,160 @@
+"""Trainer options: phases, gating, EMA, non-finite handling, callbacks, logging, precision."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from multigan.core import NonFiniteLossError, Trainer, TrainerConfig
+from multigan.core.trainer import GlobalBatchSampler
+from multigan.core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
+
+DATA = ring_of_gaussians(256, seed=0)
+
+
+def tiny(**overrides) -> tuple[MixtureGAN, Trainer]:
+    torch.manual_seed(0)
+    model = MixtureGAN(latent_dim=4, hidden=16, depth=2)
+    config = TrainerConfig(steps=4, batch_size=32, progress=False, seed=0, device="cpu")
+    return model, Trainer(model, DATA, config, **overrides)
+
+
+def params(net: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def same(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_counts_iterations_and_phase_steps():
+    model, trainer = tiny(n_critic=3, g_steps=2)
+    trainer.fit()
+    assert trainer.step == 4 and trainer.d_updates == 12 and trainer.data_cursor == 12
+    g_state = trainer.opt_g.state_dict()["state"][0]["step"]
+    d_state = trainer.opt_d.state_dict()["state"][0]["step"]
+    assert int(g_state) == 8 and int(d_state) == 12
+
+
+def test_accuracy_gate_freezes_discriminator():
+    model, trainer = tiny(d_accuracy_gate=1e-6)      # any accuracy > 0 skips D updates
+    d0, g0 = params(model.discriminator), params(model.generator)
+    trainer.fit()
+    assert same(d0, params(model.discriminator))
+    assert not same(g0, params(model.generator))
+    assert trainer.history[-1]["d_skipped"] > 0
+
+
+def test_gate_at_one_never_skips():
+    model, trainer = tiny(d_accuracy_gate=1.0)
+    d0 = params(model.discriminator)
+    trainer.fit()
+    assert not same(d0, params(model.discriminator))
+    assert trainer.history[-1]["d_skipped"] == 0
+
+
+def test_frozen_parameters_stay_frozen():
+    torch.manual_seed(0)
+    model = MixtureGAN(latent_dim=4, hidden=16, depth=2)
+    model.generator[0].requires_grad_(False)         # e.g. StackGAN's frozen Stage-I
+    frozen = params(model.generator[0])
+    trainer = Trainer(model, DATA, steps=3, batch_size=32, progress=False, device="cpu")
+    trainer.fit()
+    assert same(frozen, params(model.generator[0]))
+    assert not model.generator[0].weight.requires_grad
+
+
+def test_ema_tracks_generator():
+    model, trainer = tiny(ema_decay=0.5, ema_start=100)   # before start: a plain copy
+    trainer.fit()
+    assert same(params(model.generator), params(trainer.ema.module))
+    model, trainer = tiny(ema_decay=0.9)
+    g_before = params(model.generator)
+    trainer.fit()
+    assert not same(params(model.generator), params(trainer.ema.module))
+    # EMA lies between the start and the end weights: closer to the start for decay 0.9
+    d_start = sum((a - b).abs().sum() for a, b in zip(params(trainer.ema.module), g_before))
+    d_end = sum((a - b).abs().sum() for a, b in zip(params(trainer.ema.module), params(model.generator)))
+    assert d_start < d_end
+
+
+class NaNDiscriminatorGAN(MixtureGAN):
+    def run_discriminator(self, discriminator, x, cond):
+        return discriminator(x).squeeze(-1) * float("nan")
+
+
+def test_nonfinite_losses_skip_then_stop():
+    torch.manual_seed(0)
+    model = NaNDiscriminatorGAN(latent_dim=4, hidden=16, depth=2)
+    before = params(model)
+    trainer = Trainer(model, DATA, steps=10, batch_size=32, progress=False, max_nonfinite=3, device="cpu")
+    with pytest.warns(RuntimeWarning, match="non-finite discriminator loss"):
+        with pytest.raises(NonFiniteLossError, match="3 consecutive non-finite"):
+            trainer.fit()
+    assert same(before, params(model))                  # nothing was updated
+
+
+def test_callbacks_jsonl_and_checkpoints(tmp_path):
+    events = []
+    model, trainer = tiny(out_dir=str(tmp_path / "run"), log_every=2, checkpoint_every=2, keep_checkpoints=1,
+                          tensorboard=False)
+    for event in ("on_train_start", "on_step_end", "on_log", "on_checkpoint", "on_train_end"):
+        trainer.add_callback(event, lambda t, _e=event, **info: events.append(_e))
+    trainer.fit()
+    assert events.count("on_step_end") == 4 and events.count("on_log") == 2
+    assert events[0] == "on_train_start" and events[-1] == "on_train_end"
+    lines = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [2, 4] and all("d_loss" in l and "g_loss" in l for l in lines)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step-0000004"]
+    with pytest.raises(ValueError, match="unknown callback event"):
+        trainer.add_callback("on_epoch", print)
+
+
+def test_snapshot_feature_matching_and_export(tmp_path):
+    torch.manual_seed(0)
+    model = ConvGAN(latent_dim=8, channels=1, width=4)
+    images = torch.rand(40, 1, 32, 32) * 2 - 1
+    trainer = Trainer(model, images, steps=2, batch_size=8, progress=False, feature_matching=0.1,
+                      snapshot_every=2, snapshot_size=4, out_dir=str(tmp_path), ema_decay=0.9, tensorboard=False)
+    trainer.fit()
+    assert trainer.history[-1]["g_feature_matching"] > 0
+    assert (tmp_path / "samples" / "step-0000002.png").stat().st_size > 0
+    trainer.export(tmp_path / "export", dtype=torch.float16, components=["generator"])
+    loaded = ConvGAN.from_pretrained(tmp_path / "export")
+    for key, value in trainer.ema.state_dict().items():
+        assert torch.equal(loaded.generator.state_dict()[key], value.half().float()), key
+
+
+def test_bf16_autocast_on_cpu_trains():
+    model, trainer = tiny(precision="bf16", objective="wgan-gp")
+    trainer.fit()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert trainer.precision == "bf16"
+
+
+def test_label_smoothing_and_bad_options():
+    model, trainer = tiny(label_smoothing=0.1)
+    trainer.fit()
+    with pytest.raises(TypeError, match="hinge"):
+        tiny(label_smoothing=0.1, objective="hinge")
+    with pytest.raises(ValueError, match="n_critic"):
+        TrainerConfig(n_critic=0)
+    with pytest.raises(ValueError, match="fp16"):
+        tiny(precision="fp16")
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        Trainer(MixtureGAN(), DATA[:10], batch_size=32, progress=False).fit(1)
+
+
+def test_global_batch_sampler_split_and_resume():
+    whole = GlobalBatchSampler(20, 4, seed=1)
+    halves = [GlobalBatchSampler(20, 4, rank=r, world_size=2, seed=1) for r in range(2)]
+    it, its = iter(whole), [iter(h) for h in halves]
+    for _ in range(12):                                # 3 epochs of 5 batches
+        batch = next(it)
+        assert sorted(batch) == sorted(next(its[0]) + next(its[1]))
+    later = iter(GlobalBatchSampler(20, 4, seed=1, start=7))
+    reference = iter(GlobalBatchSampler(20, 4, seed=1))
+    for _ in range(7):
+        next(reference)
+    assert [next(later) for _ in range(6)] == [next(reference) for _ in range(6)]

@@ -1,0 +1,64 @@
+"""Package-level behaviour: cheap import, CLI basics, device resolution."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import multigan
+from multigan.cli import main
+from multigan.core.device import resolve_device, resolve_precision
+
+
+def _import_seconds(code: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_import_is_cheap_beyond_torch():
+    torch_only = _import_seconds("import torch")
+    with_multigan = _import_seconds("import torch, multigan, multigan.core, multigan.io, multigan.cli")
+    assert with_multigan - torch_only < 1.0
+    heavy = subprocess.run([sys.executable, "-c", "import sys, multigan.core, multigan.io, multigan.cli; "
+                            "print(sorted(m for m in ('trimesh', 'av', 'pretty_midi', 'transformers', 'skimage', "
+                            "'torchaudio', 'matplotlib') if m in sys.modules))"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    assert heavy == "[]"
+
+
+def test_device_and_precision_resolution():
+    assert resolve_device("cpu") == torch.device("cpu")
+    auto = resolve_device("auto")
+    assert auto.type in ("cuda", "mps", "cpu")
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp8", torch.device("cpu"))
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu:9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_cli_info_and_unbuilt_modality(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "multigan " + multigan.__version__ in out and "wgan-gp" in out
+    assert main(["sample", "nonsense"]) == 2
+    assert "unknown modality 'nonsense'" in capsys.readouterr().err
+
+
+def test_cli_bench_runs_a_tiny_config(capsys, tmp_path):
+    assert main(["bench", "--configs", "gaussians", "--device", "cpu", "--steps", "3", "--rounds", "1",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| gaussians | cpu | fp32 |" in out
+    assert (tmp_path / "b.json").read_text().count("trainer_it_s") == 1
+    assert main(["bench", "--configs", "nope"]) == 2
