@@ -217,8 +217,8 @@ class Trainer:
             model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
             model.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(model.discriminator)
         self.G, self.D = self._wrap(model.generator), self._wrap(model.discriminator)
-        self.opt_g = torch.optim.Adam(self._trainable(model.generator, "generator"), lr=cfg.lr_g, betas=tuple(cfg.betas_g))
-        self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
+        self.opt_g = torch.optim.Adam(self._trainable(model.generator, "generator"), lr=cfg.lr_g, betas=tuple(float(b) for b in cfg.betas_g))
+        self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d, betas=tuple(float(b) for b in cfg.betas_d))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.ema = EMA(model.generator, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay is not None else None
         self.latent_rng = torch.Generator(self.device).manual_seed(cfg.seed)   # on the device: no host copies
@@ -419,6 +419,17 @@ class Trainer:
     def _batches(self) -> Iterator[Any]:
         sampler = GlobalBatchSampler(len(self.dataset), self.config.batch_size, self.dist.rank,
                                      self.dist.world_size, self.config.seed, self.data_cursor)
+        if isinstance(self.dataset, TensorDataset) and self.config.num_workers == 0:
+            # In-memory tensors: one indexing op per batch instead of per-example fetch + collate;
+            # on a GPU, data under 1 GiB moves there once.
+            tensors = self.dataset.tensors
+            if self.device.type != "cpu" and sum(t.numel() * t.element_size() for t in tensors) < 2**30:
+                tensors = tuple(t.to(self.device) for t in tensors)
+            for indices in sampler:
+                index = torch.as_tensor(indices, device=tensors[0].device)
+                self.data_cursor += 1
+                yield tuple(t[index] for t in tensors)
+            return
         # A private generator: creating the loader must not draw from the global RNG (exact resume).
         seeds = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.data_cursor + self.dist.rank)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.config.num_workers,

@@ -1,8 +1,5 @@
 """Deterministic test patterns for every output kind (used by ``multigan demo`` until real models exist).
 
-Note for test files: import the module (``from multigan.io import patterns``), not the
-``test_*`` functions themselves, or pytest will collect them as tests.
-
 Example:
     >>> paths = write_test_patterns("demo_out")      # doctest: +SKIP
 """
@@ -15,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["test_pianoroll", "test_voxels", "test_clip", "test_image_grid", "write_test_patterns",
+__all__ = ["scale_pianoroll", "torus_voxels", "square_clip", "checker_images", "write_test_patterns",
            "SCALE_TEMPO", "SCALE_STEPS_PER_BEAT"]
 
 SCALE_TEMPO, SCALE_STEPS_PER_BEAT = 120.0, 4
 
 
-def test_pianoroll() -> tuple[np.ndarray, np.ndarray]:
+def scale_pianoroll() -> tuple[np.ndarray, np.ndarray]:
     """A 28-step ``(T, 128)`` roll and its onsets: C-major scale C4..C5 (2 steps per note), G4 struck
     four times in a row (1 step each, split by onsets), a 2-step rest, then a C-major triad (6 steps)."""
     roll = np.zeros((28, 128), bool)
@@ -33,14 +30,14 @@ def test_pianoroll() -> tuple[np.ndarray, np.ndarray]:
     return roll, onsets
 
 
-def test_voxels(resolution: int = 32) -> np.ndarray:
+def torus_voxels(resolution: int = 32) -> np.ndarray:
     """A solid torus (major radius 0.3 R, minor 0.12 R, axis along the first dim) in an ``(R, R, R)`` bool grid."""
     c = (np.arange(resolution) - (resolution - 1) / 2) / resolution
     z, y, x = np.meshgrid(c, c, c, indexing="ij")
     return (np.hypot(x, y) - 0.3) ** 2 + z ** 2 <= 0.12 ** 2
 
 
-def test_clip(frames: int = 16, size: int = 64) -> np.ndarray:
+def square_clip(frames: int = 16, size: int = 64) -> np.ndarray:
     """A ``(T, 3, H, W)`` float32 clip in [0, 1]: a square circling over a red/green gradient, changing colour."""
     yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
     clip = np.empty((frames, 3, size, size), np.float32)
@@ -55,7 +52,7 @@ def test_clip(frames: int = 16, size: int = 64) -> np.ndarray:
     return clip
 
 
-def test_image_grid(n: int = 16, size: int = 32) -> np.ndarray:
+def checker_images(n: int = 16, size: int = 32) -> np.ndarray:
     """``n`` distinct ``(3, size, size)`` float32 images in [0, 1]: tinted checkerboards of growing period."""
     yy, xx = np.mgrid[0:size, 0:size]
     images = np.empty((n, 3, size, size), np.float32)
@@ -76,11 +73,11 @@ def write_test_patterns(out_dir: str | os.PathLike) -> list[Path]:
     from . import audio, image, mesh, midi, video
 
     out = Path(out_dir)
-    roll, onsets = test_pianoroll()
+    roll, onsets = scale_pianoroll()
     kw = dict(tempo=SCALE_TEMPO, steps_per_beat=SCALE_STEPS_PER_BEAT, onsets=onsets)
     sample_rate, fps = 22050, 8
     wave = audio.synthesize(roll, sample_rate=sample_rate, **kw)
-    voxels = test_voxels(32)
+    voxels = torus_voxels(32)
     seconds = len(roll) * midi.step_seconds(SCALE_TEMPO, SCALE_STEPS_PER_BEAT)
     midi.pianoroll_to_midi(roll, out / "music" / "scale.mid", **kw)
     return [
@@ -88,8 +85,8 @@ def write_test_patterns(out_dir: str | os.PathLike) -> list[Path]:
         audio.write_audio(wave, out / "music" / "scale.wav", sample_rate=sample_rate),
         mesh.write_mesh(voxels, out / "voxel" / "torus.glb", smooth_iterations=5),
         mesh.write_mesh(voxels, out / "voxel" / "torus.obj", smooth_iterations=5),
-        video.write_video(test_clip(round(seconds * fps), 64), out / "video" / "square.mp4", fps=fps,
+        video.write_video(square_clip(round(seconds * fps), 64), out / "video" / "square.mp4", fps=fps,
                           audio=wave, sample_rate=sample_rate),
-        video.write_video(test_clip(16, 64), out / "video" / "square.gif", fps=fps),
-        image.write_image(test_image_grid(), out / "image" / "grid.png", nrow=4),
+        video.write_video(square_clip(16, 64), out / "video" / "square.gif", fps=fps),
+        image.write_image(checker_images(), out / "image" / "grid.png", nrow=4),
     ]

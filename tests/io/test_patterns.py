@@ -13,16 +13,16 @@ from multigan.io import audio, image, mesh, midi, patterns, video
 
 
 def test_patterns_are_deterministic_and_in_range() -> None:
-    roll, onsets = patterns.test_pianoroll()
+    roll, onsets = patterns.scale_pianoroll()
     assert roll.shape == (28, 128) and (onsets <= roll).all()
     assert [n[0] for n in midi.roll_to_notes(roll, onsets)][:8] == [60, 62, 64, 65, 67, 69, 71, 72]
     assert sum(n[0] == 67 for n in midi.roll_to_notes(roll, onsets)) == 6  # scale, 4 repeats, chord
-    vox = patterns.test_voxels(32)
+    vox = patterns.torus_voxels(32)
     assert vox.shape == (32,) * 3 and vox.any() and not vox[16, 16, 16]  # torus hole in the middle
-    clip = patterns.test_clip(8, 32)
+    clip = patterns.square_clip(8, 32)
     assert clip.shape == (8, 3, 32, 32) and 0 <= clip.min() and clip.max() <= 1
-    np.testing.assert_array_equal(clip, patterns.test_clip(8, 32))
-    assert patterns.test_image_grid().shape == (16, 3, 32, 32)
+    np.testing.assert_array_equal(clip, patterns.square_clip(8, 32))
+    assert patterns.checker_images().shape == (16, 3, 32, 32)
 
 
 def test_write_test_patterns(tmp_path) -> None:
@@ -32,7 +32,7 @@ def test_write_test_patterns(tmp_path) -> None:
                      "video/square.mp4", "voxel/torus.glb", "voxel/torus.obj"]
     assert all(p.stat().st_size > 0 for p in paths)
     roll, onsets = midi.midi_to_pianoroll(tmp_path / "music/scale.mid")
-    np.testing.assert_array_equal(onsets, patterns.test_pianoroll()[1])
+    np.testing.assert_array_equal(onsets, patterns.scale_pianoroll()[1])
     wav, rate = audio.read_audio(tmp_path / "music/scale.wav")
     assert wav.shape[1] / rate > 3.5
     assert mesh.read_mesh(tmp_path / "voxel/torus.glb").is_watertight
