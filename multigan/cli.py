@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto")
     bench.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     bench.add_argument("--steps", type=int, default=100, help="timed iterations per round")
-    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
+    bench.add_argument("--rounds", type=int, default=5, help="alternating rounds (median reported)")
     bench.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
 
     for command in MODALITY_COMMANDS:

@@ -80,7 +80,10 @@ class Objective:
 
 def _bce_d(real_label: float) -> Callable[[Tensor, Tensor], Tensor]:
     def d_term(real: Tensor, fake: Tensor) -> Tensor:
-        real_loss = F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_label))
+        if real_label == 1.0:
+            real_loss = F.softplus(-real).mean()             # -log sigmoid(real)
+        else:
+            real_loss = F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_label))
         return real_loss + F.softplus(fake).mean()          # -log(1 - sigmoid(fake))
     return d_term
 

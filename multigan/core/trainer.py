@@ -139,14 +139,19 @@ class GlobalBatchSampler(torch.utils.data.Sampler):
         self.seed, self.start = seed, start
         self.per_epoch = num_examples // global_batch
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def index_batches(self) -> Iterator[Tensor]:
+        """The batches as index tensors (the in-memory fast path uses these directly)."""
         index = self.start
         while True:
             epoch, pos = divmod(index, self.per_epoch)
             perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch))
             for p in range(pos, self.per_epoch):
-                yield perm[p * self.batch:(p + 1) * self.batch][self.rank::self.world].tolist()
+                yield perm[p * self.batch:(p + 1) * self.batch][self.rank::self.world]
             index = (epoch + 1) * self.per_epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.index_batches():
+            yield batch.tolist()
 
     def __len__(self) -> int:  # DataLoader asks; the sampler is infinite
         return 2**62
@@ -230,8 +235,7 @@ class Trainer:
         self.nonfinite_streak = 0
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
-        self._window: dict[str, Tensor] = {}     # sums of logged values since the last log line
-        self._counts: dict[str, int] = defaultdict(int)
+        self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
         self._snapshot: Optional[tuple[Tensor, Any]] = None
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._tb = None
@@ -289,9 +293,8 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model.generator, self.step)
         self.step += 1
-        for key, value in logs.items():          # stays on the device: no sync until the log line
-            self._window[key] = self._window[key] + value if key in self._window else value.float()
-            self._counts[key] += 1
+        for key, value in logs.items():          # kept on the device: no sync until the log line
+            self._window[key].append(value)
         return logs
 
     # -- the two phases ---------------------------------------------------------------------------
@@ -380,7 +383,7 @@ class Trainer:
 
     def _finite(self, loss: Tensor, phase: str) -> bool:
         """Skip (with a warning) an update whose loss is NaN/inf; stop after too many in a row."""
-        if self.dist.all_true(bool(torch.isfinite(loss)), self.device):
+        if self.dist.all_true(math.isfinite(loss.item()), self.device):
             self.nonfinite_streak = 0
             return True
         self.nonfinite_streak += 1
@@ -389,7 +392,7 @@ class Trainer:
         if self.scaler.is_enabled():               # fp16 overflow: back the scale off too
             self.scaler.update(self.scaler.get_scale() * 0.5)
             self._stepped.clear()
-        warnings.warn(f"iteration {self.step}: non-finite {phase} loss ({float(loss.detach())}), update skipped "
+        warnings.warn(f"iteration {self.step}: non-finite {phase} loss ({loss.item()}), update skipped "
                       f"({self.nonfinite_streak}/{self.config.max_nonfinite} in a row)", RuntimeWarning, stacklevel=2)
         if self.nonfinite_streak >= self.config.max_nonfinite:
             raise NonFiniteLossError(f"{self.nonfinite_streak} consecutive non-finite losses (last: {phase} at "
@@ -425,8 +428,8 @@ class Trainer:
             tensors = self.dataset.tensors
             if self.device.type != "cpu" and sum(t.numel() * t.element_size() for t in tensors) < 2**30:
                 tensors = tuple(t.to(self.device) for t in tensors)
-            for indices in sampler:
-                index = torch.as_tensor(indices, device=tensors[0].device)
+            for index in sampler.index_batches():
+                index = index.to(tensors[0].device, non_blocking=True)
                 self.data_cursor += 1
                 yield tuple(t[index] for t in tensors)
             return
@@ -475,11 +478,11 @@ class Trainer:
                     desc=self.model.model_type, unit="it", dynamic_ncols=True, leave=True)
 
     def _log(self, bar, start_time: float, start_step: int) -> dict[str, float]:
-        record = {"step": self.step, **{k: float(v) / self._counts[k] for k, v in self._window.items()}}
+        record = {"step": self.step, **{k: torch.stack([v.float().cpu() for v in values]).mean().item()
+                                        for k, values in self._window.items()}}
         elapsed = time.perf_counter() - start_time
         record["it_per_s"] = (self.step - start_step) / elapsed if elapsed > 0 else math.nan
         self._window.clear()
-        self._counts.clear()
         self.history.append(record)
         if self.dist.is_main:
             bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("d_loss", "g_loss", "d_accuracy")},
