@@ -46,7 +46,7 @@ def main(out: Path) -> None:
     info = {"torch": torch.__version__, "device": torch.cuda.get_device_name(0)}
     rows = []
     for precision in ("fp32", "bf16", "fp16"):
-        for name in ("gaussians", "dcgan32"):
+        for name in ("gaussians", "dcgan32", "dcgan32-large"):
             rows.append(run_benchmark(name, device="cuda", precision=precision, steps=200, rounds=3, warmup=20))
             print(rows[-1], flush=True)
     amp = [amp_penalty_run(p, o) for p in ("bf16", "fp16") for o in ("wgan-gp", "hinge")]

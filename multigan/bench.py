@@ -40,6 +40,7 @@ class BenchConfig:
     data: Callable[[], torch.Tensor]
     batch_size: int
     trainer_options: dict = dataclasses.field(default_factory=dict)
+    gpu_only: bool = False          # left out of the default selection on CPU (too slow there)
 
 
 BENCHMARKS: dict[str, BenchConfig] = {}
@@ -55,6 +56,14 @@ register_benchmark(BenchConfig("gaussians", lambda: MixtureGAN(hidden=128, depth
                                lambda: ring_of_gaussians(8192, std=0.05), 256))
 register_benchmark(BenchConfig("dcgan32", lambda: ConvGAN(latent_dim=64, channels=3, width=32),
                                lambda: torch.rand(2048, 3, 32, 32) * 2 - 1, 64))
+register_benchmark(BenchConfig("dcgan32-large", lambda: ConvGAN(latent_dim=128, channels=3, width=128),
+                               lambda: torch.rand(8192, 3, 32, 32) * 2 - 1, 256, gpu_only=True))
+
+
+def default_benchmarks(device: str = "auto") -> list[str]:
+    """The configurations ``multigan bench`` runs when none are named."""
+    on_gpu = resolve_device(device).type != "cpu"
+    return [name for name, cfg in BENCHMARKS.items() if on_gpu or not cfg.gpu_only]
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -74,6 +83,7 @@ def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: 
     G, D = model.generator, model.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")   # fp16 needs one, as in the trainer
     data = data.to(device)                               # in memory, indexed per batch (as the trainer does)
     logits = lambda x: model.run_discriminator(D, x, None)
     logits_of = lambda out: out.logits if hasattr(out, "logits") else out
@@ -92,14 +102,15 @@ def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: 
                     fake = G(z)
                 d_loss = F.softplus(-logits_of(logits(real)).float()).mean() + \
                     F.softplus(logits_of(logits(fake)).float()).mean()
-            d_loss.backward()
-            opt_d.step()
+            scaler.scale(d_loss).backward()
+            scaler.step(opt_d)
             opt_d.zero_grad(set_to_none=True)
             D.requires_grad_(False)
             with autocast(device, precision):
                 g_loss = F.softplus(-logits_of(logits(G(torch.randn(batch, model.latent_dim, device=device)))).float()).mean()
-            g_loss.backward()
-            opt_g.step()
+            scaler.scale(g_loss).backward()
+            scaler.step(opt_g)
+            scaler.update()
             opt_g.zero_grad(set_to_none=True)
             D.requires_grad_(True)
     return run

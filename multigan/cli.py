@@ -85,11 +85,11 @@ def _info() -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from multigan import available_modalities, load_modality
-    from multigan.bench import BENCHMARKS, format_table, run_benchmark
+    from multigan.bench import BENCHMARKS, default_benchmarks, format_table, run_benchmark
 
     for name in available_modalities():                 # modalities register their benchmarks on import
         load_modality(name)
-    names = args.configs or list(BENCHMARKS)
+    names = args.configs or default_benchmarks(args.device)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"multigan bench: unknown config(s) {', '.join(unknown)}; available: {', '.join(BENCHMARKS)}",

@@ -158,3 +158,42 @@ def test_global_batch_sampler_split_and_resume():
     for _ in range(7):
         next(reference)
     assert [next(later) for _ in range(6)] == [next(reference) for _ in range(6)]
+
+
+class LabelGAN(MixtureGAN):
+    """Class-conditional points: the label picks the mode; G and D see a one-hot label."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__(latent_dim=4 + classes, hidden=16, depth=2)
+        self.classes = classes
+
+    def run_generator(self, generator, z, cond):
+        onehot = nn.functional.one_hot(cond, self.classes).float()
+        return generator(torch.cat([z[:, :4], onehot], 1))
+
+    def run_discriminator(self, discriminator, x, cond):
+        return discriminator(x).squeeze(-1) + (x.sum(1) * 0 + cond.float() * 0)
+
+
+def test_conditional_batches_reach_the_hooks(tmp_path):
+    torch.manual_seed(0)
+    labels = torch.randint(4, (128,))
+    seen = []
+    model = LabelGAN()
+    original = model.split_batch
+    model.split_batch = lambda batch: seen.append(batch[1].clone()) or original(batch)
+    dataset = torch.utils.data.TensorDataset(torch.randn(128, 2), labels)
+    trainer = Trainer(model, dataset, steps=3, batch_size=16, progress=False, device="cpu",
+                      out_dir=str(tmp_path), snapshot_every=3, snapshot_size=8, tensorboard=False)
+    with pytest.warns(RuntimeWarning, match="snapshot skipped: LabelGAN: no writer"):   # 2-D points
+        trainer.fit()
+    assert len(seen) == 4 and all(s.shape == (16,) and s.dtype == torch.int64 for s in seen[:3])
+    assert torch.equal(seen[3], labels[:8])           # the snapshot's fixed condition: the first examples
+    assert torch.equal(trainer._snapshot[1], labels[:8])
+
+
+def test_tensorboard_events_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    model, trainer = tiny(out_dir=str(tmp_path), log_every=2)
+    trainer.fit()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))

@@ -1,0 +1,38 @@
+"""Spectral-norm and truncation helpers."""
+
+import pytest
+import torch
+from torch import nn
+
+from multigan.core.layers import (apply_spectral_norm, has_spectral_norm, sn_conv2d, sn_linear, truncate_latent,
+                                  truncated_normal)
+
+
+def test_spectral_norm_bounds_largest_singular_value():
+    torch.manual_seed(0)
+    layer = sn_linear(16, 8)
+    with torch.no_grad():
+        layer.parametrizations.weight.original.mul_(10.0)
+    for _ in range(30):                       # power iteration converges in training mode
+        layer(torch.randn(2, 16))
+    sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item()
+    assert sigma == pytest.approx(1.0, abs=0.05)
+
+
+def test_apply_spectral_norm_wraps_each_layer_once():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4, 1), nn.ConvTranspose2d(4, 2, 3))
+    apply_spectral_norm(net)
+    apply_spectral_norm(net)                  # idempotent
+    assert [has_spectral_norm(m) for m in (net[0], net[3], net[4])] == [True, True, True]
+    assert len(net[0].parametrizations.weight) == 1
+    assert has_spectral_norm(sn_conv2d(1, 2, 3))
+
+
+def test_truncation_helpers():
+    gen = torch.Generator().manual_seed(0)
+    z = truncated_normal((2000, 4), threshold=0.5, generator=gen)
+    assert z.abs().max() <= 0.5 and z.std() > 0.2
+    w, mean = torch.tensor([2.0, -2.0]), torch.tensor([1.0, 0.0])
+    assert torch.equal(truncate_latent(w, mean, 0.5), torch.tensor([1.5, -1.0]))
+    with pytest.raises(ValueError, match="threshold"):
+        truncated_normal((2,), threshold=0)
