@@ -29,18 +29,16 @@ def load_modality(name: str) -> ModuleType:
     """Import a modality subpackage by name, with a clear error if it is unknown or not built yet."""
     if name not in MODALITIES:
         raise ValueError(f"unknown modality {name!r}; known: {', '.join(MODALITIES)}")
-    try:
-        return importlib.import_module(MODALITIES[name])
-    except ModuleNotFoundError as err:
-        if err.name == MODALITIES[name]:
-            raise NotImplementedError(f"modality {name!r} is not part of this multigan build yet") from None
-        raise
+    if name not in available_modalities():
+        raise NotImplementedError(f"modality {name!r} is not part of this multigan build yet")
+    return importlib.import_module(MODALITIES[name])
 
 
 def available_modalities() -> list[str]:
     """Modalities whose subpackage exists in this installation."""
     import importlib.util
-    return [name for name, mod in MODALITIES.items() if importlib.util.find_spec(mod) is not None]
+    found = {name: importlib.util.find_spec(mod) for name, mod in MODALITIES.items()}
+    return [name for name, spec in found.items() if spec is not None and spec.origin is not None]   # not namespace dirs
 
 
 def __getattr__(name: str):  # lazy ``multigan.core`` / ``multigan.io`` access

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import random
 import time
 import warnings
 from collections import defaultdict
@@ -33,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -222,8 +220,10 @@ class Trainer:
             model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
             model.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(model.discriminator)
         self.G, self.D = self._wrap(model.generator), self._wrap(model.discriminator)
-        self.opt_g = torch.optim.Adam(self._trainable(model.generator, "generator"), lr=cfg.lr_g, betas=tuple(float(b) for b in cfg.betas_g))
-        self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d, betas=tuple(float(b) for b in cfg.betas_d))
+        self.opt_g = torch.optim.Adam(self._trainable(model.generator, "generator"), lr=cfg.lr_g,
+                                      betas=tuple(float(b) for b in cfg.betas_g))
+        self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d,
+                                      betas=tuple(float(b) for b in cfg.betas_d))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.ema = EMA(model.generator, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay is not None else None
         self.latent_rng = torch.Generator(self.device).manual_seed(cfg.seed)   # on the device: no host copies
