@@ -3,7 +3,7 @@
 :class:`ModelMixin` records the constructor arguments of every subclass automatically, so
 ``save_pretrained(dir)`` can write ``config.json`` + ``model.safetensors`` (no pickle) and
 ``from_pretrained(dir_or_name)`` can rebuild the same model. Names (not paths) resolve to shipped
-checkpoints under ``assets/<modality>/<name>/``.
+checkpoints under ``assets/checkpoints/<modality>/<name>/``.
 
 :class:`AdversarialModel` is what the shared :class:`~multigan.core.trainer.Trainer` drives. A
 modality supplies the networks and a few small hooks (how a batch splits into data and condition,
@@ -180,10 +180,11 @@ class ModelMixin(nn.Module):
         if (path / CONFIG_NAME).is_file():
             return path
         if cls.modality is not None and not path.is_absolute() and len(path.parts) == 1:
-            shipped = assets_dir() / cls.modality / str(name_or_path)
+            shipped = assets_dir() / "checkpoints" / cls.modality / str(name_or_path)
             if (shipped / CONFIG_NAME).is_file():
                 return shipped
-            available = sorted(p.name for p in (assets_dir() / cls.modality).glob("*") if (p / CONFIG_NAME).is_file())
+            available = sorted(p.name for p in (assets_dir() / "checkpoints" / cls.modality).glob("*")
+                               if (p / CONFIG_NAME).is_file())
             raise FileNotFoundError(f"no checkpoint folder {str(path)!r} and no shipped {cls.modality} model of that "
                                     f"name; shipped: {', '.join(available) or 'none'}")
         raise FileNotFoundError(f"{path}: not a checkpoint folder (expected {path / CONFIG_NAME})")
