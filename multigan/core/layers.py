@@ -16,7 +16,8 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 __all__ = ["apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
-           "truncated_normal", "truncate_latent"]
+           "truncated_normal", "truncate_latent", "SelfAttention2d", "ConditionalBatchNorm2d", "GeneratorResBlock",
+           "DiscriminatorResBlock", "ConvGRUCell"]
 
 _SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
              nn.ConvTranspose3d, nn.Embedding)
@@ -75,3 +76,112 @@ def truncated_normal(shape: tuple[int, ...], threshold: float = 2.0, *,
 def truncate_latent(w: Tensor, mean: Tensor, psi: float) -> Tensor:
     """Pull latents towards their mean: ``mean + psi · (w − mean)`` (StyleGAN's ψ truncation)."""
     return mean + psi * (w - mean)
+
+
+class SelfAttention2d(nn.Module):
+    """SAGAN self-attention (Zhang et al. 2019) with a learned residual gate γ (starts at 0).
+
+    Queries/keys use ``channels // 8`` channels and values ``channels // 2``, with 2×2 max-pooling
+    of keys and values as in BigGAN.
+    """
+
+    def __init__(self, channels: int, spectral: bool = True):
+        super().__init__()
+        conv = sn_conv2d if spectral else nn.Conv2d
+        self.query = conv(channels, max(1, channels // 8), 1, bias=False)
+        self.key = conv(channels, max(1, channels // 8), 1, bias=False)
+        self.value = conv(channels, max(1, channels // 2), 1, bias=False)
+        self.out = conv(max(1, channels // 2), channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        pool = (lambda t: nn.functional.max_pool2d(t, 2)) if h % 2 == 0 and w % 2 == 0 else (lambda t: t)
+        q = self.query(x).flatten(2)                                    # B, C/8, HW
+        k = pool(self.key(x)).flatten(2)                                # B, C/8, HW'
+        v = pool(self.value(x)).flatten(2)                              # B, C/2, HW'
+        attn = torch.softmax(q.transpose(1, 2) @ k, dim=-1)             # B, HW, HW'
+        y = (v @ attn.transpose(1, 2)).view(b, -1, h, w)
+        return x + self.gamma * self.out(y)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose per-channel gain and bias come from a condition vector (BigGAN style)."""
+
+    def __init__(self, channels: int, cond_dim: int, spectral: bool = True):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        linear = sn_linear if spectral else nn.Linear
+        self.gain = linear(cond_dim, channels, bias=False)
+        self.bias = linear(cond_dim, channels, bias=False)
+
+    def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        gain = 1.0 + self.gain(cond)[:, :, None, None]
+        return self.bn(x) * gain + self.bias(cond)[:, :, None, None]
+
+
+class GeneratorResBlock(nn.Module):
+    """BigGAN-style up-sampling residual block: CBN → ReLU → ×2 → conv3 → CBN → ReLU → conv3, + skip."""
+
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, upsample: bool = True):
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(in_channels, cond_dim)
+        self.conv1 = sn_conv2d(in_channels, out_channels, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm2d(out_channels, cond_dim)
+        self.conv2 = sn_conv2d(out_channels, out_channels, 3, padding=1)
+        self.skip = sn_conv2d(in_channels, out_channels, 1)
+        self.upsample = upsample
+
+    def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        up = (lambda t: nn.functional.interpolate(t, scale_factor=2)) if self.upsample else (lambda t: t)
+        h = self.conv1(up(torch.relu(self.bn1(x, cond))))
+        h = self.conv2(torch.relu(self.bn2(h, cond)))
+        return h + self.skip(up(x))
+
+
+class DiscriminatorResBlock(nn.Module):
+    """BigGAN-style down-sampling residual block (2-D, or 3-D with ``dims=3`` for video)."""
+
+    def __init__(self, in_channels: int, out_channels: int, downsample: bool = True, preactivation: bool = True,
+                 dims: int = 2):
+        super().__init__()
+        conv = sn_conv2d if dims == 2 else sn_conv3d
+        self.pool = (nn.functional.avg_pool2d if dims == 2 else nn.functional.avg_pool3d) if downsample else None
+        self.conv1 = conv(in_channels, out_channels, 3, padding=1)
+        self.conv2 = conv(out_channels, out_channels, 3, padding=1)
+        self.skip = conv(in_channels, out_channels, 1) if in_channels != out_channels or downsample else None
+        self.preactivation = preactivation
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.relu(x) if self.preactivation else x
+        h = self.conv2(torch.relu(self.conv1(h)))
+        skip = x
+        if self.pool is not None:
+            h, skip = self.pool(h, 2), self.pool(skip, 2)
+        return h + (self.skip(skip) if self.skip is not None else skip)
+
+
+class ConvGRUCell(nn.Module):
+    """Convolutional GRU cell (DVD-GAN: ReLU candidate activation by default).
+
+    Example:
+        >>> cell = ConvGRUCell(8, 16); h = torch.zeros(2, 16, 4, 4)
+        >>> cell(torch.randn(2, 8, 4, 4), h).shape
+        torch.Size([2, 16, 4, 4])
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3, activation: str = "relu",
+                 spectral: bool = True):
+        super().__init__()
+        conv = sn_conv2d if spectral else nn.Conv2d
+        pad = kernel_size // 2
+        self.gates = conv(in_channels + hidden_channels, 2 * hidden_channels, kernel_size, padding=pad)
+        self.candidate = conv(in_channels + hidden_channels, hidden_channels, kernel_size, padding=pad)
+        if activation not in ("relu", "tanh"):
+            raise ValueError(f"ConvGRUCell activation must be 'relu' or 'tanh', got {activation!r}")
+        self.activation = torch.relu if activation == "relu" else torch.tanh
+
+    def forward(self, x: Tensor, h: Tensor) -> Tensor:
+        update, reset = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, 1)
+        candidate = self.activation(self.candidate(torch.cat([x, reset * h], 1)))
+        return (1 - update) * h + update * candidate

@@ -36,3 +36,26 @@ def test_truncation_helpers():
     assert torch.equal(truncate_latent(w, mean, 0.5), torch.tensor([1.5, -1.0]))
     with pytest.raises(ValueError, match="threshold"):
         truncated_normal((2,), threshold=0)
+
+
+def test_shared_blocks_shapes_and_behaviour():
+    from multigan.core.layers import (ConditionalBatchNorm2d, ConvGRUCell, DiscriminatorResBlock,
+                                      GeneratorResBlock, SelfAttention2d)
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 8, 8)
+    attn = SelfAttention2d(16)
+    assert torch.equal(attn(x), x)                               # γ = 0 at init: identity
+    with torch.no_grad():
+        attn.gamma.fill_(1.0)
+    assert attn(x).shape == x.shape and not torch.equal(attn(x), x)
+    cond = torch.randn(2, 5)
+    cbn = ConditionalBatchNorm2d(16, 5)
+    assert not torch.allclose(cbn(x, cond)[0], cbn(x, cond.flip(0))[0])   # the condition changes the output
+    assert GeneratorResBlock(16, 8, 5)(x, cond).shape == (2, 8, 16, 16)
+    assert DiscriminatorResBlock(16, 32)(x).shape == (2, 32, 4, 4)
+    assert DiscriminatorResBlock(4, 8, dims=3)(torch.randn(1, 4, 4, 8, 8)).shape == (1, 8, 2, 4, 4)
+    cell = ConvGRUCell(16, 12)
+    h = cell(x, torch.zeros(2, 12, 8, 8))
+    assert h.shape == (2, 12, 8, 8) and h.min() >= 0           # ReLU candidate from a zero state
+    with pytest.raises(ValueError, match="activation"):
+        ConvGRUCell(1, 1, activation="gelu")
