@@ -171,7 +171,10 @@ class MidiNet(AdversarialModel):
         from multigan.io.image import write_image
         from multigan.io.midi import pianoroll_to_midi
         bars = samples[:, 0] > 0.5                                          # (N, 16, 128)
-        png = write_image(samples[:, :, :, 20:108].transpose(2, 3).flip(2).clamp(0, 1), path.with_suffix(".png"))
+        # One tile per bar: pitches 48–95 upwards × 16 steps, each cell 4 × 4 pixels.
+        tiles = samples[:, :, :, 48:96].transpose(2, 3).flip(2).clamp(0, 1)
+        tiles = tiles.repeat_interleave(4, 2).repeat_interleave(4, 3)
+        png = write_image(tiles, path.with_suffix(".png"), nrow=8)
         mid = path.with_suffix(".mid")
         pianoroll_to_midi(bars.reshape(-1, PITCHES).numpy(), mid)
         return [png, mid]
