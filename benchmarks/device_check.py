@@ -41,6 +41,27 @@ def amp_penalty_run(precision: str, objective: str, steps: int = 300) -> dict:
             "peak_mem_mb": torch.cuda.max_memory_allocated() / 2**20}
 
 
+def midinet_run(precision: str, steps: int = 300) -> dict:
+    """MidiNet on the Bach bars with its paper rules (2 G steps per D step, feature matching)."""
+    from multigan.music import MidiNet
+    from multigan.music.data import BarDataset
+
+    torch.manual_seed(0)
+    model = MidiNet()
+    trainer = Trainer(model, BarDataset.bach_chorales(), **{**MidiNet.trainer_defaults(), "device": "cuda",
+                      "precision": precision, "progress": False, "log_every": 10**9, "ema_decay": 0.999})
+    batches = trainer._batches()
+    for _ in range(20):
+        trainer.train_step(batches)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(batches)
+    torch.cuda.synchronize()
+    return {"model": "MidiNet (batch 72)", "precision": precision, "it_per_s": steps / (time.perf_counter() - start),
+            "peak_mem_mb": torch.cuda.max_memory_allocated() / 2**20}
+
+
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     info = {"torch": torch.__version__, "device": torch.cuda.get_device_name(0)}
@@ -50,14 +71,19 @@ def main(out: Path) -> None:
             rows.append(run_benchmark(name, device="cuda", precision=precision, steps=200, rounds=3, warmup=20))
             print(rows[-1], flush=True)
     amp = [amp_penalty_run(p, o) for p in ("bf16", "fp16") for o in ("wgan-gp", "hinge")]
+    music = [midinet_run(p) for p in ("fp32", "bf16")]
+    for row in music:
+        print(row, flush=True)
     for row in amp:
         print(row, flush=True)
     lines = [f"# device check: {info['device']}, torch {info['torch']}", "", format_table(rows), "",
              "| precision | objective (+R1 every 4) | it/s | finite | scale | peak MiB |", "|---|---|---:|---|---:|---:|"]
     lines += [f"| {r['precision']} | {r['objective']} | {r['it_per_s']:.1f} | {r['finite']} | {r['scale']} | "
               f"{r['peak_mem_mb']:.0f} |" for r in amp]
+    lines += ["", "| modality model | precision | it/s | peak MiB |", "|---|---|---:|---:|"]
+    lines += [f"| {r['model']} | {r['precision']} | {r['it_per_s']:.1f} | {r['peak_mem_mb']:.0f} |" for r in music]
     (out / "device_check.md").write_text("\n".join(lines) + "\n")
-    (out / "device_check.json").write_text(json.dumps({"info": info, "bench": rows, "amp": amp}, indent=2))
+    (out / "device_check.json").write_text(json.dumps({"info": info, "bench": rows, "amp": amp, "music": music}, indent=2))
     print("\n".join(lines))
 
 
