@@ -18,6 +18,19 @@ from multigan.core import Trainer
 from multigan.core.toys import ConvGAN
 
 
+def timed_steps(trainer: Trainer, steps: int, warmup: int = 20) -> float:
+    """Iterations per second of ``trainer.train_step`` after ``warmup`` untimed iterations."""
+    batches = trainer._batches()
+    for _ in range(warmup):
+        trainer.train_step(batches)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(batches)
+    torch.cuda.synchronize()
+    return steps / (time.perf_counter() - start)
+
+
 def amp_penalty_run(precision: str, objective: str, steps: int = 300) -> dict:
     """Train the conv GAN with a gradient penalty under ``precision``; report finiteness and speed."""
     torch.manual_seed(0)
@@ -25,15 +38,7 @@ def amp_penalty_run(precision: str, objective: str, steps: int = 300) -> dict:
     images = torch.rand(4096, 3, 32, 32) * 2 - 1
     trainer = Trainer(model, images, batch_size=128, objective=objective, precision=precision, device="cuda",
                       penalties=[{"name": "r1", "weight": 1.0, "interval": 4}], progress=False, log_every=steps)
-    batches = trainer._batches()
-    for _ in range(20):
-        trainer.train_step(batches)
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step(batches)
-    torch.cuda.synchronize()
-    rate = steps / (time.perf_counter() - start)
+    rate = timed_steps(trainer, steps)
     finite = all(torch.isfinite(p).all().item() for p in model.parameters())
     return {"precision": precision, "objective": objective, "it_per_s": rate, "finite": finite,
             "skipped_streak": trainer.nonfinite_streak,
@@ -50,15 +55,7 @@ def midinet_run(precision: str, steps: int = 300) -> dict:
     model = MidiNet()
     trainer = Trainer(model, BarDataset.bach_chorales(), **{**MidiNet.trainer_defaults(), "device": "cuda",
                       "precision": precision, "progress": False, "log_every": 10**9, "ema_decay": 0.999})
-    batches = trainer._batches()
-    for _ in range(20):
-        trainer.train_step(batches)
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step(batches)
-    torch.cuda.synchronize()
-    return {"model": "MidiNet (batch 72)", "precision": precision, "it_per_s": steps / (time.perf_counter() - start),
+    return {"model": "MidiNet (batch 72)", "precision": precision, "it_per_s": timed_steps(trainer, steps),
             "peak_mem_mb": torch.cuda.max_memory_allocated() / 2**20}
 
 
