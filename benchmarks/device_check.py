@@ -20,7 +20,7 @@ from multigan.core.toys import ConvGAN
 
 def timed_steps(trainer: Trainer, steps: int, warmup: int = 20) -> float:
     """Iterations per second of ``trainer.train_step`` after ``warmup`` untimed iterations."""
-    batches = trainer._batches()
+    batches = trainer.batches()
     for _ in range(warmup):
         trainer.train_step(batches)
     torch.cuda.synchronize()

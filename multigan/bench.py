@@ -122,7 +122,7 @@ def _trainer_loop(model: AdversarialModel, data: torch.Tensor, batch: int, devic
 
     trainer = Trainer(model, data, batch_size=batch, device=str(device), precision=precision, progress=False,
                       log_every=10**9, **options)
-    batches = trainer._batches()
+    batches = trainer.batches()
 
     def run(steps: int) -> None:
         for _ in range(steps):

@@ -252,7 +252,7 @@ class Trainer:
         """Train until ``steps`` iterations in total (default ``config.steps``); return the last log."""
         cfg = self.config
         total = steps if steps is not None else cfg.steps
-        data = self._batches()
+        data = self.batches()
         self._open_run()
         self._emit("on_train_start")
         bar = self._progress(total)
@@ -419,7 +419,8 @@ class Trainer:
         z = self.model.sample_latent(self.config.batch_size, generator=self.latent_rng, device=self.device)
         return z[self.dist.rank::self.dist.world_size]
 
-    def _batches(self) -> Iterator[Any]:
+    def batches(self) -> Iterator[Any]:
+        """Endless training batches from the current data position (what ``fit`` and ``train_step`` consume)."""
         sampler = GlobalBatchSampler(len(self.dataset), self.config.batch_size, self.dist.rank,
                                      self.dist.world_size, self.config.seed, self.data_cursor)
         if isinstance(self.dataset, TensorDataset) and self.config.num_workers == 0:
