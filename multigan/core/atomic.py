@@ -62,6 +62,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for item in tmp.rglob("*"):                          # libraries may create files 0600; use the usual mode
+        os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~_umask())
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")

@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,14 +43,22 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8})
     trainer = Trainer(model, dataset, config)
+    history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
     if resume and (Path(out) / "checkpoints").exists():
         trainer.load_checkpoint("latest")
+        previous = Path(out) / "final" / "training.json"
+        if previous.is_file():
+            old = json.loads(previous.read_text())
+            history = {"commands": old.get("commands", [old.get("command")]),
+                       "seconds_total": old.get("seconds_total", old.get("seconds_this_run", 0.0))}
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
     with trainer.ema.swapped_into(model.generator):
         table = evaluate_model(model, dataset, n=200, seed=seed)
-    info = {"command": command or " ".join(sys.argv), "iterations": trainer.step, "seconds_this_run": seconds,
+    command = command or " ".join(sys.argv)
+    info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
+            "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "data": midi_folder or "bach_chorales (assets/music)",
             "examples": len(dataset), "trainer": trainer.config.to_dict(), "metrics": table}
