@@ -218,7 +218,7 @@ def load_midi(path_or_pm: "str | os.PathLike | pretty_midi.PrettyMIDI") -> "pret
     try:
         return pretty_midi.PrettyMIDI(str(path))
     except Exception as err:
-        raise ValueError(f"cannot read MIDI file {str(path)!r}: {err}") from err
+        raise ValueError(f"cannot read MIDI file {str(path)!r}: {type(err).__name__}: {err}".rstrip(": ")) from err
 
 
 def _pick_instruments(pm: "pretty_midi.PrettyMIDI", instrument: int | str | None, include_drums: bool) -> list:
