@@ -224,6 +224,7 @@ class Trainer:
                                       betas=tuple(float(b) for b in cfg.betas_g))
         self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d,
                                       betas=tuple(float(b) for b in cfg.betas_d))
+        self._frozen_d = [p for p in model.discriminator.parameters() if not p.requires_grad]   # stay frozen
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.ema = EMA(model.generator, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay is not None else None
         self.latent_rng = torch.Generator(self.device).manual_seed(cfg.seed)   # on the device: no host copies
@@ -452,8 +453,6 @@ class Trainer:
         params = [p for p in net.parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"the {name} has no trainable parameters")
-        if name == "discriminator":
-            self._frozen_d = [p for p in net.parameters() if not p.requires_grad]
         return params
 
     # -- logging, snapshots, checkpoints ----------------------------------------------------------
