@@ -19,7 +19,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 __all__ = ["Chord", "parse_chord", "parse_progression", "chord_vector", "chord_pitch_classes", "estimate_chord",
-           "chord_name", "CHORD_DIM", "PITCH_NAMES"]
+           "chord_name", "triad_pitches", "CHORD_DIM", "PITCH_NAMES"]
 
 CHORD_DIM = 13
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -81,10 +81,15 @@ def chord_vector(chord: Chord) -> np.ndarray:
     return vec
 
 
+def triad_pitches(chord: Chord, octave: int = 4) -> list[int]:
+    """MIDI pitches of the root-position triad with its root in ``octave`` (C4 = 60)."""
+    root = 12 * (octave + 1) + chord.root
+    return [root, root + (3 if chord.minor else 4), root + 7]
+
+
 def chord_pitch_classes(chord: Chord) -> frozenset[int]:
     """Pitch classes of the triad: root, third (minor or major), fifth."""
-    third = 3 if chord.minor else 4
-    return frozenset({chord.root, (chord.root + third) % 12, (chord.root + 7) % 12})
+    return frozenset(p % 12 for p in triad_pitches(chord))
 
 
 def estimate_chord(pitch_class_weights: Sequence[float]) -> Chord:

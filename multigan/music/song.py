@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from .chords import Chord, chord_name, chord_pitch_classes
+from .chords import Chord, chord_name, chord_pitch_classes, triad_pitches
 
 __all__ = ["Song"]
 
@@ -49,12 +49,8 @@ class Song:
 
     def chord_track(self, octave: int = 3) -> list[tuple[int, int, list[int]]]:
         """Block chords for the MIDI writer: (start step, end step, pitches) per bar, root position."""
-        track = []
-        for i, chord in enumerate(self.chords):
-            base = 12 * (octave + 1) + chord.root
-            third = 3 if chord.minor else 4
-            track.append((i * STEPS_PER_BAR, (i + 1) * STEPS_PER_BAR, [base, base + third, base + 7]))
-        return track
+        return [(i * STEPS_PER_BAR, (i + 1) * STEPS_PER_BAR, triad_pitches(chord, octave))
+                for i, chord in enumerate(self.chords)]
 
     def write_midi(self, path: str | os.PathLike, *, chords: bool = True, program: int = 0) -> Path:
         """Write the melody (and a block-chord track) as a standard MIDI file."""
