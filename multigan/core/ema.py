@@ -9,7 +9,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["EMA"]
+__all__ = ["EMA", "recalibrate_batchnorm"]
 
 
 class EMA:
@@ -56,3 +56,36 @@ class EMA:
             yield target
         finally:
             target.load_state_dict(backup)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(module: nn.Module, run_batch, batches: int = 20) -> int:
+    """Re-estimate BatchNorm running statistics of ``module`` (e.g. an EMA generator).
+
+    EMA averages the weights but copies the running statistics of the trained network, which
+    belong to other weights. This resets every BatchNorm layer's statistics, runs
+    ``run_batch(module)`` ``batches`` times in train mode (cumulative average, no gradients) and
+    returns ``module`` to its previous mode. Returns the number of BatchNorm layers recalibrated.
+
+    Example:
+        >>> g = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        >>> recalibrate_batchnorm(g, lambda m: m(torch.randn(8, 4)), batches=2)
+        1
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    was_training = module.training
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                     # cumulative moving average over the calibration batches
+    module.train()
+    try:
+        for _ in range(int(batches)):
+            run_batch(module)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        module.train(was_training)
+    return len(norms)

@@ -1,0 +1,251 @@
+"""3D-GAN (Wu, Zhang, Xue, Freeman & Tenenbaum, NIPS 2016): volumetric convolutions, voxels in, meshes out.
+
+The generator maps a 200-d latent (``z ~ U(0, 1)`` as in the authors' sampler) through transposed
+3-D convolutions (kernel 4, stride 2; the first from 1³ to 4³) with BatchNorm + ReLU to a sigmoid
+occupancy grid; the discriminator mirrors it with LeakyReLU 0.2, no pooling and no fully connected
+layer. The paper's net is 512→256→128→64→1 channels for 64³; :data:`PRESETS` holds it and a 32³
+preset with the same design and one stage fewer.
+
+Class conditioning (our addition, so one model serves several categories): a learned label
+embedding is concatenated to ``z`` in G; D adds a projection term ``<embed(y), mean-pooled h>``
+(Miyato & Koyama 2018) on its last feature map. The convolutional trunk of D is label-free, so
+:meth:`GAN3D.features` (the paper's representation: every conv layer max-pooled to 2³ and
+concatenated) needs no label.
+
+Example:
+    >>> model = GAN3D(**PRESETS["cpu-32"], classes=["chair", "table"])
+    >>> shapes = model.generate(2, label="chair", seed=0)
+    >>> tuple(shapes.voxels.shape)
+    (2, 32, 32, 32)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from multigan.core.module import AdversarialModel, DiscriminatorOutput
+
+__all__ = ["GAN3D", "Generator3D", "Discriminator3D", "PRESETS"]
+
+#: named architectures: ``GAN3D(**PRESETS[name], classes=...)``
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper-64": {"resolution": 64, "channels": (512, 256, 128, 64)},     # Wu et al. 2016
+    "cpu-32": {"resolution": 32, "channels": (128, 64, 32)},              # one stage fewer, quarter width
+}
+
+Label = Union[None, int, str, Sequence[Union[int, str]], Tensor]
+
+
+def _stages(resolution: int, channels: Sequence[int]) -> None:
+    if resolution < 8 or resolution & (resolution - 1):
+        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+    if 4 * 2 ** len(channels) != resolution:
+        raise ValueError(f"{len(channels)} channel stages give 4·2^{len(channels)} = {4 * 2 ** len(channels)}³ "
+                         f"grids, not {resolution}³; give {int(math.log2(resolution)) - 2} channel widths")
+
+
+class Generator3D(nn.Module):
+    """z (+ label embedding) → (B, 1, R, R, R) occupancy probabilities."""
+
+    def __init__(self, latent_dim: int, channels: Sequence[int], num_classes: int = 0, embed_dim: int = 0,
+                 bias: bool = False):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        widths = [latent_dim + (embed_dim if num_classes else 0), *channels]
+        layers: list[nn.Module] = []
+        for i, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
+            stride, pad = (1, 0) if i == 0 else (2, 1)
+            layers += [nn.ConvTranspose3d(cin, cout, 4, stride, pad, bias=bias), nn.BatchNorm3d(cout), nn.ReLU(True)]
+        layers += [nn.ConvTranspose3d(widths[-1], 1, 4, 2, 1, bias=bias), nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this generator is class-conditional: pass labels")
+            z = torch.cat([z, self.embed(labels)], 1)
+        return self.net(z[:, :, None, None, None])
+
+
+class Discriminator3D(nn.Module):
+    """(B, 1, R, R, R) → logits (B,); mirror of the generator, LeakyReLU 0.2, no pooling, no FC."""
+
+    def __init__(self, channels: Sequence[int], num_classes: int = 0, bias: bool = False):
+        super().__init__()
+        widths = [1, *reversed(channels)]
+        self.blocks = nn.ModuleList()
+        for i, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
+            norm = nn.Identity() if i == 0 else nn.BatchNorm3d(cout)     # DCGAN rule: no BN on the input layer
+            self.blocks.append(nn.Sequential(nn.Conv3d(cin, cout, 4, 2, 1, bias=bias), norm, nn.LeakyReLU(0.2, True)))
+        self.out = nn.Conv3d(widths[-1], 1, 4, 1, 0, bias=bias)          # 4³ → 1³
+        self.embed = nn.Embedding(num_classes, widths[-1]) if num_classes else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, std=widths[-1] ** -0.5)      # projection term starts O(1)
+
+    def trunk(self, x: Tensor) -> list[Tensor]:
+        """Every conv layer's activation map, input side first."""
+        maps = []
+        for block in self.blocks:
+            x = block(x)
+            maps.append(x)
+        return maps
+
+    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        h = self.trunk(x)[-1]
+        logits = self.out(h).flatten(1).sum(1)
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this discriminator is class-conditional: pass labels")
+            logits = logits + (self.embed(labels) * h.mean((2, 3, 4))).sum(1)
+        return logits
+
+
+class GAN3D(AdversarialModel):
+    """3D-GAN: a voxel generator and discriminator, optionally class-conditional.
+
+    Args:
+        resolution:  grid edge (32 or 64; any power of two matching ``channels``).
+        latent_dim:  size of z (200 in the paper).
+        channels:    G's widths after the 1³→4³ layer (D mirrors them); paper: (512, 256, 128, 64).
+        classes:     category names; empty → unconditional.
+        embed_dim:   size of G's label embedding (concatenated to z).
+        latent:      ``"uniform"`` (z ~ U(0, 1), the authors' sampler) or ``"normal"`` (N(0, I)).
+        bias:        conv biases (the authors' released model has none).
+
+    Training defaults (:meth:`trainer_defaults`): binary cross-entropy (non-saturating G loss),
+    Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, batch 100, D updated only while its accuracy on the last
+    batch is ≤ 80 %.
+    """
+
+    modality = "voxel"
+
+    def __init__(self, resolution: int = 64, latent_dim: int = 200, channels: Sequence[int] = (512, 256, 128, 64),
+                 classes: Sequence[str] = (), embed_dim: int = 32, latent: str = "uniform", bias: bool = False):
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        _stages(int(resolution), channels)
+        if latent not in ("uniform", "normal"):
+            raise ValueError(f"latent must be 'uniform' or 'normal', got {latent!r}")
+        classes = [str(c) for c in classes]
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"class names must be unique, got {classes}")
+        self.resolution, self.latent_dim, self.latent = int(resolution), int(latent_dim), latent
+        self.classes = classes
+        self.generator = Generator3D(self.latent_dim, channels, len(classes), embed_dim, bias)
+        self.discriminator = Discriminator3D(channels, len(classes), bias)
+
+    @staticmethod
+    def trainer_defaults() -> dict[str, Any]:
+        """TrainerConfig fields for the paper's training rules."""
+        return {"objective": "nonsaturating", "lr_g": 0.0025, "lr_d": 1e-5, "betas_g": (0.5, 0.999),
+                "betas_d": (0.5, 0.999), "batch_size": 100, "d_accuracy_gate": 0.8}
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.classes)
+
+    # -- trainer hooks ---------------------------------------------------------------------------
+
+    def split_batch(self, batch: Any) -> tuple[Tensor, Optional[Tensor]]:
+        x, y = super().split_batch(batch)
+        return x, (y if self.conditional else None)
+
+    def sample_latent(self, n: int, *, generator: Optional[torch.Generator] = None,
+                      device: torch.device | str = "cpu") -> Tensor:
+        if self.latent == "normal":
+            return super().sample_latent(n, generator=generator, device=device)
+        gen_device = generator.device if generator is not None else device
+        return torch.rand(n, self.latent_dim, generator=generator, device=gen_device).to(device)
+
+    def run_generator(self, generator: nn.Module, z: Tensor, cond: Optional[Tensor]) -> Tensor:
+        return generator(z, cond)
+
+    def run_discriminator(self, discriminator: nn.Module, x: Tensor, cond: Optional[Tensor]):
+        return discriminator(x, cond)
+
+    def write_samples(self, samples: Tensor, path: Path) -> list[Path]:
+        from .render import render_grid
+        return [render_grid(samples.float().cpu(), path.with_suffix(".png"), views=("iso",))]
+
+    # -- user API ----------------------------------------------------------------------------------
+
+    def label_tensor(self, label: Label, n: int) -> Optional[Tensor]:
+        """Resolve ``label`` (name, index, or one per sample) to an int64 tensor of length ``n``."""
+        if not self.conditional:
+            if label is not None:
+                raise ValueError("this model is unconditional; do not pass a label")
+            return None
+        if label is None:
+            raise ValueError(f"this model is class-conditional; pass label= one of {self.classes}")
+        items = label.tolist() if isinstance(label, Tensor) else label
+        items = [items] * n if isinstance(items, (int, str)) else list(items)
+        if len(items) != n:
+            raise ValueError(f"got {len(items)} labels for {n} shapes")
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                if item not in self.classes:
+                    raise ValueError(f"unknown label {item!r}; this model knows {self.classes}")
+                out.append(self.classes.index(item))
+            elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(self.classes):
+                out.append(item)
+            else:
+                raise ValueError(f"label {item!r} is neither a class name nor an index in 0..{len(self.classes) - 1}")
+        return torch.tensor(out, dtype=torch.long)
+
+    @torch.no_grad()
+    def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,
+                 z: Optional[Tensor] = None, batch_size: int = 64):
+        """Generate ``n`` shapes (eval mode; seeded when ``seed`` is given) as :class:`Shapes`."""
+        from .shapes import Shapes
+
+        if int(n) < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        n = int(n)
+        labels = self.label_tensor(label, n)
+        device = next(self.parameters()).device
+        if z is None:
+            gen = torch.Generator().manual_seed(seed) if seed is not None else None
+            z = self.sample_latent(n, generator=gen)
+        elif z.shape != (n, self.latent_dim):
+            raise ValueError(f"z must have shape ({n}, {self.latent_dim}), got {tuple(z.shape)}")
+        was_training = self.training
+        self.eval()
+        try:
+            parts = []
+            for i in range(0, n, batch_size):
+                y = None if labels is None else labels[i:i + batch_size].to(device)
+                parts.append(self.generator(z[i:i + batch_size].to(device), y)[:, 0].float().cpu())
+        finally:
+            self.train(was_training)
+        names = None if labels is None else [self.classes[k] for k in labels.tolist()]
+        return Shapes(torch.cat(parts), labels=names)
+
+    @torch.no_grad()
+    def features(self, voxels: Any, *, batch_size: int = 64) -> Tensor:
+        """The paper's shape representation: D's conv layer outputs max-pooled to 2³ and concatenated.
+
+        ``voxels``: (N, R, R, R) or (N, 1, R, R, R) occupancy. Returns (N, 8·Σ channels) float32.
+        """
+        from .metrics import binarize
+
+        grids = binarize(voxels).float()
+        if grids.shape[-1] != self.resolution:
+            raise ValueError(f"this model takes {self.resolution}³ grids, got {tuple(grids.shape[1:])}")
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            out = []
+            for i in range(0, len(grids), batch_size):
+                maps = self.discriminator.trunk(grids[i:i + batch_size, None].to(device))
+                out.append(torch.cat([F.adaptive_max_pool3d(m, 2).flatten(1) for m in maps], 1).float().cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(out)

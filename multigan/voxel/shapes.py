@@ -1,0 +1,108 @@
+"""A batch of generated (or loaded) voxel shapes with mesh and preview writers.
+
+Example:
+    >>> shapes = Shapes(torch.zeros(2, 32, 32, 32))                 # doctest: +SKIP
+    >>> shapes.write_mesh("out/shape_{i}.glb"); shapes.render("out/preview.png")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Shapes"]
+
+
+class Shapes:
+    """``(N, R, R, R)`` occupancy probabilities in [0, 1] (axis 1 is up), with optional labels.
+
+    Attributes:
+        probs:  float32 tensor (N, R, R, R).
+        labels: one class name per shape, or None.
+    """
+
+    def __init__(self, probs: Any, labels: Optional[Sequence[str]] = None, threshold: float = 0.5):
+        probs = torch.as_tensor(np.asarray(probs) if not isinstance(probs, Tensor) else probs)
+        if probs.dim() == 5 and probs.shape[1] == 1:
+            probs = probs[:, 0]
+        if probs.dim() != 4 or not (probs.shape[1] == probs.shape[2] == probs.shape[3]):
+            raise ValueError(f"shapes must be (N, R, R, R) cubic grids, got {tuple(probs.shape)}")
+        probs = probs.float()
+        if probs.numel() and (probs.min() < 0 or probs.max() > 1 or not torch.isfinite(probs).all()):
+            raise ValueError("shape occupancies must be finite values in [0, 1]")
+        if labels is not None and len(labels) != len(probs):
+            raise ValueError(f"got {len(labels)} labels for {len(probs)} shapes")
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        self.probs, self.labels, self.threshold = probs, (list(labels) if labels is not None else None), threshold
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+    def __getitem__(self, index: Any) -> "Shapes":
+        idx = torch.arange(len(self))[index].reshape(-1)
+        labels = None if self.labels is None else [self.labels[i] for i in idx.tolist()]
+        return Shapes(self.probs[idx], labels, self.threshold)
+
+    def __repr__(self) -> str:
+        r = self.probs.shape[-1] if len(self) else 0
+        return f"Shapes(n={len(self)}, resolution={r}, labels={self.labels})"
+
+    @property
+    def voxels(self) -> Tensor:
+        """Bool occupancy (N, R, R, R): ``probs > threshold``."""
+        return self.probs > self.threshold
+
+    def numpy(self) -> np.ndarray:
+        return self.voxels.numpy()
+
+    def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True) -> list:
+        """One watertight ``trimesh.Trimesh`` per shape (marching cubes at ``threshold``)."""
+        from multigan.io.mesh import voxels_to_mesh
+
+        out = []
+        for i, grid in enumerate(self.probs):
+            if not grid.max() > self.threshold:
+                raise ValueError(f"shape {i} is empty (no occupancy above {self.threshold}); no mesh to extract")
+            out.append(voxels_to_mesh(grid.numpy(), level=self.threshold, keep_largest=keep_largest,
+                                      smooth_iterations=smooth_iterations))
+        return out
+
+    def write_mesh(self, pattern: str | os.PathLike, *, smooth_iterations: int = 3,
+                   keep_largest: bool = True) -> list[Path]:
+        """Write each shape as a mesh file (.obj .stl .ply .glb .off); returns the paths.
+
+        ``pattern`` may hold ``{i}`` (index) and ``{label}``; with several shapes and no ``{i}`` the
+        index is appended to the stem. Every shape is meshed before any file is written, so an empty
+        shape raises without leaving part of the set behind.
+        """
+        from multigan.io.mesh import MESH_SUFFIXES, write_mesh
+
+        pattern = str(pattern)
+        suffix = Path(pattern.replace("{i}", "0").replace("{label}", "x")).suffix.lower()
+        if suffix not in MESH_SUFFIXES:
+            raise ValueError(f"mesh path must end in one of {', '.join(MESH_SUFFIXES)}, got {pattern!r}")
+        if len(self) > 1 and "{i}" not in pattern:
+            p = Path(pattern)
+            pattern = str(p.with_name(p.stem + "_{i}" + p.suffix))
+        meshes = self.meshes(smooth_iterations=smooth_iterations, keep_largest=keep_largest)
+        paths = []
+        for i, mesh in enumerate(meshes):
+            label = self.labels[i] if self.labels is not None else "shape"
+            path = Path(pattern.format(i=i, label=label))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            paths.append(write_mesh(mesh, path))
+        return paths
+
+    def render(self, path: str | os.PathLike, *, views: Sequence[str] = ("front", "side", "top", "iso"),
+               size: int = 128, nrow: Optional[int] = None) -> Path:
+        """Shaded preview PNG: one row of ``views`` per shape, labelled when labels exist."""
+        from .render import render_grid
+
+        return render_grid(self.probs, path, views=views, size=size, nrow=nrow, labels=self.labels,
+                           threshold=self.threshold)

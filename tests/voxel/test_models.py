@@ -1,0 +1,137 @@
+"""GAN3D: architecture, conditioning, generation, features, save/load, mesh writing, training."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from multigan.voxel import GAN3D, PRESETS, Shapes
+
+TINY = {"resolution": 16, "latent_dim": 8, "channels": (16, 8), "embed_dim": 4}
+
+
+def _blob(r=16):
+    g = torch.zeros(r, r, r)
+    g[4:12, 2:10, 5:11] = 1           # a box
+    g[7:9, 10:14, 7:9] = 1            # a post on top
+    return g
+
+
+def test_paper_preset_layer_sizes():
+    m = GAN3D(**PRESETS["paper-64"])
+    convs = [l for l in m.generator.net if isinstance(l, torch.nn.ConvTranspose3d)]
+    assert [c.out_channels for c in convs] == [512, 256, 128, 64, 1]
+    assert all(c.kernel_size == (4, 4, 4) for c in convs)
+    assert [c.stride[0] for c in convs] == [1, 2, 2, 2, 2]
+    assert all(c.bias is None for c in convs)                       # authors' model is bias-free
+    d_convs = [l for l in m.discriminator.modules() if isinstance(l, torch.nn.Conv3d)]
+    assert [c.out_channels for c in d_convs] == [64, 128, 256, 512, 1]
+    assert not any(isinstance(l, (torch.nn.Linear, torch.nn.MaxPool3d)) for l in m.discriminator.modules())
+
+
+def test_cpu_preset_shapes_and_latent():
+    m = GAN3D(**PRESETS["cpu-32"], classes=["chair", "table"])
+    z = m.sample_latent(3, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (3, 200) and z.min() >= 0 and z.max() <= 1     # U(0, 1) like the authors' sampler
+    x = m.generator(z, torch.tensor([0, 1, 1]))
+    assert x.shape == (3, 1, 32, 32, 32) and x.min() >= 0 and x.max() <= 1
+    assert m.discriminator(x, torch.tensor([0, 1, 1])).shape == (3,)
+    normal = GAN3D(**TINY, latent="normal").sample_latent(2000, generator=torch.Generator().manual_seed(0))
+    assert normal.min() < 0 and abs(float(normal.std()) - 1) < 0.05
+
+
+def test_bad_architecture_and_labels():
+    with pytest.raises(ValueError, match="channel widths"):
+        GAN3D(resolution=32, channels=(64, 32))
+    with pytest.raises(ValueError, match="latent"):
+        GAN3D(**TINY, latent="cauchy")
+    m = GAN3D(**TINY, classes=["chair", "table"])
+    with pytest.raises(ValueError, match="unknown label 'lamp'"):
+        m.generate(1, label="lamp")
+    with pytest.raises(ValueError, match="class-conditional"):
+        m.generate(1)
+    with pytest.raises(ValueError, match="neither"):
+        m.generate(1, label=5)
+    with pytest.raises(ValueError, match="unconditional"):
+        GAN3D(**TINY).generate(1, label="chair")
+
+
+def test_generate_is_seeded_and_labels_matter():
+    torch.manual_seed(0)
+    m = GAN3D(**TINY, classes=["chair", "table"])
+    a = m.generate(2, label="chair", seed=3)
+    b = m.generate(2, label="chair", seed=3)
+    c = m.generate(2, label="table", seed=3)
+    assert isinstance(a, Shapes) and a.labels == ["chair", "chair"] and a.probs.shape == (2, 16, 16, 16)
+    assert torch.equal(a.probs, b.probs)
+    assert not torch.equal(a.probs, c.probs)
+    mixed = m.generate(2, label=["chair", 1], seed=3)
+    assert mixed.labels == ["chair", "table"] and torch.equal(mixed.probs[0], a.probs[0])
+    assert m.training                                                # generate restores the mode
+
+
+def test_features_paper_representation():
+    m = GAN3D(**TINY, classes=["a", "b"])
+    f = m.features(torch.stack([_blob(), _blob().flip(1)]) > 0.5)
+    assert f.shape == (2, 8 * (8 + 16))                             # each conv layer max-pooled to 2³
+    assert not torch.equal(f[0], f[1])
+    with pytest.raises(ValueError, match="16³"):
+        m.features(torch.zeros(1, 32, 32, 32))
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    m = GAN3D(**TINY, classes=["chair", "table"]).eval()
+    m.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["config"]["classes"] == ["chair", "table"] and cfg["config"]["resolution"] == 16
+    back = GAN3D.from_pretrained(tmp_path / "m")
+    assert torch.equal(back.generate(2, "table", seed=1).probs, m.generate(2, "table", seed=1).probs)
+
+
+def test_shapes_write_mesh_and_render(tmp_path):
+    import trimesh
+
+    shapes = Shapes(torch.stack([_blob(), _blob().transpose(0, 2)]), labels=["chair", "table"])
+    paths = shapes.write_mesh(tmp_path / "out" / "{label}_{i}.glb")
+    assert [p.name for p in paths] == ["chair_0.glb", "table_1.glb"]
+    mesh = trimesh.load(paths[0], force="mesh")
+    assert mesh.is_watertight and mesh.volume > 0
+    assert [p.name for p in shapes.write_mesh(tmp_path / "s.obj")] == ["s_0.obj", "s_1.obj"]
+    png = shapes.render(tmp_path / "preview.png")
+    from PIL import Image
+    w, h = Image.open(png).size
+    assert w > 0 and h > 0
+
+
+def test_shapes_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="cubic"):
+        Shapes(torch.zeros(2, 16, 16, 8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        Shapes(torch.full((1, 8, 8, 8), 2.0))
+    with pytest.raises(ValueError, match="must end in"):
+        Shapes(_blob()[None]).write_mesh(tmp_path / "x.fbx")
+    empty = Shapes(torch.stack([_blob(), torch.zeros(16, 16, 16)]))
+    with pytest.raises(ValueError, match="shape 1 is empty"):
+        empty.write_mesh(tmp_path / "e_{i}.stl")
+    assert not list(tmp_path.glob("e_*"))                           # nothing half-written
+
+
+def test_training_steps_with_accuracy_gate(tmp_path):
+    from multigan.core import Trainer
+
+    torch.manual_seed(0)
+    grids = torch.stack([_blob(), _blob().flip(0), _blob().flip(2), _blob().transpose(0, 2)])[:, None]
+    data = torch.utils.data.TensorDataset(grids.repeat(4, 1, 1, 1, 1), torch.arange(16) % 2)
+    m = GAN3D(**TINY, classes=["a", "b"])
+    before = {k: v.clone() for k, v in m.generator.state_dict().items()}
+    trainer = Trainer(m, data, **{**GAN3D.trainer_defaults(), "batch_size": 8, "steps": 6, "progress": False,
+                                  "device": "cpu", "out_dir": str(tmp_path), "log_every": 1,
+                                  "snapshot_every": 6, "snapshot_size": 4})
+    trainer.fit()
+    assert trainer.step == 6
+    assert any(not torch.equal(before[k], v) for k, v in m.generator.state_dict().items())
+    rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows and all(np.isfinite(r["g_loss"]) for r in rows if "g_loss" in r)
+    assert list(tmp_path.rglob("*.png"))                            # snapshot rendered through the writer
