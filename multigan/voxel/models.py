@@ -29,7 +29,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from multigan.core.module import AdversarialModel, DiscriminatorOutput
+from multigan.core.layers import apply_spectral_norm
+from multigan.core.module import AdversarialModel
 
 __all__ = ["GAN3D", "Generator3D", "Discriminator3D", "PRESETS"]
 
@@ -76,17 +77,22 @@ class Generator3D(nn.Module):
 class Discriminator3D(nn.Module):
     """(B, 1, R, R, R) → logits (B,); mirror of the generator, LeakyReLU 0.2, no pooling, no FC."""
 
-    def __init__(self, channels: Sequence[int], num_classes: int = 0, bias: bool = False):
+    def __init__(self, channels: Sequence[int], num_classes: int = 0, bias: bool = False, norm: str = "batch"):
         super().__init__()
+        if norm not in ("batch", "spectral"):
+            raise ValueError(f"discriminator norm must be 'batch' (paper) or 'spectral', got {norm!r}")
         widths = [1, *reversed(channels)]
         self.blocks = nn.ModuleList()
         for i, (cin, cout) in enumerate(zip(widths[:-1], widths[1:])):
-            norm = nn.Identity() if i == 0 else nn.BatchNorm3d(cout)     # DCGAN rule: no BN on the input layer
-            self.blocks.append(nn.Sequential(nn.Conv3d(cin, cout, 4, 2, 1, bias=bias), norm, nn.LeakyReLU(0.2, True)))
+            # DCGAN rule: no BN on the input layer
+            bn = nn.BatchNorm3d(cout) if norm == "batch" and i > 0 else nn.Identity()
+            self.blocks.append(nn.Sequential(nn.Conv3d(cin, cout, 4, 2, 1, bias=bias), bn, nn.LeakyReLU(0.2, True)))
         self.out = nn.Conv3d(widths[-1], 1, 4, 1, 0, bias=bias)          # 4³ → 1³
         self.embed = nn.Embedding(num_classes, widths[-1]) if num_classes else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=widths[-1] ** -0.5)      # projection term starts O(1)
+        if norm == "spectral":
+            apply_spectral_norm(self)
 
     def trunk(self, x: Tensor) -> list[Tensor]:
         """Every conv layer's activation map, input side first."""
@@ -117,6 +123,9 @@ class GAN3D(AdversarialModel):
         embed_dim:   size of G's label embedding (concatenated to z).
         latent:      ``"uniform"`` (z ~ U(0, 1), the authors' sampler) or ``"normal"`` (N(0, I)).
         bias:        conv biases (the authors' released model has none).
+        discriminator_norm: ``"batch"`` (paper: BatchNorm after every D conv but the first) or
+                     ``"spectral"`` (spectral normalisation of every D layer, no BatchNorm — steadier
+                     on small data sets; see the README's note on the shipped model).
 
     Training defaults (:meth:`trainer_defaults`): binary cross-entropy (non-saturating G loss),
     Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, batch 100, D updated only while its accuracy on the last
@@ -126,7 +135,8 @@ class GAN3D(AdversarialModel):
     modality = "voxel"
 
     def __init__(self, resolution: int = 64, latent_dim: int = 200, channels: Sequence[int] = (512, 256, 128, 64),
-                 classes: Sequence[str] = (), embed_dim: int = 32, latent: str = "uniform", bias: bool = False):
+                 classes: Sequence[str] = (), embed_dim: int = 32, latent: str = "uniform", bias: bool = False,
+                 discriminator_norm: str = "batch"):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         _stages(int(resolution), channels)
@@ -138,7 +148,7 @@ class GAN3D(AdversarialModel):
         self.resolution, self.latent_dim, self.latent = int(resolution), int(latent_dim), latent
         self.classes = classes
         self.generator = Generator3D(self.latent_dim, channels, len(classes), embed_dim, bias)
-        self.discriminator = Discriminator3D(channels, len(classes), bias)
+        self.discriminator = Discriminator3D(channels, len(classes), bias, discriminator_norm)
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:

@@ -1,0 +1,289 @@
+"""AnoGAN (Schlegl et al. 2017) and f-AnoGAN (Schlegl et al. 2019): a GAN of normal images scores anomalies.
+
+One :class:`AnoGAN` holds the three networks both methods need — a DCGAN-style generator, a
+WGAN-GP critic whose last hidden layer is the feature map ``f``, and an encoder — and scores with
+either mapping:
+
+* ``"search"`` (AnoGAN): Γ gradient steps on z minimising
+  ``(1−λ)·Σ|x − G(z)| + λ·Σ|f(x) − f(G(z))|`` (λ = 0.1); score = the final loss.
+* ``"izif"`` (f-AnoGAN): one pass, ``z = E(x)``; score = ``MSE(x, G(z)) + κ·MSE(f(x), f(G(z)))`` (κ = 1).
+* ``"izif+search"``: the encoder's z as the start of a (shorter) search.
+
+The anomaly map is ``|x − G(z)|`` (averaged over channels). Every network scores in ``eval()``
+mode. Decision thresholds are calibrated on held-out normal images (:meth:`AnoGAN.calibrate`) and
+saved with the weights.
+
+Example:
+    >>> det = AnoGAN(image_size=32, width=8)
+    >>> res = det.score(torch.zeros(2, 1, 32, 32), method="izif")
+    >>> tuple(res.maps.shape)
+    (2, 1, 32, 32)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Optional
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from multigan.core.module import AdversarialModel
+
+__all__ = ["AnoGAN", "METHODS"]
+
+#: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
+METHODS = ("izif", "search", "izif+search")
+
+
+def _stages(image_size: int) -> int:
+    if image_size < 16 or image_size & (image_size - 1):
+        raise ValueError(f"image_size must be a power of two >= 16, got {image_size}")
+    return int(math.log2(image_size)) - 2          # stride-2 stages between 4×4 and the image
+
+
+class Generator(nn.Module):
+    """DCGAN generator: z → 4×4 × (width·2^(k−1)) → … → image (tanh)."""
+
+    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int):
+        super().__init__()
+        k = _stages(image_size)
+        widths = [width * 2 ** i for i in reversed(range(k))]          # e.g. 512, 256, 128, 64
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),
+                                   nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class Trunk(nn.Module):
+    """DCGAN discriminator trunk without normalisation (WGAN-GP): image → 4×4 feature map, flattened."""
+
+    def __init__(self, image_size: int, channels: int, width: int):
+        super().__init__()
+        k = _stages(image_size)
+        widths = [channels] + [width * 2 ** i for i in range(k)]
+        layers: list[nn.Module] = []
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        self.net = nn.Sequential(*layers)
+        self.dim = widths[-1] * 16
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten(1)
+
+
+class Critic(nn.Module):
+    """WGAN critic: trunk features ``f(x)`` (the paper's intermediate layer) → one linear score."""
+
+    def __init__(self, image_size: int, channels: int, width: int):
+        super().__init__()
+        self.trunk = Trunk(image_size, channels, width)
+        self.out = nn.Linear(self.trunk.dim, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.trunk(x)).squeeze(1)
+
+
+class Encoder(nn.Module):
+    """f-AnoGAN encoder: the critic's architecture (own weights) → linear → z (tanh, as the authors')."""
+
+    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int, tanh: bool = True):
+        super().__init__()
+        self.trunk = Trunk(image_size, channels, width)
+        self.out = nn.Linear(self.trunk.dim, latent_dim)
+        self.tanh = tanh
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.out(self.trunk(x))
+        return torch.tanh(z) if self.tanh else z
+
+
+class AnoGAN(AdversarialModel):
+    """A GAN of normal images with an encoder, for AnoGAN and f-AnoGAN scoring.
+
+    Args:
+        image_size:   square input size (power of two; 64 in the papers).
+        channels:     1 (greyscale) or 3 (RGB).
+        latent_dim:   size of z (128, f-AnoGAN).
+        width:        base channel width of all three networks (64, DCGAN).
+        tanh_encoder: squash the encoder output with tanh (the authors' encoder).
+
+    Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
+    step, Adam lr 1e-4, β (0, 0.9), batch 64. The encoder is trained afterwards with G and D frozen
+    (:func:`multigan.anomaly.train.train_encoder`).
+    """
+
+    modality = "anomaly"
+
+    def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
+                 tanh_encoder: bool = True):
+        super().__init__()
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
+        self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
+        self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
+        self.discriminator = Critic(self.image_size, self.channels, width)
+        self.encoder = Encoder(self.latent_dim, self.image_size, self.channels, width, tanh_encoder)
+        # calibrated decision thresholds per method (nan = not calibrated) and the Γ used for "search"
+        self.register_buffer("thresholds", torch.full((len(METHODS),), float("nan")))
+        self.register_buffer("calibration_iterations", torch.zeros((), dtype=torch.long))
+
+    @staticmethod
+    def trainer_defaults() -> dict[str, Any]:
+        """TrainerConfig fields of f-AnoGAN's GAN stage."""
+        return {"objective": "wgan-gp", "objective_options": {"gp_weight": 10.0}, "n_critic": 5,
+                "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": (0.0, 0.9), "betas_d": (0.0, 0.9), "batch_size": 64}
+
+    # -- pieces ------------------------------------------------------------------------------------
+
+    def check_images(self, images: Any) -> Tensor:
+        """Validate a (N, C, H, W) batch in [-1, 1] against this model; returns a float tensor."""
+        if not isinstance(images, Tensor):
+            raise TypeError(f"images must be a torch.Tensor (N, C, H, W) in [-1, 1], got {type(images).__name__}; "
+                            "read files with multigan.anomaly.read_images")
+        if images.dim() != 4:
+            raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+        n, c, h, w = images.shape
+        if c != self.channels:
+            kind = {1: "greyscale", 3: "RGB"}
+            raise ValueError(f"this model was trained on {kind.get(self.channels, c)} images ({self.channels} "
+                             f"channel{'s' if self.channels > 1 else ''}), got {c} channels; read them with "
+                             f"read_images(..., channels={self.channels})")
+        if (h, w) != (self.image_size, self.image_size):
+            raise ValueError(f"this model takes {self.image_size}×{self.image_size} images, got {h}×{w}; "
+                             f"read them with read_images(..., size={self.image_size})")
+        images = images.float()
+        if not torch.isfinite(images).all() or images.min() < -1.0001 or images.max() > 1.0001:
+            raise ValueError("images must be finite values in [-1, 1] (read_images normalises files that way)")
+        return images
+
+    def features(self, x: Tensor) -> Tensor:
+        """``f(x)``: the critic's last hidden layer, flattened (the paper's feature residual)."""
+        return self.discriminator.trunk(x)
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def izif_loss(self, x: Tensor, z: Tensor, kappa: float = 1.0) -> tuple[Tensor, Tensor]:
+        """Per-image f-AnoGAN loss ``MSE(x, G(z)) + κ·MSE(f(x), f(G(z)))`` and the reconstruction."""
+        rec = self.generator(z)
+        loss = (x - rec).pow(2).flatten(1).mean(1) + kappa * (self.features(x) - self.features(rec)).pow(2).mean(1)
+        return loss, rec
+
+    def search_loss(self, x: Tensor, z: Tensor, lam: float = 0.1, fx: Optional[Tensor] = None
+                    ) -> tuple[Tensor, Tensor]:
+        """Per-image AnoGAN loss ``(1−λ)·Σ|x − G(z)| + λ·Σ|f(x) − f(G(z))|`` and the reconstruction."""
+        rec = self.generator(z)
+        fx = self.features(x) if fx is None else fx
+        loss = (1 - lam) * (x - rec).abs().flatten(1).sum(1) + lam * (fx - self.features(rec)).abs().sum(1)
+        return loss, rec
+
+    # -- scoring -----------------------------------------------------------------------------------
+
+    def _search(self, x: Tensor, z0: Tensor, iterations: int, lam: float, lr: float) -> tuple[Tensor, Tensor]:
+        """Γ Adam steps on z for a whole batch at once (each image's z is independent)."""
+        z = z0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
+        with torch.no_grad():
+            fx = self.features(x)
+        for _ in range(iterations):
+            opt.zero_grad(set_to_none=True)
+            loss, _ = self.search_loss(x, z, lam, fx)
+            loss.sum().backward()
+            opt.step()
+        with torch.no_grad():
+            loss, rec = self.search_loss(x, z, lam, fx)
+        return loss, rec
+
+    def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
+              kappa: float = 1.0, lr: float = 0.02, batch_size: int = 64, seed: int = 0,
+              threshold: Optional[float] = None, progress: bool = False):
+        """Anomaly scores, maps and (with a threshold) labels for images (N, C, H, W) in [-1, 1].
+
+        ``images`` may also be an :class:`~multigan.anomaly.data.ImageSet` (names, truth, masks and
+        read failures are carried into the result).
+
+        Args:
+            method:     ``"izif"`` (f-AnoGAN, one pass), ``"search"`` (AnoGAN, Γ = ``iterations``
+                        steps from z ~ N(0, I) seeded by ``seed``) or ``"izif+search"``.
+            lam:        AnoGAN's λ; ``kappa``: f-AnoGAN's κ; ``lr``: Adam step of the z search.
+            threshold:  decision threshold; default the calibrated one for ``method`` (if any).
+
+        Returns:
+            :class:`~multigan.anomaly.results.AnomalyResult`.
+        """
+        from .results import AnomalyResult
+
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+        names, failures, truth, masks = None, [], None, None
+        if hasattr(images, "images") and hasattr(images, "names"):            # an ImageSet
+            names, failures = list(images.names), list(getattr(images, "failures", []))
+            truth, masks = getattr(images, "labels", None), getattr(images, "masks", None)
+            images = images.images
+        x_all = self.check_images(images)
+        n = len(x_all)
+        names = names or [f"image_{i:05d}" for i in range(n)]
+        if method != "izif" and int(iterations) < 1:
+            raise ValueError(f"iterations must be >= 1 for {method!r}, got {iterations}")
+        device = next(self.parameters()).device
+        gen = torch.Generator().manual_seed(seed)
+        was_training = self.training
+        self.eval()
+        self.requires_grad_(False)
+        scores, maps, recs = [], [], []
+        starts = range(0, n, batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, desc=f"scoring ({method})", unit="batch")
+        try:
+            for i in starts:
+                x = x_all[i:i + batch_size].to(device)
+                if method == "izif":
+                    with torch.no_grad():
+                        loss, rec = self.izif_loss(x, self.encode(x), kappa)
+                else:
+                    with torch.no_grad():
+                        z0 = (self.encode(x) if method == "izif+search"
+                              else torch.randn(len(x), self.latent_dim, generator=gen).to(device))
+                    with torch.enable_grad():
+                        loss, rec = self._search(x, z0, int(iterations), lam, lr)
+                scores.append(loss.float().cpu())
+                maps.append((x - rec).abs().mean(1, keepdim=True).float().cpu())
+                recs.append(rec.float().cpu())
+        finally:
+            self.requires_grad_(True)
+            self.train(was_training)
+        if threshold is None:
+            stored = float(self.thresholds[METHODS.index(method)])
+            threshold = None if math.isnan(stored) else stored
+            if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):
+                warnings.warn(f"the {method!r} threshold was calibrated with {int(self.calibration_iterations)} "
+                              f"iterations, scoring used {iterations}; scores may not be comparable", stacklevel=2)
+        return AnomalyResult(scores=torch.cat(scores), maps=torch.cat(maps), images=x_all.cpu(), names=names,
+                             threshold=threshold, method=method, reconstructions=torch.cat(recs),
+                             failures=failures, truth=truth, masks=masks)
+
+    def calibrate(self, normal_images: Any, *, fpr: float = 0.05, method: str = "izif", iterations: int = 500,
+                  **score_kwargs: Any) -> float:
+        """Set ``method``'s threshold so that a fraction ``fpr`` of held-out normal images is flagged.
+
+        Stored in the model (saved by ``save_pretrained``); returns the threshold.
+        """
+        from .metrics import threshold_at_fpr
+
+        if not 0 < fpr < 1:
+            raise ValueError(f"fpr must be in (0, 1), got {fpr}")
+        res = self.score(normal_images, method=method, iterations=iterations, **score_kwargs)
+        t = float(threshold_at_fpr(res.scores, fpr))
+        self.thresholds[METHODS.index(method)] = t
+        if method != "izif":
+            self.calibration_iterations.fill_(int(iterations))
+        return t

@@ -1,0 +1,515 @@
+"""The result of scoring images for anomalies, and the reports written from it.
+
+:class:`AnomalyResult` holds, for ``N`` scored images, the anomaly ``scores`` (higher = more
+anomalous), the per-pixel residual ``maps``, the input ``images`` (and reconstructions) for
+overlays, the ``names`` and the files that could not be read (``failures``). Reports never drop an
+image silently: every failure is a row of the CSV and an entry of the JSON.
+
+An image is labelled anomalous when ``score > threshold`` (the threshold is calibrated on normal
+validation data by the detector; see :func:`multigan.anomaly.metrics.threshold_at_fpr`). Scores are
+never rescaled by the test set's minimum or maximum.
+
+Example:
+    >>> res = det.score(read_images("scans/"))                # doctest: +SKIP
+    >>> res.labels                                            # doctest: +SKIP
+    tensor([False,  True, ...])
+    >>> res.write_report("report/")                           # doctest: +SKIP
+    {'csv': PosixPath('report/scores.csv'), 'json': PosixPath('report/report.json'), 'overlays': [...]}
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from multigan.io._common import as_numpy, atomic_file
+from multigan.io.image import write_image
+
+from . import metrics as M
+
+__all__ = ["COLORMAPS", "AnomalyResult", "apply_colormap", "safe_file_stems"]
+
+#: Colour maps for the heat overlays: name → anchor RGB colours in [0, 1], interpolated linearly.
+COLORMAPS: dict[str, np.ndarray] = {
+    # matplotlib's "inferno" sampled at 0, 0.1, …, 1 (perceptually uniform, black → yellow-white)
+    "inferno": np.array([
+        (0.001, 0.000, 0.014), (0.087, 0.045, 0.225), (0.258, 0.039, 0.406), (0.416, 0.090, 0.433),
+        (0.578, 0.148, 0.404), (0.736, 0.216, 0.330), (0.865, 0.317, 0.226), (0.955, 0.469, 0.100),
+        (0.988, 0.645, 0.040), (0.964, 0.844, 0.273), (0.988, 0.998, 0.645)]),
+    # the classic piecewise-linear "jet": dark blue → blue → cyan → yellow → red → dark red
+    "jet": np.array([(0.0, 0.0, 0.5), (0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0),
+                     (0.5, 0.0, 0.0)]),
+}
+_JET_X = np.array([0.0, 0.125, 0.375, 0.625, 0.875, 1.0])
+
+#: Colour of the ground-truth mask outline in overlays (pure green).
+OUTLINE_RGB = (0, 255, 0)
+#: White gap (pixels) between the panels of an overlay.
+PANEL_GAP = 2
+#: Percentile of all map values that maps to the top of the heat scale (see ``save_overlays``).
+HEAT_PERCENTILE = 99.0
+
+Index: TypeAlias = "int | slice | Sequence[int] | Tensor | np.ndarray"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def apply_colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
+    """Map values in [0, 1] (any shape ``S``) to RGB float ``(*S, 3)`` in [0, 1].
+
+    Example:
+        >>> apply_colormap(np.array([0.0, 1.0]), "jet").round(2).tolist()
+        [[0.0, 0.0, 0.5], [0.5, 0.0, 0.0]]
+    """
+    if name not in COLORMAPS:
+        raise ValueError(f"unknown colormap {name!r}; choose from {sorted(COLORMAPS)}")
+    anchors = COLORMAPS[name]
+    xs = _JET_X if name == "jet" else np.linspace(0.0, 1.0, len(anchors))
+    v = np.clip(np.asarray(values, np.float64), 0.0, 1.0)
+    return np.stack([np.interp(v, xs, anchors[:, c]) for c in range(3)], axis=-1)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+_IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?)$", re.IGNORECASE)
+
+
+def safe_file_stems(names: Sequence[str], max_len: int = 120) -> list[str]:
+    """Turn image names into unique, portable file stems.
+
+    Slashes, colons, spaces and every other character outside ``[A-Za-z0-9._+=-]`` become ``_``; a
+    trailing image extension is dropped (``a.png`` → ``a``); leading dots are removed; names are cut
+    to ``max_len`` characters; an empty result becomes ``image_<i>``. Duplicates (compared without
+    case, for case-insensitive file systems) get ``-2``, ``-3``, … appended.
+
+    Example:
+        >>> safe_file_stems(["scans/a.png", "scans:a", "vol.nii.gz#z=3", "", "A"])
+        ['scans_a', 'scans_a-2', 'vol.nii.gz_z=3', 'image_3', 'A']
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        stem = _UNSAFE.sub("_", _IMAGE_SUFFIX.sub("", str(name))).lstrip(".")[:max_len].strip("_") or f"image_{i}"
+        candidate, k = stem, 1
+        while candidate.lower() in seen:
+            k += 1
+            candidate = f"{stem}-{k}"
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _as_tensor(x: Any, name: str) -> Tensor:
+    t = x if isinstance(x, Tensor) else torch.from_numpy(np.ascontiguousarray(as_numpy(x, name)))
+    return t.detach().cpu()
+
+
+def _float_tensor(x: Any, name: str) -> Tensor:
+    t = _as_tensor(x, name)
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must be real numbers, got dtype {t.dtype}")
+    if not t.is_floating_point():
+        t = t.float()
+    if t.numel() and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return t
+
+
+def _binary_tensor(x: Any, name: str) -> Tensor:
+    t = _as_tensor(x, name)
+    if t.dtype != torch.bool:
+        if t.is_complex():
+            raise TypeError(f"{name} must be bool or 0/1, got dtype {t.dtype}")
+        if t.numel() and not bool(((t == 0) | (t == 1)).all()):
+            raise ValueError(f"{name} must contain only 0 and 1 (1 = anomalous)")
+        t = t != 0
+    return t
+
+
+def _with_channel(t: Tensor, name: str, channels: tuple[int, ...] = (1,)) -> Tensor:
+    if t.dim() == 3 and channels == (1,):
+        t = t[:, None]
+    if t.dim() != 4 or t.shape[1] not in channels:
+        want = "(N, 1, H, W) or (N, H, W)" if channels == (1,) else f"(N, C, H, W) with C in {set(channels)}"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+    return t
+
+
+def _check_range(t: Tensor, name: str) -> None:
+    if t.numel():
+        lo, hi = float(t.min()), float(t.max())
+        if lo < -1 - 1e-3 or hi > 1 + 1e-3:
+            raise ValueError(f"{name} must be in [-1, 1], got [{lo:.3g}, {hi:.3g}]")
+
+
+def _number(x: float) -> float | None:
+    """float for JSON: nan/inf → None."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- the result
+
+@dataclass(eq=False, repr=False)
+class AnomalyResult:
+    """Scores, maps and reports for ``N`` scored images (plus the files that failed to load).
+
+    Fields (tensors are stored detached on the CPU; numpy arrays and lists are accepted):
+
+    * ``scores``          float ``(N,)``, higher = more anomalous (finite)
+    * ``maps``            float ``(N, 1, H, W)`` per-pixel residual, ``>= 0`` (``(N, H, W)`` accepted)
+    * ``images``          float ``(N, C, H, W)`` in [-1, 1], C in {1, 3}: the inputs, for overlays
+    * ``names``           ``N`` strings naming the images (file path, ``volume.nii.gz#z=40``, …)
+    * ``threshold``       anomalous when ``score > threshold``; ``None``: no labels
+    * ``method``          e.g. ``"anogan"`` or ``"f-anogan"``
+    * ``reconstructions`` optional float ``(N, C, H, W)`` in [-1, 1]: ``G(z)`` for each input
+    * ``failures``        ``(path, reason)`` for every input that could not be read or scored
+    * ``truth``           optional int ``(N,)`` ground-truth labels, 1 = anomalous
+    * ``masks``           optional bool ``(N, 1, H, W)`` ground-truth lesion masks
+
+    Raises:
+        ValueError / TypeError: on construction, for any mismatched length, shape, range or dtype.
+
+    Example:
+        >>> res = AnomalyResult(torch.tensor([0.2, 0.9]), torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 8),
+        ...                     ["a.png", "b.png"], threshold=0.5, method="f-anogan")
+        >>> res.labels.tolist(), len(res), res[1].names
+        ([False, True], 2, ['b.png'])
+    """
+
+    scores: Tensor
+    maps: Tensor
+    images: Tensor
+    names: list[str]
+    threshold: float | None = None
+    method: str = ""
+    reconstructions: Tensor | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    truth: Tensor | None = None
+    masks: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        self.scores = _float_tensor(self.scores, "scores")
+        if self.scores.dim() != 1:
+            raise ValueError(f"scores must have shape (N,), got {tuple(self.scores.shape)}")
+        n = self.scores.shape[0]
+        self.maps = _with_channel(_float_tensor(self.maps, "maps"), "maps")
+        if self.maps.numel() and float(self.maps.min()) < 0:
+            raise ValueError(f"maps must be >= 0 (residual magnitudes), got a minimum of {float(self.maps.min()):.3g}")
+        self.images = _float_tensor(self.images, "images")
+        if self.images.dim() == 3:
+            self.images = self.images[:, None]
+        self.images = _with_channel(self.images, "images", (1, 3))
+        _check_range(self.images, "images")
+        size = tuple(self.images.shape[-2:])
+        for name, t in (("maps", self.maps), ("images", self.images)):
+            if t.shape[0] != n:
+                raise ValueError(f"{name} hold {t.shape[0]} images but there are {n} scores")
+        if tuple(self.maps.shape[-2:]) != size:
+            raise ValueError(f"maps are {tuple(self.maps.shape[-2:])} but images are {size} (H, W)")
+        if isinstance(self.names, (str, bytes)) or not isinstance(self.names, Sequence):
+            raise TypeError(f"names must be a list of strings, got {type(self.names).__name__}")
+        self.names = [os.fspath(x) if isinstance(x, os.PathLike) else x for x in self.names]
+        if not all(isinstance(x, str) for x in self.names):
+            raise TypeError("names must all be strings")
+        if len(self.names) != n:
+            raise ValueError(f"there are {len(self.names)} names but {n} scores")
+        if self.threshold is not None:
+            self.threshold = M._threshold(self.threshold)
+        if not isinstance(self.method, str):
+            raise TypeError(f"method must be a string, got {type(self.method).__name__}")
+        if self.reconstructions is not None:
+            self.reconstructions = _float_tensor(self.reconstructions, "reconstructions")
+            if self.reconstructions.shape != self.images.shape:
+                raise ValueError(f"reconstructions must match images {tuple(self.images.shape)}, "
+                                 f"got {tuple(self.reconstructions.shape)}")
+            _check_range(self.reconstructions, "reconstructions")
+        self.failures = self._check_failures(self.failures)
+        if self.truth is not None:
+            self.truth = self._check_truth(self.truth)
+        if self.masks is not None:
+            self.masks = _with_channel(_binary_tensor(self.masks, "masks"), "masks")
+            if self.masks.shape[0] != n or tuple(self.masks.shape[-2:]) != size:
+                raise ValueError(f"masks must have shape {(n, 1, *size)}, got {tuple(self.masks.shape)}")
+
+    @staticmethod
+    def _check_failures(failures: Any) -> list[tuple[str, str]]:
+        out = []
+        for item in failures:
+            if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2:
+                raise ValueError(f"each failure must be a (path, reason) pair, got {item!r}")
+            out.append((os.fspath(item[0]) if isinstance(item[0], os.PathLike) else str(item[0]), str(item[1])))
+        return out
+
+    def _check_truth(self, truth: Any) -> Tensor:
+        t = _binary_tensor(truth, "truth")
+        if t.dim() != 1 or t.shape[0] != len(self):
+            raise ValueError(f"truth must have shape ({len(self)},), got {tuple(t.shape)}")
+        return t.long()
+
+    # ----------------------------------------------------------------------- basics
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def __repr__(self) -> str:
+        h, w = self.images.shape[-2:]
+        return (f"AnomalyResult(method={self.method!r}, images={len(self)}, failed={len(self.failures)}, "
+                f"size={h}x{w}, threshold={self.threshold!r})")
+
+    @property
+    def labels(self) -> Tensor | None:
+        """Bool ``(N,)``: ``score > threshold``; ``None`` when no threshold is set."""
+        return None if self.threshold is None else self.scores > self.threshold
+
+    def with_threshold(self, threshold: float | None) -> AnomalyResult:
+        """A copy labelled with another threshold (tensors shared, not copied)."""
+        return dataclasses.replace(self, threshold=threshold, failures=list(self.failures))
+
+    def _indices(self, index: Index) -> Tensor:
+        n = len(self)
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            if not -n <= index < n:
+                raise IndexError(f"index {index} out of range for {n} images")
+            return torch.tensor([int(index) % n])
+        if isinstance(index, slice):
+            return torch.arange(n)[index]
+        t = _as_tensor(index if isinstance(index, (Tensor, np.ndarray)) else list(index), "index")
+        if t.numel() == 0:
+            return torch.zeros(0, dtype=torch.long)
+        if t.dtype == torch.bool:
+            if t.shape != (n,):
+                raise IndexError(f"a boolean index must have shape ({n},), got {tuple(t.shape)}")
+            return t.nonzero().reshape(-1)
+        if t.is_floating_point() or t.dim() > 1:
+            raise IndexError(f"index must be integers or a boolean mask, got {t.dtype} of shape {tuple(t.shape)}")
+        t = t.long().reshape(-1)
+        if t.numel() and (int(t.min()) < -n or int(t.max()) >= n):
+            raise IndexError(f"index out of range for {n} images")
+        return t % max(n, 1)
+
+    def subset(self, index: Index, *, keep_failures: bool = True) -> AnomalyResult:
+        """The images at ``index`` (int, slice, integer list/tensor or bool mask), as a new result.
+
+        The failures belong to the whole run and are kept unless ``keep_failures=False``.
+        """
+        idx = self._indices(index)
+        pick = lambda t: None if t is None else t[idx]
+        return dataclasses.replace(
+            self, scores=self.scores[idx], maps=self.maps[idx], images=self.images[idx],
+            names=[self.names[i] for i in idx.tolist()], reconstructions=pick(self.reconstructions),
+            truth=pick(self.truth), masks=pick(self.masks), failures=list(self.failures) if keep_failures else [])
+
+    def __getitem__(self, index: Index) -> AnomalyResult:
+        """``res[i]``, ``res[2:5]``, ``res[[0, 3]]``, ``res[res.labels]``: see :meth:`subset`."""
+        return self.subset(index)
+
+    # ----------------------------------------------------------------------- summaries
+
+    def _words(self, flags: Tensor | None) -> list[str]:
+        if flags is None:
+            return [""] * len(self)
+        return ["anomalous" if bool(f) else "normal" for f in flags]
+
+    def summary(self, truth: Any = None, *, pixel_threshold: float | None = None) -> dict[str, Any]:
+        """Counts, score statistics and — when ground truth is known — the evaluation metrics.
+
+        ``truth`` (``(N,)`` 0/1) overrides :attr:`truth`. ``metrics`` comes from
+        :func:`multigan.anomaly.metrics.evaluate_scores` with this result's threshold (and maps and
+        masks when masks are known; ``dice`` there is the oracle-threshold Dice, and
+        ``dice_at_pixel_threshold`` the Dice at ``pixel_threshold`` if given).
+        """
+        truth_t = self.truth if truth is None else self._check_truth(truth)
+        labels = self.labels
+        n_anom = None if labels is None else int(labels.sum())
+        s = self.scores.double()
+        out: dict[str, Any] = {
+            "method": self.method,
+            "threshold": self.threshold,
+            "counts": {"inputs": len(self) + len(self.failures), "scored": len(self), "failed": len(self.failures),
+                       "anomalous": n_anom, "normal": None if n_anom is None else len(self) - n_anom},
+            "score_stats": ({"mean": float(s.mean()), "std": float(s.std()) if len(self) > 1 else 0.0,
+                             "min": float(s.min()), "median": float(s.median()), "max": float(s.max())}
+                            if len(self) else {}),
+        }
+        if truth_t is not None and len(self):
+            out["metrics"] = M.evaluate_scores(self.scores, truth_t, self.threshold, self.maps,
+                                               self.masks, pixel_threshold=pixel_threshold)
+        return out
+
+    # ----------------------------------------------------------------------- writers
+
+    def _max_map(self) -> np.ndarray:
+        return self.maps.amax(dim=(1, 2, 3)).numpy() if len(self) else np.zeros(0, np.float32)
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write one row per image, then one per failure; atomic. Returns the path.
+
+        Columns: ``name, status, score, label, max_map[, truth], reason``. Scored images have status
+        ``ok``, ``label`` ``anomalous``/``normal`` (empty without a threshold) and ``max_map`` the
+        largest map value; ``truth`` (only when known) is ``anomalous``/``normal``. Each unreadable
+        input is a row with status ``failed``, its path as ``name``, empty numbers and the
+        ``reason``. Numbers are written in the shortest decimal form that reads back to the same
+        value in the tensor's dtype (``0.12``, not ``0.11999999731779099``, for float32).
+        """
+        path = Path(path)
+        header = ["name", "status", "score", "label", "max_map"] + (["truth"] if self.truth is not None else []) + [
+            "reason"]
+        scores = self.scores.numpy()
+        max_map = self._max_map()
+        labels, truth = self._words(self.labels), self._words(self.truth)
+        with atomic_file(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            for i, name in enumerate(self.names):
+                w.writerow([name, "ok", str(scores[i]), labels[i], str(max_map[i])]
+                           + ([truth[i]] if self.truth is not None else []) + [""])
+            for fpath, reason in self.failures:
+                w.writerow([fpath, "failed", "", "", ""] + ([""] if self.truth is not None else []) + [reason])
+        return path
+
+    def to_json(self, path: str | os.PathLike, *, pixel_threshold: float | None = None) -> Path:
+        """Write ``report.json``-style JSON; atomic. Returns the path.
+
+        Keys: ``method``, ``threshold``, ``counts`` (inputs, scored, failed, anomalous, normal),
+        ``score_stats``, ``images`` (``name``, ``score``, ``label``, ``max_map`` and ``truth`` when
+        known, per image), ``failures`` (``path``, ``reason``) and, when ground truth is known,
+        ``summary``: the metrics of :meth:`summary`. Undefined numbers (nan) are written as ``null``;
+        scores are written as in :meth:`to_csv` (exact in the tensor's dtype).
+        """
+        path = Path(path)
+        summ = self.summary(pixel_threshold=pixel_threshold)
+        labels = self.labels
+        scores = self.scores.numpy()
+        max_map = self._max_map()
+        images = []
+        for i, name in enumerate(self.names):
+            row: dict[str, Any] = {"name": name, "score": float(str(scores[i])),
+                                   "label": None if labels is None else ("anomalous" if bool(labels[i]) else "normal"),
+                                   "max_map": float(str(max_map[i]))}
+            if self.truth is not None:
+                row["truth"] = "anomalous" if int(self.truth[i]) else "normal"
+            images.append(row)
+        doc: dict[str, Any] = {
+            "method": self.method, "threshold": self.threshold, "counts": summ["counts"],
+            "score_stats": summ["score_stats"], "images": images,
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+        }
+        if "metrics" in summ:
+            doc["summary"] = {k: _number(v) for k, v in summ["metrics"].items()}
+        with atomic_file(path) as tmp:
+            tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        return path
+
+    def _heat_scale(self, normalise: str, vmax: float | None) -> np.ndarray:
+        """Top of the heat scale per image ``(N,)``."""
+        maps = self.maps.double().numpy().reshape(len(self), -1)
+        if vmax is not None:
+            v = M._threshold(vmax, "vmax")
+            if v <= 0:
+                raise ValueError(f"vmax must be > 0, got {vmax}")
+            return np.full(len(self), v)
+
+        def top(values: np.ndarray) -> float:
+            v = float(np.percentile(values, HEAT_PERCENTILE))
+            if v <= 0:
+                v = float(values.max())
+            return v if v > 0 else 1.0
+
+        if normalise == "global":
+            return np.full(len(self), top(maps.reshape(-1)))
+        if normalise in ("per-image", "per_image"):
+            return np.array([top(row) for row in maps])
+        raise ValueError(f"normalise must be 'global' or 'per-image', got {normalise!r}")
+
+    def save_overlays(self, folder: str | os.PathLike, *, alpha: float = 0.5, colormap: str = "inferno",
+                      normalise: str = "global", vmax: float | None = None, scale: int = 1) -> list[Path]:
+        """Write one PNG per image: ``[input | reconstruction | heat-map overlay]``; returns the paths.
+
+        The reconstruction panel appears only when :attr:`reconstructions` is set. The overlay blends
+        the input with the coloured map: ``(1 − alpha) · input + alpha · colormap(map / vmax)``, the
+        map clipped to ``[0, vmax]``; with :attr:`masks` known, the ground-truth outline is drawn on
+        it in pure green ``(0, 255, 0)``. Panels are separated by a 2-pixel white gap; ``scale``
+        enlarges every panel by pixel repetition.
+
+        Heat scale: ``normalise="global"`` (default) uses ONE ``vmax`` for the whole batch, the 99th
+        percentile of all map values in this result (falling back to the maximum, then 1, if that is
+        0), so equally bright overlays mean equally large residuals across images; ``"per-image"``
+        uses each image's own 99th percentile (shows structure in weak maps, but every image then
+        looks "hot"); an explicit ``vmax`` overrides both (use one from normal validation data to
+        compare across runs). Only maps are scaled for display; scores are never normalised.
+
+        File names are :func:`safe_file_stems` of :attr:`names` + ``.png``; each file is written
+        atomically. An empty result writes nothing and returns ``[]``.
+        """
+        if colormap not in COLORMAPS:
+            raise ValueError(f"unknown colormap {colormap!r}; choose from {sorted(COLORMAPS)}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+            raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not len(self):
+            return []
+        tops = self._heat_scale(normalise, vmax)
+        paths = []
+        for i, stem in enumerate(safe_file_stems(self.names)):
+            path = folder / f"{stem}.png"
+            write_image(self._overlay(i, float(tops[i]), alpha, colormap, int(scale)), path)
+            paths.append(path)
+        return paths
+
+    def _overlay(self, i: int, top: float, alpha: float, colormap: str, scale: int) -> np.ndarray:
+        """The side-by-side panels of image ``i`` as uint8 ``(3, H', W')``."""
+
+        def rgb(x: Tensor) -> np.ndarray:                     # (C, H, W) in [-1, 1] → (H, W, 3) in [0, 1]
+            a = ((x.double().numpy() + 1.0) / 2.0).clip(0.0, 1.0).transpose(1, 2, 0)
+            return np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
+
+        def big(a: np.ndarray) -> np.ndarray:
+            return a.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else a
+
+        image = rgb(self.images[i])
+        heat = apply_colormap(self.maps[i, 0].double().numpy() / top, colormap)
+        panels = [image] + ([rgb(self.reconstructions[i])] if self.reconstructions is not None else [])
+        overlay = big(np.round(((1.0 - alpha) * image + alpha * heat) * 255).astype(np.uint8))
+        if self.masks is not None:
+            overlay[_outline(big(self.masks[i, 0].numpy()))] = OUTLINE_RGB
+        tiles = [big(np.round(p * 255).astype(np.uint8)) for p in panels] + [overlay]
+        h, w = overlay.shape[:2]
+        canvas = np.full((h, len(tiles) * w + (len(tiles) - 1) * PANEL_GAP, 3), 255, np.uint8)
+        for k, tile in enumerate(tiles):
+            canvas[:, k * (w + PANEL_GAP):k * (w + PANEL_GAP) + w] = tile
+        return np.ascontiguousarray(canvas.transpose(2, 0, 1))
+
+    def write_report(self, folder: str | os.PathLike, *, pixel_threshold: float | None = None,
+                     **overlay_options: Any) -> dict[str, Any]:
+        """Write ``scores.csv``, ``report.json`` and ``overlays/*.png`` into ``folder``.
+
+        ``overlay_options`` go to :meth:`save_overlays`. Returns
+        ``{"csv": Path, "json": Path, "overlays": [Path, ...]}``.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return {"csv": self.to_csv(folder / "scores.csv"),
+                "json": self.to_json(folder / "report.json", pixel_threshold=pixel_threshold),
+                "overlays": self.save_overlays(folder / "overlays", **overlay_options)}
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` with a 4-neighbour outside it (the image border counts as outside)."""
+    m = np.pad(mask.astype(bool), 1, constant_values=False)
+    inner = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    return mask.astype(bool) & ~inner
