@@ -256,8 +256,10 @@ def cli(command: str, argv: Sequence[str]) -> int:
         images = read_images(args.source, size=det.image_size, channels=det.channels)
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
                         batch_size=args.batch_size, progress=True)
-        for path in res.write_report(args.out):
-            print(path)
+        written = res.write_report(args.out)
+        print(f"{written['csv']}\n{written['json']}\n{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
+        if res.failures:
+            print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0
     test = read_images(args.data, size=det.image_size, channels=det.channels) if args.data else \
         brain_mri("test", size=det.image_size)

@@ -1,0 +1,95 @@
+"""Anomaly CLI: score a folder into a report (CSV + JSON + overlays), eval a labelled folder, train end to end."""
+
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from multigan.anomaly import AnoGAN
+from multigan.anomaly.train import cli, train
+
+
+def _disc(size, radius, value):
+    yy, xx = np.mgrid[:size, :size]
+    img = np.full((size, size), 40, np.uint8)
+    img[(yy - size / 2) ** 2 + (xx - size / 2) ** 2 < radius ** 2] = value
+    return img
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    for sub in ("normal", "abnormal", "masks"):
+        (root / "labelled" / sub).mkdir(parents=True)
+    (root / "healthy").mkdir()
+    for i in range(24):
+        Image.fromarray(_disc(16, 5 + rng.integers(0, 2), 200)).save(root / "healthy" / f"h{i}.png")
+    for i in range(4):
+        Image.fromarray(_disc(16, 5, 200)).save(root / "labelled" / "normal" / f"n{i}.png")
+        img = _disc(16, 5, 200)
+        img[2:5, 2:5] = 255
+        mask = np.zeros((16, 16), np.uint8)
+        mask[2:5, 2:5] = 255
+        Image.fromarray(img).save(root / "labelled" / "abnormal" / f"a{i}.png")
+        Image.fromarray(mask).save(root / "labelled" / "masks" / f"a{i}.png")
+    (root / "labelled" / "abnormal" / "junk.png").write_bytes(b"not a png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_dir(folders, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    final = train(out, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=5, batch_size=8,
+                  search_iterations=3, checkpoint_every=2, log_every=1, device="cpu", precision="fp32",
+                  command="pytest")
+    return final
+
+
+def test_train_writes_calibrated_model(model_dir):
+    info = json.loads((model_dir / "training.json").read_text())
+    assert info["iterations"] == 2 and info["encoder_iterations"] == 5 and info["command"] == "pytest"
+    assert info["train_images"] + info["val_images"] == 24
+    det = AnoGAN.from_pretrained(model_dir)
+    assert det.image_size == 16 and not det.training
+    assert float(det.thresholds[0]) == pytest.approx(info["thresholds"]["izif"], rel=1e-3)
+    assert int(det.calibration_iterations) == 3
+
+
+def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli("score", [str(folders / "labelled"), "--model", str(model_dir), "--out", str(tmp_path / "r")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "r" / "scores.csv")))
+    assert len(rows) == 9                                            # 8 images + the unreadable one
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 1 and "junk.png" in failed[0]["name"]
+    assert all(r["label"] in ("anomalous", "normal") for r in rows if r["status"] != "failed")
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["method"] == "izif" and report["counts"]["failed"] == 1
+    assert len(list((tmp_path / "r" / "overlays").glob("*.png"))) == 8
+
+
+def test_cli_eval_prints_metrics(model_dir, folders, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli("eval", ["--model", str(model_dir), "--data", str(folders / "labelled"),
+                            "--methods", "izif", "search", "--iterations", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "| izif |" in out and "| search |" in out and "image_auroc" in out and "pixel_auroc" in out
+
+
+def test_cli_bad_input(model_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises((FileNotFoundError, ValueError)):
+        cli("score", [str(tmp_path / "empty"), "--model", str(model_dir), "--out", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(NotImplementedError):
+        cli("sample", [])
+    rgb = torch.zeros(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="greyscale"):
+        AnoGAN.from_pretrained(model_dir).score(rgb)
