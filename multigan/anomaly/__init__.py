@@ -13,3 +13,17 @@ from .train import cli, demo
 
 __all__ = ["METHODS", "AnoGAN", "AnomalyResult", "ImageSet", "brain_mri", "cli", "demo", "read_images",
            "simulate_lesions"]
+
+
+def _register_benchmarks() -> None:
+    import torch
+
+    from multigan.bench import BenchConfig, register_benchmark
+
+    register_benchmark(BenchConfig("anomaly64", lambda: AnoGAN(image_size=64, width=32),
+                                   lambda: torch.rand(512, 1, 64, 64) * 2 - 1, 64))
+    register_benchmark(BenchConfig("anomaly64-dcgan", lambda: AnoGAN(image_size=64, width=64),
+                                   lambda: torch.rand(2048, 1, 64, 64) * 2 - 1, 64, gpu_only=True))
+
+
+_register_benchmarks()

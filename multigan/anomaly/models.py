@@ -28,7 +28,6 @@ from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from multigan.core.module import AdversarialModel
 

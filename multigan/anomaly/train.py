@@ -229,7 +229,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=int, default=64)
     elif command == "eval":
         p.add_argument("--model", default="brain-mri")
-        p.add_argument("--data", default=None, help="labelled folder (normal/, abnormal/, masks/); default built-in test")
+        p.add_argument("--data", default=None,
+                       help="labelled folder (normal/, abnormal/, masks/); default the built-in test split")
         p.add_argument("--methods", nargs="+", default=["izif", "search"])
         p.add_argument("--iterations", type=int, default=500)
         p.add_argument("--csv", default=None, help="also write per-image scores of the first method here")
@@ -257,7 +258,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
                         batch_size=args.batch_size, progress=True)
         written = res.write_report(args.out)
-        print(f"{written['csv']}\n{written['json']}\n{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
+        print(f"{written['csv']}\n{written['json']}")
+        print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
         if res.failures:
             print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0

@@ -11,3 +11,19 @@ from .shapes import Shapes
 from .train import cli, demo
 
 __all__ = ["GAN3D", "PRESETS", "Shapes", "cli", "demo"]
+
+
+def _register_benchmarks() -> None:
+    import torch
+
+    from multigan.bench import BenchConfig, register_benchmark
+
+    def shapes(n: int, r: int):
+        return lambda: (torch.rand(n, 1, r, r, r) < 0.1).float()
+
+    register_benchmark(BenchConfig("voxel32", lambda: GAN3D(**PRESETS["cpu-32"]), shapes(256, 32), 32))
+    register_benchmark(BenchConfig("voxel64-paper", lambda: GAN3D(**PRESETS["paper-64"]), shapes(400, 64), 100,
+                                   gpu_only=True))
+
+
+_register_benchmarks()

@@ -51,6 +51,21 @@ def _stages(resolution: int, channels: Sequence[int]) -> None:
                          f"grids, not {resolution}³; give {int(math.log2(resolution)) - 2} channel widths")
 
 
+@torch.no_grad()
+def _dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation (Radford et al. 2016), as the 3D-GAN ports use: conv weights N(0, 0.02),
+    BatchNorm scales N(1, 0.02) and shifts 0. PyTorch's default for a transposed 3-D conv with
+    hundreds of output channels is ~10× smaller, and Adam's first steps then swamp it."""
+    if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
+        weight = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
+        nn.init.normal_(weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm3d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
 class Generator3D(nn.Module):
     """z (+ label embedding) → (B, 1, R, R, R) occupancy probabilities."""
 
@@ -77,8 +92,10 @@ class Generator3D(nn.Module):
 class Discriminator3D(nn.Module):
     """(B, 1, R, R, R) → logits (B,); mirror of the generator, LeakyReLU 0.2, no pooling, no FC."""
 
-    def __init__(self, channels: Sequence[int], num_classes: int = 0, bias: bool = False, norm: str = "batch"):
+    def __init__(self, channels: Sequence[int], num_classes: int = 0, bias: bool = False, norm: str = "batch",
+                 minibatch_std: bool = False):
         super().__init__()
+        self.minibatch_std = minibatch_std
         if norm not in ("batch", "spectral"):
             raise ValueError(f"discriminator norm must be 'batch' (paper) or 'spectral', got {norm!r}")
         widths = [1, *reversed(channels)]
@@ -87,7 +104,7 @@ class Discriminator3D(nn.Module):
             # DCGAN rule: no BN on the input layer
             bn = nn.BatchNorm3d(cout) if norm == "batch" and i > 0 else nn.Identity()
             self.blocks.append(nn.Sequential(nn.Conv3d(cin, cout, 4, 2, 1, bias=bias), bn, nn.LeakyReLU(0.2, True)))
-        self.out = nn.Conv3d(widths[-1], 1, 4, 1, 0, bias=bias)          # 4³ → 1³
+        self.out = nn.Conv3d(widths[-1] + int(minibatch_std), 1, 4, 1, 0, bias=bias)          # 4³ → 1³
         self.embed = nn.Embedding(num_classes, widths[-1]) if num_classes else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=widths[-1] ** -0.5)      # projection term starts O(1)
@@ -104,7 +121,11 @@ class Discriminator3D(nn.Module):
 
     def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         h = self.trunk(x)[-1]
-        logits = self.out(h).flatten(1).sum(1)
+        if self.minibatch_std:           # Karras et al. 2018: a collapsed batch is easy to spot
+            std = h.float().std(0, unbiased=False).mean().to(h.dtype) if len(h) > 1 else h.new_zeros(())
+            logits = self.out(torch.cat([h, std.expand(len(h), 1, *h.shape[2:])], 1)).flatten(1).sum(1)
+        else:
+            logits = self.out(h).flatten(1).sum(1)
         if self.embed is not None:
             if labels is None:
                 raise ValueError("this discriminator is class-conditional: pass labels")
@@ -136,7 +157,7 @@ class GAN3D(AdversarialModel):
 
     def __init__(self, resolution: int = 64, latent_dim: int = 200, channels: Sequence[int] = (512, 256, 128, 64),
                  classes: Sequence[str] = (), embed_dim: int = 32, latent: str = "uniform", bias: bool = False,
-                 discriminator_norm: str = "batch"):
+                 discriminator_norm: str = "batch", minibatch_std: bool = False, instance_noise: float = 0.0):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         _stages(int(resolution), channels)
@@ -146,9 +167,11 @@ class GAN3D(AdversarialModel):
         if len(set(classes)) != len(classes):
             raise ValueError(f"class names must be unique, got {classes}")
         self.resolution, self.latent_dim, self.latent = int(resolution), int(latent_dim), latent
+        self.instance_noise = float(instance_noise)
         self.classes = classes
         self.generator = Generator3D(self.latent_dim, channels, len(classes), embed_dim, bias)
-        self.discriminator = Discriminator3D(channels, len(classes), bias, discriminator_norm)
+        self.discriminator = Discriminator3D(channels, len(classes), bias, discriminator_norm, minibatch_std)
+        self.apply(_dcgan_init)
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:
@@ -177,6 +200,8 @@ class GAN3D(AdversarialModel):
         return generator(z, cond)
 
     def run_discriminator(self, discriminator: nn.Module, x: Tensor, cond: Optional[Tensor]):
+        if self.instance_noise and self.training:      # Sønderby et al. 2016: hide the exact 0/1 of real grids
+            x = x + self.instance_noise * torch.randn_like(x)
         return discriminator(x, cond)
 
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:

@@ -36,8 +36,8 @@ def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[
 def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder: Optional[str] = None,
           classes: Optional[Sequence[str]] = None, augment: str = "mirror", batch_size: int = 32,
           lr_g: Optional[float] = None, lr_d: Optional[float] = None, d_accuracy_gate: Optional[float] = 0.8,
-          latent: str = "uniform", discriminator_norm: str = "batch", seed: int = 0, device: str = "auto",
-          precision: str = "auto",
+          latent: str = "uniform", discriminator_norm: str = "batch", minibatch_std: bool = False,
+          instance_noise: float = 0.0, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
           eval_n: int = 200, command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
@@ -56,7 +56,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     arch = PRESETS[preset]
     dataset = _dataset(folder, arch["resolution"], classes, augment)
     torch.manual_seed(seed)
-    model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm)
+    model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
+                  minibatch_std=minibatch_std, instance_noise=instance_noise)
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
@@ -201,9 +202,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--lr-g", type=float, default=None, help="default 0.0025 (paper)")
         p.add_argument("--lr-d", type=float, default=None, help="default 1e-5 (paper)")
         p.add_argument("--augment", default="mirror", choices=["none", "mirror", "rotate"])
+        p.add_argument("--d-accuracy-gate", type=float, default=0.8,
+                       help="update D only while its batch accuracy is at most this (paper 0.8; 1 = always)")
         p.add_argument("--latent", default="uniform", choices=["uniform", "normal"])
         p.add_argument("--d-norm", default="batch", choices=["batch", "spectral"],
                        help="discriminator normalisation: batch (paper) or spectral")
+        p.add_argument("--minibatch-std", action="store_true", help="give D the batch's feature spread (Karras 2018)")
+        p.add_argument("--instance-noise", type=float, default=0.0, help="σ of Gaussian noise on D's inputs")
+        p.add_argument("--checkpoint-every", type=int, default=500)
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -232,10 +238,12 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, classes=args.classes,
-                      augment=args.augment, batch_size=args.batch_size, lr_g=args.lr_g, lr_d=args.lr_d,
-                      latent=args.latent, discriminator_norm=args.d_norm, seed=args.seed, device=args.device,
-                      precision=args.precision,
-                      resume=args.resume, command="multigan train voxel " + " ".join(argv))
+                      augment=args.augment, batch_size=args.batch_size, d_accuracy_gate=args.d_accuracy_gate,
+                      lr_g=args.lr_g, lr_d=args.lr_d,
+                      latent=args.latent, discriminator_norm=args.d_norm, minibatch_std=args.minibatch_std,
+                      instance_noise=args.instance_noise, seed=args.seed, device=args.device,
+                      precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import GAN3D

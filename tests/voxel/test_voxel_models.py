@@ -135,3 +135,31 @@ def test_training_steps_with_accuracy_gate(tmp_path):
     rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rows and all(np.isfinite(r["g_loss"]) for r in rows if "g_loss" in r)
     assert list(tmp_path.rglob("*.png"))                            # snapshot rendered through the writer
+
+
+def test_discriminator_options():
+    torch.manual_seed(0)
+    x = torch.stack([_blob(), _blob().flip(1)])[:, None]
+    y = torch.tensor([0, 1])
+    sn = GAN3D(**TINY, classes=["a", "b"], discriminator_norm="spectral", instance_noise=0.3)
+    from multigan.core.layers import has_spectral_norm
+    assert all(has_spectral_norm(m) for m in sn.discriminator.modules() if isinstance(m, torch.nn.Conv3d))
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in sn.discriminator.modules())
+    sn.eval()
+    assert torch.equal(sn.run_discriminator(sn.discriminator, x, y), sn.run_discriminator(sn.discriminator, x, y))
+    sn.train()                                                      # instance noise only while training
+    assert not torch.equal(sn.run_discriminator(sn.discriminator, x, y), sn.run_discriminator(sn.discriminator, x, y))
+    mb = GAN3D(**TINY, minibatch_std=True).discriminator.eval()
+    same, diverse = mb(torch.cat([x[:1], x[:1]])), mb(x)
+    assert same.shape == (2,) and not torch.allclose(same[0], diverse[0])   # batch spread is a feature
+    with pytest.raises(ValueError, match="spectral"):
+        GAN3D(**TINY, discriminator_norm="layer")
+
+
+def test_dcgan_initialisation():
+    torch.manual_seed(0)
+    m = GAN3D(**PRESETS["cpu-32"])
+    w = m.generator.net[0].weight.detach()
+    assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(w.mean())) < 0.001
+    bn = m.generator.net[1].requires_grad_(False)
+    assert abs(float(bn.weight.mean()) - 1) < 0.01 and float(bn.bias.abs().max()) == 0
