@@ -37,7 +37,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           classes: Optional[Sequence[str]] = None, augment: str = "mirror", batch_size: int = 32,
           lr_g: Optional[float] = None, lr_d: Optional[float] = None, d_accuracy_gate: Optional[float] = 0.8,
           latent: str = "uniform", discriminator_norm: str = "batch", minibatch_std: bool = False,
-          instance_noise: float = 0.0, seed: int = 0, device: str = "auto", precision: str = "auto",
+          instance_noise: float = 0.0, objective: Optional[str] = None, n_critic: int = 1,
+          betas: Optional[tuple[float, float]] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
           eval_n: int = 200, command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
@@ -62,6 +63,12 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
                  "d_accuracy_gate": d_accuracy_gate}
+    if objective is not None:       # e.g. WGAN-GP (3D-IWGAN, Smith & Meger 2017): λ 10, n_critic 5, β (0, 0.9)
+        overrides["objective"] = objective
+        overrides["objective_options"] = {"gp_weight": 10.0} if objective == "wgan-gp" else {}
+    overrides["n_critic"] = n_critic
+    if betas is not None:
+        overrides["betas_g"] = overrides["betas_d"] = tuple(betas)
     if lr_g is not None:
         overrides["lr_g"] = lr_g
     if lr_d is not None:
@@ -210,6 +217,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--minibatch-std", action="store_true", help="give D the batch's feature spread (Karras 2018)")
         p.add_argument("--instance-noise", type=float, default=0.0, help="σ of Gaussian noise on D's inputs")
         p.add_argument("--checkpoint-every", type=int, default=500)
+        p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
+        p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
+        p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -241,7 +251,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       augment=args.augment, batch_size=args.batch_size, d_accuracy_gate=args.d_accuracy_gate,
                       lr_g=args.lr_g, lr_d=args.lr_d,
                       latent=args.latent, discriminator_norm=args.d_norm, minibatch_std=args.minibatch_std,
-                      instance_noise=args.instance_noise, seed=args.seed, device=args.device,
+                      instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
+                      betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
                       command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")

@@ -92,3 +92,15 @@ def test_evaluate_model_counts_symmetric_matches():
     assert table["post"]["coverage"] == 1.0 and table["post"]["mmd_iou"] == pytest.approx(0.0)
     assert table["slab"]["valid"] == 0.0                               # a cuboid is a "solid box"
     assert "| post |" in format_metrics(table)
+
+
+def test_train_passes_objective_options(mesh_folder, tmp_path):
+    final = train(tmp_path, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
+                  precision="fp32", objective="wgan-gp", n_critic=2, betas=(0.0, 0.9), d_accuracy_gate=None,
+                  discriminator_norm="spectral", instance_noise=0.1, minibatch_std=True, command="pytest")
+    info = json.loads((final / "training.json").read_text())
+    assert info["trainer"]["objective"] == "wgan-gp" and info["trainer"]["n_critic"] == 2
+    assert info["trainer"]["objective_options"] == {"gp_weight": 10.0}
+    assert list(info["trainer"]["betas_d"]) == [0.0, 0.9] and info["trainer"]["d_accuracy_gate"] is None
+    cfg = json.loads((final / "config.json").read_text())["config"]
+    assert cfg["discriminator_norm"] == "spectral" and cfg["minibatch_std"] and cfg["instance_noise"] == 0.1
