@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -124,13 +124,7 @@ def train(out: str | Path, *, normal: Optional[str] = None, size: int = 64, chan
                               "snapshot_size": 16, "batch_size": batch_size})
     trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
     out = Path(out)
-    history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
-    if resume and (out / "checkpoints").exists():
-        trainer.load_checkpoint("latest")
-        previous = out / "final" / "training.json"
-        if previous.is_file():
-            old = json.loads(previous.read_text())
-            history = {"commands": old.get("commands", []), "seconds_total": old.get("seconds_total", 0.0)}
+    history = trainer.resume_run(resume)
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start

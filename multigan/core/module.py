@@ -225,6 +225,37 @@ def _version() -> str:
     return __version__
 
 
+def resolve_labels(label: Any, n: int, classes: Sequence[str], what: str = "samples") -> Optional[Tensor]:
+    """Resolve a user's ``label`` for ``n`` samples of a model with ``classes`` to int64 indices.
+
+    ``label`` is a class name, an index, or one of either per sample (list or tensor). An
+    unconditional model (no ``classes``) takes ``None`` and returns ``None``; anything else is a
+    clear ``ValueError``.
+    """
+    classes = list(classes)
+    if not classes:
+        if label is not None:
+            raise ValueError("this model is unconditional; do not pass a label")
+        return None
+    if label is None:
+        raise ValueError(f"this model is class-conditional; pass label= one of {classes}")
+    items = label.tolist() if isinstance(label, Tensor) else label
+    items = [items] * n if isinstance(items, (int, str)) else list(items)
+    if len(items) != n:
+        raise ValueError(f"got {len(items)} labels for {n} {what}")
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in classes:
+                raise ValueError(f"unknown label {item!r}; this model knows {classes}")
+            out.append(classes.index(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(classes):
+            out.append(item)
+        else:
+            raise ValueError(f"label {item!r} is neither a class name nor an index in 0..{len(classes) - 1}")
+    return torch.tensor(out, dtype=torch.long)
+
+
 class DiscriminatorOutput(NamedTuple):
     """What ``run_discriminator`` may return when it also exposes features for feature matching."""
 

@@ -570,6 +570,22 @@ class Trainer:
             seed_everything(self.config.seed + self.step, self.dist.rank)
         return path
 
+    def resume_run(self, resume: bool = True) -> dict[str, Any]:
+        """Load the newest checkpoint of ``out_dir`` (when ``resume`` and one exists) and return the
+        run's history from ``out_dir/final/training.json``: ``{"commands": [...], "seconds_total": s}``
+        (empty for a fresh run), so exported ``training.json`` files accumulate over resumes."""
+        history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
+        out = Path(self.config.out_dir) if self.config.out_dir else None
+        if not resume or out is None or not (out / "checkpoints").exists():
+            return history
+        self.load_checkpoint("latest")
+        previous = out / "final" / "training.json"
+        if previous.is_file():
+            old = json.loads(previous.read_text())
+            history["commands"] = old.get("commands", [old["command"]] if "command" in old else [])
+            history["seconds_total"] = old.get("seconds_total", old.get("seconds_this_run", 0.0))
+        return history
+
     def export(self, path: str | Path, *, dtype: Optional[torch.dtype] = None,
                components: Optional[list[str]] = None, extra_files: Optional[dict[str, str]] = None) -> Path:
         """``save_pretrained`` the model with the EMA generator weights (if any) in place of G's."""

@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,14 +43,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8})
     trainer = Trainer(model, dataset, config)
-    history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
-    if resume and (Path(out) / "checkpoints").exists():
-        trainer.load_checkpoint("latest")
-        previous = Path(out) / "final" / "training.json"
-        if previous.is_file():
-            old = json.loads(previous.read_text())
-            history = {"commands": old.get("commands", [old.get("command")]),
-                       "seconds_total": old.get("seconds_total", old.get("seconds_this_run", 0.0))}
+    history = trainer.resume_run(resume)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start

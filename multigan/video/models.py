@@ -49,7 +49,7 @@ from torch.nn import functional as F
 
 from multigan.core.layers import (ConvGRUCell, DiscriminatorResBlock, GeneratorResBlock, SelfAttention2d,
                                   has_spectral_norm, sn_conv2d, sn_embedding, sn_linear)
-from multigan.core.module import AdversarialModel
+from multigan.core.module import AdversarialModel, resolve_labels
 
 __all__ = ["DVDGAN", "VideoGenerator", "SpatialDiscriminator", "TemporalDiscriminator", "DualDiscriminator",
            "PRESETS"]
@@ -354,27 +354,7 @@ class DVDGAN(AdversarialModel):
 
     def label_tensor(self, label: Label, n: int) -> Optional[Tensor]:
         """Resolve ``label`` (name, index, or one per clip) to an int64 tensor of length ``n``."""
-        if not self.conditional:
-            if label is not None:
-                raise ValueError("this model is unconditional; do not pass a label")
-            return None
-        if label is None:
-            raise ValueError(f"this model is class-conditional; pass label= one of {self.classes}")
-        items = label.tolist() if isinstance(label, Tensor) else label
-        items = [items] * n if isinstance(items, (int, str)) else list(items)
-        if len(items) != n:
-            raise ValueError(f"got {len(items)} labels for {n} clips")
-        out = []
-        for item in items:
-            if isinstance(item, str):
-                if item not in self.classes:
-                    raise ValueError(f"unknown label {item!r}; this model knows {self.classes}")
-                out.append(self.classes.index(item))
-            elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(self.classes):
-                out.append(item)
-            else:
-                raise ValueError(f"label {item!r} is neither a class name nor an index in 0..{len(self.classes) - 1}")
-        return torch.tensor(out, dtype=torch.long)
+        return resolve_labels(label, n, self.classes, "clips")
 
     @torch.no_grad()
     def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,

@@ -54,13 +54,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size})
     trainer = Trainer(model, dataset, config)
-    history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
-    if resume and (Path(out) / "checkpoints").exists():
-        trainer.load_checkpoint("latest")
-        previous = Path(out) / "final" / "training.json"
-        if previous.is_file():
-            old = json.loads(previous.read_text())
-            history = {"commands": old.get("commands", []), "seconds_total": old.get("seconds_total", 0.0)}
+    history = trainer.resume_run(resume)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from multigan.core.layers import apply_spectral_norm
-from multigan.core.module import AdversarialModel
+from multigan.core.module import AdversarialModel, resolve_labels
 
 __all__ = ["GAN3D", "Generator3D", "Discriminator3D", "PRESETS"]
 
@@ -212,27 +212,7 @@ class GAN3D(AdversarialModel):
 
     def label_tensor(self, label: Label, n: int) -> Optional[Tensor]:
         """Resolve ``label`` (name, index, or one per sample) to an int64 tensor of length ``n``."""
-        if not self.conditional:
-            if label is not None:
-                raise ValueError("this model is unconditional; do not pass a label")
-            return None
-        if label is None:
-            raise ValueError(f"this model is class-conditional; pass label= one of {self.classes}")
-        items = label.tolist() if isinstance(label, Tensor) else label
-        items = [items] * n if isinstance(items, (int, str)) else list(items)
-        if len(items) != n:
-            raise ValueError(f"got {len(items)} labels for {n} shapes")
-        out = []
-        for item in items:
-            if isinstance(item, str):
-                if item not in self.classes:
-                    raise ValueError(f"unknown label {item!r}; this model knows {self.classes}")
-                out.append(self.classes.index(item))
-            elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(self.classes):
-                out.append(item)
-            else:
-                raise ValueError(f"label {item!r} is neither a class name nor an index in 0..{len(self.classes) - 1}")
-        return torch.tensor(out, dtype=torch.long)
+        return resolve_labels(label, n, self.classes, "shapes")
 
     @torch.no_grad()
     def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,

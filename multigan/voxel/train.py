@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -74,13 +74,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     if lr_d is not None:
         overrides["lr_d"] = lr_d
     trainer = Trainer(model, dataset, TrainerConfig(**{**GAN3D.trainer_defaults(), **overrides}))
-    history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
-    if resume and (Path(out) / "checkpoints").exists():
-        trainer.load_checkpoint("latest")
-        previous = Path(out) / "final" / "training.json"
-        if previous.is_file():
-            old = json.loads(previous.read_text())
-            history = {"commands": old.get("commands", []), "seconds_total": old.get("seconds_total", 0.0)}
+    history = trainer.resume_run(resume)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
