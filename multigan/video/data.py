@@ -173,7 +173,19 @@ def render_clips(digits: np.ndarray, positions: np.ndarray, canvas: int = 32) ->
     return out
 
 
-class MovingMNIST(TensorDataset):
+class _ClipDataset(TensorDataset):
+    """``tensors = (clips (N, T, C, H, W) float in [-1, 1], labels int64)``, with named accessors."""
+
+    @property
+    def clips(self) -> torch.Tensor:
+        return self.tensors[0]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.tensors[1]
+
+
+class MovingMNIST(_ClipDataset):
     """Moving MNIST from real MNIST digits: one digit bouncing in a 32 × 32 frame, labelled by digit.
 
     Args:
@@ -218,14 +230,6 @@ class MovingMNIST(TensorDataset):
         self.classes = [str(d) for d in range(10)]
         self.names = [f"moving_mnist/{split}/{i:05d}_digit{int(d)}" for i, d in enumerate(labels.tolist())]
 
-    @property
-    def clips(self) -> torch.Tensor:
-        return self.tensors[0]
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return self.tensors[1]
-
     def __repr__(self) -> str:
         return f"MovingMNIST({self.split!r}, {len(self)} clips {tuple(self.clips.shape[1:])})"
 
@@ -258,7 +262,7 @@ def _list_videos(root: Path) -> tuple[list[str], list[tuple[Path, int, str]], li
     return classes, files, skipped
 
 
-class VideoFolder(TensorDataset):
+class VideoFolder(_ClipDataset):
     """Clips cut from every video under a folder (or one file), labelled by sub-folder.
 
     Layout: ``root/<class>/**/*.mp4`` (also .avi, .webm, .gif, .mkv, .mov); classes are the
@@ -328,14 +332,6 @@ class VideoFolder(TensorDataset):
                              f"{span} frames (frames={frames}, stride={stride}); {len(skipped)} skipped")
         super().__init__(torch.cat(clips), torch.tensor(labels, dtype=torch.int64))
         self.root, self.classes, self.names, self.skipped = root, list(classes), names, skipped
-
-    @property
-    def clips(self) -> torch.Tensor:
-        return self.tensors[0]
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return self.tensors[1]
 
     def __repr__(self) -> str:
         return f"VideoFolder({str(self.root)!r}, {len(self)} clips {tuple(self.clips.shape[1:])}, classes={self.classes})"
