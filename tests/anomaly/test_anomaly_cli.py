@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from multigan.anomaly import AnoGAN
-from multigan.anomaly.train import cli, train
+from multigan.anomaly.train import balanced_subset, cli, evaluate_model, train
 
 
 def _disc(size, radius, value):
@@ -45,7 +45,7 @@ def folders(tmp_path_factory):
 def model_dir(folders, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     final = train(out, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=5, batch_size=8,
-                  search_iterations=3, checkpoint_every=2, log_every=1, device="cpu", precision="fp32",
+                  search_iterations=3, search_calibration_images=5, checkpoint_every=2, log_every=1, device="cpu", precision="fp32",
                   command="pytest")
     return final
 
@@ -58,6 +58,7 @@ def test_train_writes_calibrated_model(model_dir):
     assert det.image_size == 16 and not det.training
     assert float(det.thresholds[0]) == pytest.approx(info["thresholds"]["izif"], rel=1e-3)
     assert int(det.calibration_iterations) == 3
+    assert info["search_calibration_images"] == 5 and set(info["thresholds"]) == {"izif", "search"}
 
 
 def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
@@ -93,3 +94,20 @@ def test_cli_bad_input(model_dir, tmp_path):
     rgb = torch.zeros(1, 3, 16, 16)
     with pytest.raises(ValueError, match="greyscale"):
         AnoGAN.from_pretrained(model_dir).score(rgb)
+
+
+def test_balanced_subset_and_search_limit(model_dir, folders):
+    labels = torch.tensor([0] * 6 + [1] * 3)
+    idx = balanced_subset(labels, 4, seed=1)
+    assert idx.tolist() == sorted(idx.tolist()) and len(set(idx.tolist())) == 4
+    assert int((labels[idx] == 0).sum()) == 2 and int((labels[idx] == 1).sum()) == 2
+    assert torch.equal(idx, balanced_subset(labels, 4, seed=1))
+    with pytest.raises(ValueError, match="label 1"):
+        balanced_subset(labels, 8)
+    from multigan.anomaly import read_images
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        test = read_images(str(folders / "labelled"), size=16)
+    table = evaluate_model(AnoGAN.from_pretrained(model_dir), test, methods=("izif", "search"), iterations=2,
+                           search_images=4)
+    assert table["izif"]["images"] == 8 and table["search"]["images"] == 4
