@@ -14,25 +14,35 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
 __all__ = ["train", "train_encoder", "evaluate_model", "cli", "demo"]
 
 
-def _normal_set(normal: Optional[str], size: int, channels: int):
-    from .data import brain_mri, read_images
+def _normal_set(normal: Any, size: int, channels: int):
+    from .data import ImageSet, brain_mri, read_images
 
     if normal is None:
         return brain_mri("train", size=size), brain_mri("val", size=size)
-    images = read_images(normal, size=size, channels=channels)
+    if isinstance(normal, tuple) and len(normal) == 2 and all(isinstance(s, ImageSet) for s in normal):
+        return normal
+    images = normal if isinstance(normal, ImageSet) else read_images(normal, size=size, channels=channels)
     if len(images) < 10:
-        raise ValueError(f"{normal!r} holds {len(images)} readable images; need at least 10 normal images")
+        raise ValueError(f"{_describe(normal)} holds {len(images)} readable images; need at least 10 normal images")
     g = torch.Generator().manual_seed(0)
     order = torch.randperm(len(images), generator=g)
     n_val = max(5, len(images) // 10)
     return images.subset(order[n_val:]), images.subset(order[:n_val])
+
+
+def _describe(normal: Any) -> str:
+    if normal is None:
+        return "brain_mri (assets/anomaly)"
+    if isinstance(normal, (str, Path)):
+        return str(normal)
+    return f"{type(normal).__name__} given in Python"
 
 
 def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size: int = 64, lr: float = 1e-4,
@@ -100,7 +110,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     return history
 
 
-def train(out: str | Path, *, normal: Optional[str] = None, size: int = 64, channels: int = 1, width: int = 32,
+def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
           steps: int = 3000, encoder_steps: int = 2000, batch_size: int = 64, fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           seed: int = 0, device: str = "auto",
@@ -108,6 +118,8 @@ def train(out: str | Path, *, normal: Optional[str] = None, size: int = 64, chan
           command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
 
+    ``normal`` is a folder (or file) of normal images, an :class:`ImageSet` (10 % held out for
+    calibration), a ``(train, val)`` pair of ImageSets, or None for the built-in brain-MRI set.
     Writes ``out/checkpoints/`` (GAN stage, resumable), ``out/encoder_state.pt`` (encoder stage,
     resumable), ``out/metrics.jsonl`` and ``out/final/`` (fp16 weights of G, D and E, thresholds
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
@@ -149,7 +161,7 @@ def train(out: str | Path, *, normal: Optional[str] = None, size: int = 64, chan
             "encoder_iterations": encoder_steps, "gan_seconds": gan_seconds, "encoder_seconds": enc_seconds,
             "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
-            "python": platform.python_version(), "data": normal or "brain_mri (assets/anomaly)",
+            "python": platform.python_version(), "data": _describe(normal),
             "train_images": len(train_set), "val_images": len(val_set), "fpr": fpr, "thresholds": thresholds,
             "search_iterations": search_iterations,
             "search_calibration_images": min(len(val_set), int(search_calibration_images)) if calibrate_search else 0,
