@@ -86,7 +86,13 @@ def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: 
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")   # fp16 needs one, as in the trainer
     data = data.to(device)                               # in memory, indexed per batch (as the trainer does)
     logits = lambda x: model.run_discriminator(D, x, None)
-    logits_of = lambda out: out.logits if hasattr(out, "logits") else out
+
+    def softplus_mean(out, sign: float) -> torch.Tensor:
+        """Non-saturating loss term; a list of heads (DVD-GAN's D_S, D_T) sums its terms."""
+        if isinstance(out, (list, tuple)):
+            return sum(softplus_mean(o, sign) for o in out)
+        out = out.logits if hasattr(out, "logits") else out
+        return F.softplus(sign * out.float()).mean()
     position, perm = len(data), None
 
     def run(steps: int) -> None:
@@ -100,14 +106,13 @@ def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: 
             with autocast(device, precision):
                 with torch.no_grad():
                     fake = G(z)
-                d_loss = F.softplus(-logits_of(logits(real)).float()).mean() + \
-                    F.softplus(logits_of(logits(fake)).float()).mean()
+                d_loss = softplus_mean(logits(real), -1.0) + softplus_mean(logits(fake), 1.0)
             scaler.scale(d_loss).backward()
             scaler.step(opt_d)
             opt_d.zero_grad(set_to_none=True)
             D.requires_grad_(False)
             with autocast(device, precision):
-                g_loss = F.softplus(-logits_of(logits(G(torch.randn(batch, model.latent_dim, device=device)))).float()).mean()
+                g_loss = softplus_mean(logits(G(torch.randn(batch, model.latent_dim, device=device))), -1.0)
             scaler.scale(g_loss).backward()
             scaler.step(opt_g)
             scaler.update()

@@ -11,3 +11,23 @@ from .models import DVDGAN, PRESETS
 from .train import cli, demo
 
 __all__ = ["DVDGAN", "PRESETS", "Clips", "cli", "demo"]
+
+
+def _register_benchmarks() -> None:
+    import torch
+
+    from multigan.bench import BenchConfig, register_benchmark
+
+    def clips(n: int, frames: int, channels: int, size: int):
+        return lambda: torch.rand(n, frames, channels, size, size) * 2 - 1
+
+    # ~3 s per iteration on a CPU core: name it explicitly there (`multigan bench --configs video32`)
+    register_benchmark(BenchConfig("video32", lambda: DVDGAN(**PRESETS["cpu-32"]), clips(64, 16, 1, 32), 8,
+                                   gpu_only=True))
+    register_benchmark(BenchConfig("video64", lambda: DVDGAN(**PRESETS["cpu-64"]), clips(32, 16, 1, 64), 8,
+                                   gpu_only=True))
+    register_benchmark(BenchConfig("video128-paper", lambda: DVDGAN(**PRESETS["paper-128"], channels=3),
+                                   clips(16, 48, 3, 128), 4, gpu_only=True))
+
+
+_register_benchmarks()
