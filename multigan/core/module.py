@@ -28,12 +28,15 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from .atomic import atomic_dir
+
+if TYPE_CHECKING:
+    from .objectives import Objective
 
 __all__ = ["ModelMixin", "AdversarialModel", "DiscriminatorOutput", "FORMAT_VERSION", "assets_dir",
            "model_class"]
@@ -302,6 +305,26 @@ class AdversarialModel(ModelMixin):
 
     def extra_generator_losses(self, real: Tensor, fake: Tensor, cond: Any) -> dict[str, Tensor]:
         """Model-specific generator loss terms, already weighted (e.g. MidiNet's mean-matching)."""
+        return {}
+
+    def discriminator_loss(self, objective: "Objective", real_logits: Any, fake_logits: Any, *, real: Tensor,
+                           cond: Any, discriminate: Callable[[Tensor, Any], Any]) -> Tensor:
+        """The discriminator's adversarial loss on one batch (the trainer adds penalties to it).
+
+        Default: ``objective.d_loss(real_logits, fake_logits)``. Override for terms that need more
+        discriminator calls: ``discriminate(x, cond)`` returns logits through the trained (possibly
+        DDP-wrapped) discriminator, e.g. real data under mismatched text for a matching-aware
+        discriminator (Reed et al. 2016).
+        """
+        return objective.d_loss(real_logits, fake_logits)
+
+    def extra_adversarial_losses(self, objective: "Objective", cond: Any, *, generate: Callable[[Tensor, Any], Tensor],
+                                 discriminate: Callable[[Tensor, Any], Any]) -> dict[str, Tensor]:
+        """Further adversarial generator terms, already weighted (e.g. GAN-INT's interpolated text).
+
+        Called in the generator phase with ``generate(z, cond)`` and ``discriminate(x, cond)`` going
+        through the trained networks; draw latents with :meth:`sample_latent`. Default: none.
+        """
         return {}
 
     def snapshot_condition(self, cond: Any, n: int) -> Any:

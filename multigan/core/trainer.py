@@ -10,6 +10,7 @@ MidiNet's 2 G steps per D step          ``g_steps=2``
 one-sided label smoothing (0.9)         ``label_smoothing=0.1``
 feature matching (Salimans et al.)      ``feature_matching=0.1`` (D returns features)
 StackGAN's frozen Stage-I               the model sets ``requires_grad_(False)`` on those weights
+GAN-CLS matching-aware D, GAN-INT       the model's ``discriminator_loss`` / ``extra_adversarial_losses``
 =====================================  ===========================================================
 
 A step is one training *iteration*: ``n_critic`` discriminator updates then ``g_steps``
@@ -309,7 +310,8 @@ class Trainer:
                 fake = model.run_generator(self.G, z, cond)
             real_out = _as_output(model.run_discriminator(self.D, real, cond))
             fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
-            loss = self.objective.d_loss(real_out.logits, fake_out.logits)
+            loss = model.discriminator_loss(self.objective, real_out.logits, fake_out.logits, real=real, cond=cond,
+                                            discriminate=self._discriminate)
         logs = {"d_loss": loss.detach()}
 
         # Penalties (lazy: each on its own interval of D steps), outside autocast's forward cache.
@@ -354,7 +356,10 @@ class Trainer:
                     fm = self._feature_matching(real_features, _flat(fake_out.features))
                     logs["g_feature_matching"] = fm.detach()
                     loss = loss + cfg.feature_matching * fm
-                for name, term in model.extra_generator_losses(real, fake, cond).items():
+                extras = {**model.extra_generator_losses(real, fake, cond),
+                          **model.extra_adversarial_losses(self.objective, cond, generate=self._generate,
+                                                           discriminate=self._discriminate)}
+                for name, term in extras.items():
                     logs[f"g_{name}"] = term.detach()
                     loss = loss + term
         finally:
@@ -366,6 +371,14 @@ class Trainer:
         return logs
 
     # -- helpers of the phases --------------------------------------------------------------------
+
+    def _generate(self, z: Tensor, cond: Any) -> Tensor:
+        """The trained generator (DDP-wrapped when distributed) on ``z`` under ``cond``."""
+        return self.model.run_generator(self.G, z, cond)
+
+    def _discriminate(self, x: Tensor, cond: Any) -> Any:
+        """Logits of the trained discriminator (DDP-wrapped when distributed) for ``x`` under ``cond``."""
+        return _as_output(self.model.run_discriminator(self.D, x, cond)).logits
 
     def _update(self, loss: Tensor, optimizer: torch.optim.Optimizer, network: nn.Module,
                 clip: Optional[float]) -> None:

@@ -1,0 +1,237 @@
+"""Training, sampling and the command line of the text-to-image modality.
+
+    multigan train text2image --out runs/t2i --model stackgan --steps-stage1 3000 --steps-stage2 2000
+    multigan train text2image --out runs/cls --model gan-cls --steps-stage1 5000
+    multigan sample text2image "a green triangle on the left" --out img.png --model shapes [-n 4] [--seed 0]
+    multigan sample text2image "a red circle at the top" --to "a blue square at the bottom" --out lerp.png
+
+Training data is the train split of :class:`~multigan.text2image.shapes_data.CaptionedShapes`
+(held-out (colour, shape) pairs never appear). Caption embeddings are computed once with the text
+encoder and cached in ``<out>/data/`` (safetensors, keyed by encoder, size and seed), so a resumed
+run does not load the encoder again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+
+from .encoder import DEFAULT_ENCODER
+
+__all__ = ["train", "shapes_dataset", "caption_embeddings", "cli", "demo", "DEMO_CAPTIONS"]
+
+#: captions of the demo grid: seen pairs and held-out (colour, shape) pairs
+DEMO_CAPTIONS = ("a small red circle on the left", "a large blue triangle at the top",
+                 "a green square in the middle", "a large yellow circle at the bottom",
+                 "a red triangle on the right", "a small green circle at the top",
+                 "a blue square on the left", "a purple circle in the middle")
+
+_CHUNK = 2048        # examples rendered per CaptionedShapes call (bounds the float32 intermediate)
+
+
+def _chunks(n: int, seed: int) -> list[tuple[int, int]]:
+    """``(size, seed)`` of each CaptionedShapes chunk: chunk k uses seed ``seed · 100003 + k``."""
+    return [(min(_CHUNK, n - start), seed * 100_003 + k) for k, start in enumerate(range(0, n, _CHUNK))]
+
+
+def _shape_captions(n: int, seed: int) -> list[str]:
+    from .shapes_data import CaptionedShapes
+
+    return [c for size, s in _chunks(n, seed) for c in CaptionedShapes(size, split="train", image_size=16,
+                                                                         seed=s).captions]
+
+
+def shapes_dataset(n: int, image_size: int, seed: int, embeddings: torch.Tensor) -> torch.utils.data.TensorDataset:
+    """CaptionedShapes train split as ``(uint8 images (n, 3, S, S), embeddings)`` (the models map uint8 to [-1, 1])."""
+    from .shapes_data import CaptionedShapes
+
+    parts = []
+    for size, s in _chunks(n, seed):
+        images = CaptionedShapes(size, split="train", image_size=image_size, seed=s).images
+        parts.append(((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
+    images = torch.cat(parts)
+    if len(images) != len(embeddings):
+        raise ValueError(f"{len(images)} images but {len(embeddings)} embeddings")
+    return torch.utils.data.TensorDataset(images, embeddings)
+
+
+def caption_embeddings(out: str | Path, n: int, seed: int,
+                       encoder: Any = DEFAULT_ENCODER) -> tuple[torch.Tensor, str, Optional[str]]:
+    """Embeddings of the ``n`` training captions, cached in ``out/data/``.
+
+    Returns ``(embeddings, encoder name, encoder fingerprint or None)``.
+
+    ``encoder``: an encoder name (loaded only when the cache misses) or an encoder object with
+    ``name``, ``dim`` and ``encode``.
+    """
+    from safetensors.torch import load_file, safe_open, save_file
+
+    name = encoder if isinstance(encoder, str) else str(encoder.name)
+    file = Path(out) / "data" / f"shapes-train-n{n}-seed{seed}-embeddings.safetensors"
+    if file.is_file():
+        with safe_open(str(file), "pt") as fh:
+            meta = fh.metadata() or {}
+        if meta.get("encoder") == name:
+            fingerprint = meta.get("fingerprint") or None
+            if isinstance(encoder, str) or fingerprint in (None, getattr(encoder, "fingerprint", None)):
+                return load_file(str(file))["embeddings"], name, fingerprint
+    if isinstance(encoder, str):
+        from .encoder import TextEncoder
+        encoder = TextEncoder(encoder)
+    embeddings = torch.as_tensor(encoder.encode(_shape_captions(n, seed))).float().contiguous()
+    fingerprint = getattr(encoder, "fingerprint", None)
+    from multigan.core.atomic import atomic_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(file) as tmp:
+        save_file({"embeddings": embeddings}, str(tmp), metadata={"encoder": name, "fingerprint": fingerprint or "",
+                                                                   "n": str(n), "seed": str(seed)})
+    return embeddings, name, fingerprint
+
+
+def _history(out: Path, resume: bool) -> dict[str, Any]:
+    """Commands and seconds of earlier runs from ``out/final/training.json`` (empty for a fresh run)."""
+    file = out / "final" / "training.json"
+    if not resume or not file.is_file():
+        return {"commands": [], "seconds_total": 0.0}
+    old = json.loads(file.read_text())
+    return {"commands": old.get("commands", []), "seconds_total": float(old.get("seconds_total", 0.0))}
+
+
+def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu-64", steps_stage1: int = 3000,
+          steps_stage2: int = 2000, batch_size: int = 64, n_train: int = 6000, seed: int = 0, device: str = "auto",
+          precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
+          checkpoint_every: int = 500, resume: bool = False, encoder: Any = DEFAULT_ENCODER,
+          progress: bool = True, command: str = "") -> Path:
+    """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"`` on captioned shapes.
+
+    Writes ``out/final/`` (EMA generator, fp16, ``save_pretrained`` format, with ``training.json``);
+    StackGAN's stages keep their checkpoints in ``out/stage1/`` and ``out/stage2/``, GAN-CLS in
+    ``out/``. ``resume=True`` continues from the newest checkpoints (a finished stage is skipped).
+    ``preset`` is a name from :data:`~multigan.text2image.models.PRESETS` or a dict of the model's
+    arguments. Returns the ``final`` folder.
+    """
+    from multigan.core import Trainer, TrainerConfig
+    from multigan.core.checkpoint import latest_checkpoint
+
+    from .models import MODELS, TextImageGAN, build_model
+
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    if int(steps_stage1) < 1 or int(steps_stage2) < 0:
+        raise ValueError(f"need steps_stage1 >= 1 and steps_stage2 >= 0, got {steps_stage1}, {steps_stage2}")
+    out = Path(out)
+    history = _history(out, resume)
+    embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
+    torch.manual_seed(seed)
+    net = build_model(model, preset, text_dim=int(embeddings.shape[1]), text_encoder=encoder_name,
+                      text_encoder_fingerprint=fingerprint)
+    stackgan = model == "stackgan"
+    stages = [(1, int(steps_stage1))] + ([(2, int(steps_stage2))] if stackgan and steps_stage2 else [])
+    stage2_started = stackgan and resume and latest_checkpoint(out / "stage2" / "checkpoints") is not None
+    base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": device, "precision": precision,
+            "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
+            "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
+            "tensorboard": False}
+    start, trainer, done = time.perf_counter(), None, {}
+    for stage, steps in stages:
+        if stackgan:
+            net.set_stage(stage)
+            if stage == 1 and stage2_started and len(stages) == 2:   # the stage-2 checkpoint holds Stage-I too
+                done["stage1"] = steps
+                continue
+        run_dir = out / f"stage{stage}" if stackgan else out
+        data = shapes_dataset(int(n_train), net.image_size, seed, embeddings)
+        trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir)))
+        trainer.resume_run(resume)
+        trainer.fit()
+        done[f"stage{stage}"] = trainer.step
+        if stackgan and stage == 1 and len(stages) == 2 and trainer.ema is not None:
+            net.generator.load_state_dict(trainer.ema.state_dict())   # Stage-II builds on the averaged Stage-I
+    seconds = time.perf_counter() - start
+    command = command or " ".join(sys.argv)
+    info = {"command": command, "commands": history["commands"] + [command], "model": model, "preset": preset,
+            "stage": getattr(net, "stage", 1), "steps": done, "seconds_this_run": seconds,
+            "seconds_total": history["seconds_total"] + seconds, "device": str(trainer.device),
+            "precision": trainer.precision, "torch": torch.__version__, "python": platform.python_version(),
+            "data": f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)",
+            "examples": int(n_train), "text_encoder": encoder_name, "text_encoder_fingerprint": fingerprint,
+            "trainer": trainer.config.to_dict()}
+    return trainer.export(out / "final", dtype=torch.float16, components=["generator"],
+                          extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+
+
+def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
+    """``multigan demo``: a captioned grid (4 samples for each of 8 captions) from the shipped ``shapes`` model."""
+    from .models import TextImageGAN
+
+    try:
+        model = TextImageGAN.from_pretrained("shapes")
+        images = model.generate(list(DEMO_CAPTIONS), n=4, seed=seed)
+    except (FileNotFoundError, ImportError) as err:
+        print(f"text2image demo skipped: {err}", file=sys.stderr)
+        return []
+    return [images.write_grid(Path(out_dir) / "grid.png")]
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"multigan {command} text2image")
+    if command == "train":
+        p.add_argument("--out", required=True, help="run folder")
+        p.add_argument("--model", default="stackgan", choices=["stackgan", "gan-cls"])
+        p.add_argument("--preset", default="cpu-64", help="cpu-64 or paper")
+        p.add_argument("--steps-stage1", type=int, default=3000, help="iterations of Stage-I (GAN-CLS: all)")
+        p.add_argument("--steps-stage2", type=int, default=2000, help="iterations of Stage-II (StackGAN; 0: skip)")
+        p.add_argument("--batch-size", type=int, default=64)
+        p.add_argument("--n-train", type=int, default=6000, help="captioned shapes to train on")
+        p.add_argument("--encoder", default=DEFAULT_ENCODER, help="text encoder package name or model folder")
+        p.add_argument("--device", default="auto")
+        p.add_argument("--precision", default="auto")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--resume", action="store_true")
+    elif command == "sample":
+        p.add_argument("captions", nargs="+", help="one or more captions")
+        p.add_argument("--out", required=True, help="image file (.png .jpg); {i} for one file per image")
+        p.add_argument("--model", default="shapes", help="shipped model name or checkpoint folder")
+        p.add_argument("-n", type=int, default=1, help="images per caption")
+        p.add_argument("--seed", type=int, default=None)
+        p.add_argument("--to", default=None, help="interpolate from the (single) caption to this one")
+        p.add_argument("--steps", type=int, default=8, help="images of an interpolation (--to)")
+        p.add_argument("--no-captions", action="store_true", help="grid without captions under the tiles")
+    else:
+        raise NotImplementedError(f"'multigan {command} text2image' does not exist; use train or sample")
+    return p
+
+
+def cli(command: str, argv: Sequence[str]) -> int:
+    """Entry point for ``multigan train|sample text2image``."""
+    args = _parser(command).parse_args(list(argv))
+    if command == "train":
+        final = train(args.out, model=args.model, preset=args.preset, steps_stage1=args.steps_stage1,
+                      steps_stage2=args.steps_stage2, batch_size=args.batch_size, n_train=args.n_train,
+                      seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
+                      encoder=args.encoder, command="multigan train text2image " + " ".join(argv))
+        print(f"model written to {final}")
+        return 0
+    from .models import TextImageGAN
+
+    model = TextImageGAN.from_pretrained(args.model)
+    if args.to is not None:
+        if len(args.captions) != 1:
+            raise ValueError("--to interpolates from exactly one caption")
+        images = model.interpolate(args.captions[0], args.to, steps=args.steps, seed=args.seed)
+    else:
+        images = model.generate(args.captions, n=args.n, seed=args.seed)
+    if "{i}" in args.out:
+        files = images.write_images(args.out)
+    else:
+        files = [images.write_grid(args.out, captions=not args.no_captions)]
+    for path in files:
+        print(path)
+    return 0

@@ -1,0 +1,115 @@
+"""Text-to-image training on captioned shapes (both stages, resume, embedding cache), the CLI and the demo."""
+
+import json
+import shutil
+import zlib
+
+import pytest
+import torch
+from PIL import Image
+
+from multigan.text2image import train as t2i_train
+from multigan.text2image.models import StackGAN, TextConditionalGAN, TextImageGAN
+
+ENCODER = "word-test-encoder"
+STACK_TINY = {"z_dim": 8, "condition_dim": 4, "text_proj_dim": 4, "ngf_stage1": 16, "ndf_stage1": 4, "ngf_stage2": 4,
+              "ndf_stage2": 2, "residual_blocks": 1, "stage2_size": 128}
+CLS_TINY = {"z_dim": 8, "text_proj_dim": 8, "ngf": 4, "ndf": 4}
+FAST = {"n_train": 16, "batch_size": 8, "progress": False, "log_every": 1, "checkpoint_every": 100, "device": "cpu",
+        "precision": "fp32"}
+
+
+class WordEncoder:
+    """Test stand-in for the transformer: the mean of one fixed random vector per word."""
+
+    def __init__(self, name: str = ENCODER, dim: int = 16):
+        self.name, self.dim = name, dim
+
+    def encode(self, captions):
+        vectors = [torch.stack([torch.randn(self.dim, generator=torch.Generator().manual_seed(zlib.crc32(w.encode())))
+                                for w in c.split()]).mean(0) for c in captions]
+        return torch.stack(vectors)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def stackgan_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stackgan")
+    final = t2i_train.train(out, model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=2,
+                            encoder=WordEncoder(), command="first", **FAST)
+    return out, final
+
+
+@pytest.fixture
+def word_encoder(monkeypatch):
+    """Models load 'word-test-encoder' through TextEncoder(name): hand them the stand-in."""
+    import multigan.text2image.encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "TextEncoder", lambda name, **kw: WordEncoder(name))
+
+
+def test_stackgan_trains_both_stages_and_exports(stackgan_run):
+    out, final = stackgan_run
+    assert final == out / "final"
+    info = json.loads((final / "training.json").read_text())
+    assert info["steps"] == {"stage1": 2, "stage2": 2} and info["commands"] == ["first"]
+    assert info["text_encoder"] == ENCODER and info["model"] == "stackgan" and "CaptionedShapes" in info["data"]
+    assert list((out / "data").glob("*.safetensors")) and list((out / "stage1" / "checkpoints").glob("step-*"))
+    model = TextImageGAN.from_pretrained(final)
+    assert isinstance(model, StackGAN) and model.stage == 2 and model.text_encoder == ENCODER
+    images = model.generate(["a red circle on the left"], n=2, seed=0, encoder=WordEncoder())
+    assert images.images.shape == (2, 3, 128, 128)
+
+
+def test_resume_skips_stage1_and_reuses_cached_embeddings(stackgan_run, tmp_path):
+    out, _ = stackgan_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    # the encoder is given by name only: a cache miss would try to load it and fail
+    final = t2i_train.train(copy, model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=3,
+                            encoder=ENCODER, resume=True, command="second", **FAST)
+    info = json.loads((final / "training.json").read_text())
+    assert info["steps"] == {"stage1": 2, "stage2": 3} and info["commands"] == ["first", "second"]
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        t2i_train.train(tmp_path / "fresh", model="stackgan", preset=STACK_TINY, steps_stage1=1, steps_stage2=0,
+                        encoder=ENCODER, **FAST)
+
+
+def test_gan_cls_trains_and_cli_samples(tmp_path, word_encoder, capsys):
+    final = t2i_train.train(tmp_path / "cls", model="gan-cls", preset=CLS_TINY, steps_stage1=2, steps_stage2=0,
+                            encoder=WordEncoder(), **FAST)
+    assert isinstance(TextImageGAN.from_pretrained(final), TextConditionalGAN)
+    assert t2i_train.cli("sample", ["a green triangle on the left", "a blue square", "--out", str(tmp_path / "g.png"),
+                                    "--model", str(final), "-n", "2", "--seed", "0"]) == 0
+    width, _ = Image.open(tmp_path / "g.png").size
+    assert width == 2 + 2 * (128 + 2)                                      # two images per caption row
+    assert t2i_train.cli("sample", ["a red circle", "--to", "a blue square", "--steps", "3", "--out",
+                                    str(tmp_path / "lerp_{i}.png"), "--model", str(final)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("lerp_*.png")) == ["lerp_0.png", "lerp_1.png", "lerp_2.png"]
+    assert "g.png" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="caption 0 is empty"):
+        t2i_train.cli("sample", ["  ", "--out", str(tmp_path / "e.png"), "--model", str(final)])
+
+
+def test_demo_skips_without_shipped_model_and_writes_grid_with_one(stackgan_run, tmp_path, monkeypatch,
+                                                                  word_encoder, capsys):
+    monkeypatch.setenv("MULTIGAN_ASSETS", str(tmp_path / "assets"))
+    assert t2i_train.demo(tmp_path / "out") == []
+    assert "text2image demo skipped" in capsys.readouterr().err
+    shutil.copytree(stackgan_run[1], tmp_path / "assets" / "checkpoints" / "text2image" / "shapes")
+    files = t2i_train.demo(tmp_path / "out", seed=0)
+    assert [f.name for f in files] == ["grid.png"] and Image.open(files[0]).size[0] == 2 + 4 * (128 + 2)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown model"):
+        t2i_train.train("unused", model="attngan")
+    with pytest.raises(NotImplementedError, match="train or sample"):
+        t2i_train.cli("eval", [])
