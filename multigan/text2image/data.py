@@ -1,0 +1,454 @@
+"""Captioned image datasets: your own folder or caption table, and the shipped furniture icons.
+
+:class:`CaptionedImages` holds float32 RGB images ``(N, 3, S, S)`` in [-1, 1] (the range of
+:class:`~multigan.text2image.shapes_data.CaptionedShapes`) and, per image, a list of one or more
+captions. It reads
+
+* a folder of images, each with a caption file of the same stem (``cat.png`` + ``cat.txt``; every
+  non-blank line of the text file is one caption), with :meth:`CaptionedImages.from_folder`;
+* a CSV file with ``image`` and ``caption`` columns, or a JSON-lines file of
+  ``{"image": ..., "caption": "..."}`` / ``{"image": ..., "captions": [...]}`` objects, with
+  :meth:`CaptionedImages.from_table` (an image may appear on several rows: its captions are
+  collected in order of appearance);
+* the shipped Sweet Home 3D furniture icons, with :func:`furniture_icons`.
+
+Every image is converted to RGB (transparent pixels are composited onto white), scaled so that
+its shorter side is ``size`` px and centre-cropped to ``size`` × ``size`` (Lanczos resampling).
+Images that cannot be read are skipped with one warning that counts them (the first few are
+named); if none is left, or an image has no caption, a :class:`ValueError` says which.
+
+The text-to-image GANs train on ``(image, caption embedding)`` pairs: :meth:`CaptionedImages.embeddings`
+encodes every caption once (through the encoder's cache) and returns one embedding per
+(image, caption) pair with the image index of each, and :meth:`CaptionedImages.pairs_dataset`
+turns that into the ``TensorDataset(uint8 images, embeddings)`` the training code consumes.
+
+Example:
+    >>> data = CaptionedImages.from_folder("my_images/", size=64)      # doctest: +SKIP
+    >>> data.images.shape, data.captions[0]                            # doctest: +SKIP
+    (torch.Size([120, 3, 64, 64]), ['a red bicycle', 'a bike leaning on a wall'])
+    >>> emb, index = data.embeddings(TextEncoder())                    # doctest: +SKIP
+    >>> icons = furniture_icons("train")                               # shipped, no download  # doctest: +SKIP
+    >>> icons.captions[0]                                              # doctest: +SKIP
+    ['an armchair', 'an armchair for the office', 'a picture of an armchair', ...]
+
+Furniture icons (``assets/text2image/furniture_icons.npz``, built by
+``scripts/build_text2image_assets.py``; credits in ``assets/text2image/ATTRIBUTION.md``)
+------------------------------------------------------------------------------------------------
+The 820 catalog icons of the Debian ``sweethome3d-furniture`` package (rendered views of real
+CC-BY / CC0 3D models on a transparent background), composited onto white, padded to a square
+and resized to 64 × 64, with their English names, catalog categories and ids. Captions are made
+from the name and category with the templates in :data:`ICON_TEMPLATES`; a fixed 10 % of the icons
+(a seeded permutation) form the ``"test"`` split.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CAPTION_SUFFIX",
+    "FURNITURE_ICONS_FILE",
+    "ICON_TEMPLATES",
+    "IMAGE_SUFFIXES",
+    "CaptionedImages",
+    "fit_square",
+    "furniture_icons",
+    "icon_captions",
+    "load_furniture_icons",
+    "open_rgb",
+]
+
+#: Image file extensions read from folders and tables (case-insensitive).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: The caption file of ``name.png`` is ``name`` + this suffix, in the same folder.
+CAPTION_SUFFIX = ".txt"
+#: The shipped icon asset, relative to :func:`multigan.core.module.assets_dir`.
+FURNITURE_ICONS_FILE = "text2image/furniture_icons.npz"
+#: Caption templates of the furniture icons; ``{a}`` is the article, ``{name}`` the lower-cased
+#: catalog name, ``{where}`` the category phrase of :data:`_CATEGORY_PHRASES`.
+ICON_TEMPLATES = (
+    "{a} {name}",
+    "{a} {name} {where}",
+    "a picture of {a} {name}",
+    "an icon of {a} {name}, {category}",
+)
+_CATEGORY_PHRASES = {
+    "Bathroom": "for the bathroom", "Bedroom": "for the bedroom", "Characters": "as a 3D character",
+    "Doors and windows": "as a door or window", "Exterior": "for outdoors", "Kitchen": "for the kitchen",
+    "Lights": "as a light", "Living room": "for the living room", "Miscellaneous": "as a household object",
+    "Office": "for the office", "Staircases": "as a staircase", "Vehicles": "as a vehicle",
+}
+_CATEGORY_NOUNS = {"Characters": "a character", "Exterior": "outdoor objects", "Doors and windows": "doors and windows",
+                   "Lights": "lighting", "Miscellaneous": "miscellaneous objects", "Vehicles": "a vehicle",
+                   "Staircases": "a staircase"}
+_BUILD = "python scripts/build_text2image_assets.py"
+_MAX_REPORTED = 5                       # skipped files named in the warning
+_TEST_FRACTION = 0.1                    # share of icons in the "test" split
+_SPLIT_SEED = 0
+
+
+# -- single images ---------------------------------------------------------------------------------
+
+def open_rgb(source: Any, background: tuple[int, int, int] = (255, 255, 255)):
+    """A PIL RGB image from a path, bytes, a file object or a PIL image; alpha composited onto ``background``.
+
+    Palette images with a transparent colour count as transparent too. Raises whatever PIL raises
+    for an unreadable file (callers wrap it).
+    """
+    import io
+
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            source = io.BytesIO(source)
+        img = Image.open(source)
+        img.load()
+    if img.mode == "P" or (img.mode in ("L", "RGB") and "transparency" in img.info):
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, background + (255,))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def fit_square(img, size: int, mode: str = "crop", fill: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Resize a PIL RGB image to ``size`` × ``size``; uint8 ``(size, size, 3)``.
+
+    ``mode="crop"`` scales the shorter side to ``size`` and keeps the centre; ``mode="pad"`` first
+    pads the shorter side with ``fill`` (centred) so nothing is cut off. Lanczos resampling.
+    """
+    from PIL import Image, ImageOps
+
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    if mode == "crop":
+        out = ImageOps.fit(img, (size, size), method=Image.LANCZOS, centering=(0.5, 0.5))
+    elif mode == "pad":
+        w, h = img.size
+        side = max(w, h)
+        canvas = Image.new("RGB", (side, side), fill)
+        canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+        out = canvas.resize((size, size), Image.LANCZOS)
+    else:
+        raise ValueError(f"mode must be 'crop' or 'pad', got {mode!r}")
+    return np.asarray(out, dtype=np.uint8)
+
+
+def _to_float(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(N, H, W, 3)`` → float32 ``(N, 3, H, W)`` in [-1, 1] (as CaptionedShapes)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def _clean_captions(captions: Sequence[str], where: str) -> list[str]:
+    out = [" ".join(str(c).split()) for c in captions]
+    out = [c for c in out if c]
+    if not out:
+        raise ValueError(f"{where}: empty captions (every caption is blank)")
+    return out
+
+
+def _read_caption_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"caption file {str(path)!r} is not UTF-8 text: {err}") from err
+    return _clean_captions(text.splitlines(), f"caption file {str(path)!r}")
+
+
+# -- the dataset -----------------------------------------------------------------------------------
+
+class CaptionedImages(torch.utils.data.Dataset):
+    """Images with one or more captions each.
+
+    Args:
+        images:   float32 ``(N, 3, S, S)`` in [-1, 1], or uint8 ``(N, 3, S, S)`` (mapped by ``x / 127.5 - 1``).
+        captions: per image a non-empty list of captions (a single string counts as a list of one).
+        names:    one identifier per image (file names, catalog ids); defaults to ``"0"``, ``"1"``, ….
+        info:     extra per-image arrays (e.g. ``category``), kept as given, each of length N.
+
+    Attributes:
+        images, captions, names, info (as above; captions are whitespace-normalised).
+
+    ``data[i]`` is ``(image (3, S, S), list of captions)``; ``len(data)`` counts images.
+    """
+
+    def __init__(self, images: Any, captions: Sequence[Sequence[str] | str], *,
+                 names: Sequence[str] | None = None, info: dict[str, Any] | None = None) -> None:
+        x = torch.as_tensor(images)
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != x.shape[3] or x.shape[0] == 0:
+            raise ValueError(f"images must be a non-empty batch (N, 3, S, S), got {tuple(x.shape)}")
+        if x.dtype == torch.uint8:
+            x = x.float() / 127.5 - 1
+        elif x.is_floating_point():
+            x = x.float()
+            if not torch.isfinite(x).all() or x.min() < -1 - 1e-4 or x.max() > 1 + 1e-4:
+                raise ValueError("float images must be finite and in [-1, 1]")
+        else:
+            raise TypeError(f"images must be uint8 or float, got {x.dtype}")
+        n = x.shape[0]
+        if len(captions) != n:
+            raise ValueError(f"got {len(captions)} caption lists for {n} images")
+        caps = [_clean_captions([c] if isinstance(c, str) else list(c), f"image {i}") for i, c in enumerate(captions)]
+        names = [str(i) for i in range(n)] if names is None else [str(s) for s in names]
+        if len(names) != n:
+            raise ValueError(f"got {len(names)} names for {n} images")
+        info = dict(info or {})
+        for key, value in info.items():
+            if len(value) != n:
+                raise ValueError(f"info[{key!r}] has {len(value)} entries for {n} images")
+        self.images, self.captions, self.names, self.info = x, caps, names, info
+
+    # -- readers -----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_folder(cls, root: str | os.PathLike, size: int = 64, *, recursive: bool = False) -> CaptionedImages:
+        """Images in ``root`` (and its sub-folders with ``recursive``), each with ``<stem>.txt`` beside it.
+
+        Raises:
+            FileNotFoundError: ``root`` is not a folder, or holds no image files.
+            ValueError: an image has no caption file (all such images are counted, the first few
+                named), a caption file is blank, or no image could be read.
+        """
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"no such image folder: {str(root)!r}")
+        pattern = "**/*" if recursive else "*"
+        files = sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {str(root)!r}"
+                                    + ("" if recursive else " (sub-folders are read with recursive=True)"))
+        uncaptioned = [p for p in files if not p.with_suffix(CAPTION_SUFFIX).is_file()]
+        if uncaptioned:
+            shown = ", ".join(str(p.relative_to(root)) for p in uncaptioned[:_MAX_REPORTED])
+            raise ValueError(f"{len(uncaptioned)} of {len(files)} images in {str(root)!r} have no caption file "
+                             f"(<stem>{CAPTION_SUFFIX} beside the image): {shown}"
+                             + (", …" if len(uncaptioned) > _MAX_REPORTED else ""))
+        items = [(p, _read_caption_file(p.with_suffix(CAPTION_SUFFIX)), str(p.relative_to(root))) for p in files]
+        return cls._load(items, size, str(root))
+
+    @classmethod
+    def from_table(cls, path: str | os.PathLike, size: int = 64, *,
+                   image_root: str | os.PathLike | None = None) -> CaptionedImages:
+        """Image–caption pairs from a ``.csv`` (columns ``image``, ``caption``; other columns ignored)
+        or ``.jsonl`` file (objects with ``image`` and ``caption`` or ``captions``).
+
+        Relative image paths are resolved against ``image_root`` (default: the table's folder).
+        Rows naming the same image add captions to it. Missing or unreadable image files are
+        skipped with one warning.
+
+        Raises:
+            FileNotFoundError: no such table file.
+            ValueError: wrong extension, missing columns/keys, a blank caption (with its line
+                number), an empty table, or no readable image.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such caption table: {str(path)!r}")
+        base = Path(image_root) if image_root is not None else path.parent
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            rows = _csv_rows(path)
+        elif suffix in (".jsonl", ".ndjson"):
+            rows = _jsonl_rows(path)
+        else:
+            raise ValueError(f"caption table {str(path)!r} must be .csv or .jsonl, got {path.suffix!r}")
+        if not rows:
+            raise ValueError(f"caption table {str(path)!r} has no rows")
+        grouped: dict[str, list[str]] = {}
+        for line, image, captions in rows:
+            where = f"{str(path)!r} line {line}"
+            if not image:
+                raise ValueError(f"{where}: empty image path")
+            grouped.setdefault(image, []).extend(_clean_captions(captions, where))
+        items = [((base / image) if not Path(image).is_absolute() else Path(image), caps, image)
+                 for image, caps in grouped.items()]
+        return cls._load(items, size, str(path))
+
+    @classmethod
+    def _load(cls, items: list[tuple[Path, list[str], str]], size: int, where: str) -> CaptionedImages:
+        """Read ``(file, captions, name)`` items, skipping unreadable files with one warning."""
+        images, captions, names, skipped = [], [], [], []
+        for file, caps, name in items:
+            try:
+                images.append(fit_square(open_rgb(file), size))
+            except Exception as err:  # noqa: BLE001 -- unreadable or missing: count and move on
+                reason = "no such file" if isinstance(err, FileNotFoundError) else f"{type(err).__name__}: {err}"
+                skipped.append(f"{name} ({reason})")
+                continue
+            captions.append(caps)
+            names.append(name)
+        if skipped:
+            shown = "; ".join(skipped[:_MAX_REPORTED]) + ("; …" if len(skipped) > _MAX_REPORTED else "")
+            warnings.warn(f"skipped {len(skipped)} of {len(items)} images in {where!r} that could not be read: "
+                          f"{shown}", stacklevel=3)
+        if not images:
+            raise ValueError(f"none of the {len(items)} images in {where!r} could be read")
+        return cls(_to_float(np.stack(images)), captions, names=names)
+
+    # -- views -------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, list[str]]:
+        return self.images[i], self.captions[i]
+
+    @property
+    def size(self) -> int:
+        """Edge of the (square) images in pixels."""
+        return int(self.images.shape[-1])
+
+    def flat_captions(self) -> tuple[list[str], torch.Tensor]:
+        """Every (image, caption) pair: ``(captions, image index int64 (P,))`` in image order."""
+        captions = [c for caps in self.captions for c in caps]
+        index = torch.repeat_interleave(torch.arange(len(self)), torch.tensor([len(c) for c in self.captions]))
+        return captions, index
+
+    def embeddings(self, encoder: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of every (image, caption) pair: ``(float32 (P, D), image index int64 (P,))``.
+
+        ``encoder`` is a :class:`~multigan.text2image.encoder.TextEncoder` (or any object whose
+        ``encode(list_of_str)`` returns ``(len, D)``); each distinct caption is encoded once and
+        the TextEncoder's cache keeps it for later calls. Row ``p`` belongs to image ``index[p]``.
+        """
+        captions, index = self.flat_captions()
+        unique = sorted(set(captions))
+        table = torch.as_tensor(encoder.encode(unique)).float()
+        if table.ndim != 2 or table.shape[0] != len(unique):
+            raise ValueError(f"encoder returned shape {tuple(table.shape)} for {len(unique)} captions")
+        row = {c: i for i, c in enumerate(unique)}
+        return table[torch.tensor([row[c] for c in captions])].contiguous(), index
+
+    def pairs_dataset(self, encoder: Any) -> torch.utils.data.TensorDataset:
+        """``TensorDataset(uint8 images (P, 3, S, S), embeddings (P, D))``, one row per (image, caption) pair."""
+        emb, index = self.embeddings(encoder)
+        uint8 = ((self.images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        return torch.utils.data.TensorDataset(uint8[index], emb)
+
+    def subset(self, index: Any) -> CaptionedImages:
+        """The images at ``index`` (ints or a bool mask) with their captions, names and info."""
+        idx = torch.arange(len(self))[torch.as_tensor(index)].reshape(-1).tolist()
+        info = {k: [v[i] for i in idx] if not isinstance(v, (np.ndarray, torch.Tensor)) else v[idx]
+                for k, v in self.info.items()}
+        return CaptionedImages(self.images[idx], [self.captions[i] for i in idx],
+                               names=[self.names[i] for i in idx], info=info)
+
+    def __repr__(self) -> str:
+        n_caps = sum(len(c) for c in self.captions)
+        return f"CaptionedImages(n={len(self)}, size={self.size}, captions={n_caps})"
+
+
+def _csv_rows(path: Path) -> list[tuple[int, str, list[str]]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = [f.strip() for f in (reader.fieldnames or [])]
+        if "image" not in fields or "caption" not in fields:
+            raise ValueError(f"caption table {str(path)!r} needs a header with 'image' and 'caption' columns, "
+                             f"got {fields}")
+        reader.fieldnames = fields
+        return [(reader.line_num, (row["image"] or "").strip(), [row["caption"] or ""]) for row in reader]
+
+
+def _jsonl_rows(path: Path) -> list[tuple[int, str, list[str]]]:
+    rows = []
+    for line, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{str(path)!r} line {line}: not JSON ({err})") from err
+        if not isinstance(obj, dict) or "image" not in obj or ("caption" in obj) == ("captions" in obj):
+            raise ValueError(f"{str(path)!r} line {line}: expected an object with 'image' and one of "
+                             f"'caption' / 'captions'")
+        caps = obj["captions"] if "captions" in obj else [obj["caption"]]
+        if isinstance(caps, str) or not all(isinstance(c, str) for c in caps):
+            raise ValueError(f"{str(path)!r} line {line}: captions must be strings (a list for 'captions')")
+        rows.append((line, str(obj["image"]).strip(), list(caps)))
+    return rows
+
+
+# -- furniture icons -------------------------------------------------------------------------------
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def icon_captions(name: str, category: str) -> list[str]:
+    """The captions of one furniture icon from its catalog name and category (one per template).
+
+    Example:
+        >>> icon_captions("Armchair", "Office")[:2]
+        ['an armchair', 'an armchair for the office']
+    """
+    words = name.split()
+    # lower-case ordinary words, keep acronyms and model codes ("TV", "LCD", "140x190")
+    name_text = " ".join(w if (w.isupper() and len(w) > 1) or any(ch.isdigit() for ch in w) else w.lower()
+                         for w in words)
+    where = _CATEGORY_PHRASES.get(category, f"for the {category.lower()}")
+    noun = _CATEGORY_NOUNS.get(category, f"{category.lower()} furniture")
+    return [t.format(a=_article(name_text), name=name_text, where=where, category=noun) for t in ICON_TEMPLATES]
+
+
+def load_furniture_icons(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The arrays of the shipped icon asset: ``images`` uint8 ``(820, 64, 64, 3)``, ``names``,
+    ``categories``, ``ids``, ``catalog``, ``creator``, ``license`` (FileNotFoundError naming the
+    build script when absent)."""
+    if path is None:
+        from multigan.core.module import assets_dir
+
+        path = assets_dir() / FURNITURE_ICONS_FILE
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"furniture icon asset not found at {str(path)!r}; build it with: {_BUILD}")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    missing = {"images", "names", "categories", "ids"} - set(arrays)
+    if missing:
+        raise ValueError(f"furniture icon asset {str(path)!r} lacks arrays {sorted(missing)}; rebuild it with: {_BUILD}")
+    return arrays
+
+
+def furniture_icons(split: str = "all", size: int = 64, *, path: str | os.PathLike | None = None) -> CaptionedImages:
+    """The shipped Sweet Home 3D icons as :class:`CaptionedImages` (captions from :func:`icon_captions`).
+
+    Args:
+        split: ``"all"`` (820 icons), ``"train"`` (738) or ``"test"`` (82; a fixed seeded 10 %).
+        size:  edge in pixels; other than 64 resizes the stored 64-px icons (Lanczos).
+
+    ``info`` holds ``category``, ``catalog`` and ``creator`` per icon; ``names`` the catalog ids.
+    """
+    if split not in ("all", "train", "test"):
+        raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
+    arrays = load_furniture_icons(path)
+    images = arrays["images"]
+    n = len(images)
+    test = np.zeros(n, bool)
+    test[np.random.default_rng(_SPLIT_SEED).permutation(n)[:round(n * _TEST_FRACTION)]] = True
+    keep = np.arange(n) if split == "all" else np.flatnonzero(test == (split == "test"))
+    if int(size) != images.shape[1]:
+        from PIL import Image
+
+        images = np.stack([fit_square(Image.fromarray(images[i]), size) for i in keep])
+    else:
+        images = images[keep]
+    captions = [icon_captions(str(arrays["names"][i]), str(arrays["categories"][i])) for i in keep]
+    info = {"category": [str(arrays["categories"][i]) for i in keep], "name": [str(arrays["names"][i]) for i in keep]}
+    for key in ("catalog", "creator"):
+        if key in arrays:
+            info[key] = [str(arrays[key][i]) for i in keep]
+    return CaptionedImages(_to_float(images), captions, names=[str(arrays["ids"][i]) for i in keep], info=info)
