@@ -19,14 +19,18 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import TensorDataset
 
 from .core.device import autocast, resolve_device, resolve_precision
 from .core.module import AdversarialModel
 from .core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
+
+#: a benchmark's in-memory data: one tensor, or tensors indexed together (e.g. images, embeddings)
+Data = Union[torch.Tensor, tuple[torch.Tensor, ...]]
 
 __all__ = ["BenchConfig", "BENCHMARKS", "register_benchmark", "run_benchmark", "format_table"]
 
@@ -37,7 +41,7 @@ class BenchConfig:
 
     name: str
     build: Callable[[], AdversarialModel]
-    data: Callable[[], torch.Tensor]
+    data: Callable[[], Data]
     batch_size: int
     trainer_options: dict = dataclasses.field(default_factory=dict)
     gpu_only: bool = False          # left out of the default selection on CPU (too slow there)
@@ -77,15 +81,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: torch.device,
+def _bare_loop(model: AdversarialModel, data: Data, batch: int, device: torch.device,
                precision: str, lr: float = 2e-4) -> Callable[[int], None]:
-    """The hand-written loop: returns ``run(steps)``."""
+    """The hand-written loop: returns ``run(steps)``.
+
+    ``data`` is one tensor, or a tuple of tensors indexed together (e.g. images and caption
+    embeddings); the model's own ``split_batch`` / ``run_generator`` / ``run_discriminator`` route
+    the condition, as the trainer's do.
+    """
     G, D = model.generator, model.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")   # fp16 needs one, as in the trainer
-    data = data.to(device)                               # in memory, indexed per batch (as the trainer does)
-    logits = lambda x: model.run_discriminator(D, x, None)
+    tensors = tuple(t.to(device) for t in (data if isinstance(data, tuple) else (data,)))   # in memory, as the trainer
+    n = len(tensors[0])
 
     def softplus_mean(out, sign: float) -> torch.Tensor:
         """Non-saturating loss term; a list of heads (DVD-GAN's D_S, D_T) sums its terms."""
@@ -93,26 +102,29 @@ def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: 
             return sum(softplus_mean(o, sign) for o in out)
         out = out.logits if hasattr(out, "logits") else out
         return F.softplus(sign * out.float()).mean()
-    position, perm = len(data), None
+    position, perm = n, None
 
     def run(steps: int) -> None:
         nonlocal position, perm
         for _ in range(steps):
-            if position + batch > len(data):
-                perm, position = torch.randperm(len(data), device=device), 0
-            real = data[perm[position:position + batch]]
+            if position + batch > n:
+                perm, position = torch.randperm(n, device=device), 0
+            idx = perm[position:position + batch]
             position += batch
-            z = torch.randn(batch, model.latent_dim, device=device)
+            picked = tuple(t[idx] for t in tensors)
+            real, cond = model.split_batch(picked[0] if len(picked) == 1 else picked)
             with autocast(device, precision):
                 with torch.no_grad():
-                    fake = G(z)
-                d_loss = softplus_mean(logits(real), -1.0) + softplus_mean(logits(fake), 1.0)
+                    fake = model.run_generator(G, model.sample_latent(batch, device=device), cond)
+                d_loss = softplus_mean(model.run_discriminator(D, real, cond), -1.0) + \
+                    softplus_mean(model.run_discriminator(D, fake, cond), 1.0)
             scaler.scale(d_loss).backward()
             scaler.step(opt_d)
             opt_d.zero_grad(set_to_none=True)
             D.requires_grad_(False)
             with autocast(device, precision):
-                g_loss = softplus_mean(logits(G(torch.randn(batch, model.latent_dim, device=device))), -1.0)
+                fake = model.run_generator(G, model.sample_latent(batch, device=device), cond)
+                g_loss = softplus_mean(model.run_discriminator(D, fake, cond), -1.0)
             scaler.scale(g_loss).backward()
             scaler.step(opt_g)
             scaler.update()
@@ -121,11 +133,12 @@ def _bare_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: 
     return run
 
 
-def _trainer_loop(model: AdversarialModel, data: torch.Tensor, batch: int, device: torch.device,
+def _trainer_loop(model: AdversarialModel, data: Data, batch: int, device: torch.device,
                   precision: str, options: dict) -> Callable[[int], None]:
     from .core.trainer import Trainer
 
-    trainer = Trainer(model, data, batch_size=batch, device=str(device), precision=precision, progress=False,
+    dataset = TensorDataset(*data) if isinstance(data, tuple) else data
+    trainer = Trainer(model, dataset, batch_size=batch, device=str(device), precision=precision, progress=False,
                       log_every=10**9, **options)
     batches = trainer.batches()
 

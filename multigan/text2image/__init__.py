@@ -15,3 +15,24 @@ from .train import cli, demo
 
 __all__ = ["MODELS", "PRESETS", "StackGAN", "TextConditionalGAN", "TextEncoder", "TextImageGAN", "TextImages",
            "build_model", "cli", "demo"]
+
+
+def _register_benchmarks() -> None:
+    import torch
+
+    from multigan.bench import BenchConfig, register_benchmark
+
+    def pairs(n: int, size: int):
+        return lambda: (torch.rand(n, 3, size, size) * 2 - 1, torch.randn(n, 384))
+
+    # ~1–2 s per iteration on a CPU core: name them there (`multigan bench --configs text2image-gancls64`).
+    # Plain conditional D (cls/interpolate off) so the trainer and the bare loop do the same arithmetic
+    register_benchmark(BenchConfig("text2image-gancls64",
+                                   lambda: build_model("gan-cls", "cpu-64", cls=False, interpolate=False),
+                                   pairs(1024, 64), 64, gpu_only=True))
+    register_benchmark(BenchConfig("text2image-stackgan",
+                                   lambda: build_model("stackgan", "cpu-64", cls=False, interpolate=False),
+                                   pairs(1024, 64), 64, gpu_only=True))
+
+
+_register_benchmarks()

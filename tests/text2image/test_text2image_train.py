@@ -111,5 +111,5 @@ def test_demo_skips_without_shipped_model_and_writes_grid_with_one(stackgan_run,
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown model"):
         t2i_train.train("unused", model="attngan")
-    with pytest.raises(NotImplementedError, match="train or sample"):
-        t2i_train.cli("eval", [])
+    with pytest.raises(NotImplementedError, match="train, sample or eval"):
+        t2i_train.cli("score", [])
