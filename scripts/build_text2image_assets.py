@@ -45,7 +45,7 @@ for folder in (ROOT, ROOT / "scripts"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from build_voxel_assets import CATALOG_DIR, LICENSE_URLS, LICENSES, read_catalog
+from build_voxel_assets import CATALOG_DIR, LICENSES, licence_lines, read_catalog
 
 from multigan.core.atomic import atomic_file
 from multigan.text2image.data import fit_square, open_rgb
@@ -127,12 +127,7 @@ def attribution(icons: list[dict], headers: dict) -> str:
         "Per catalog, from the Debian package's `copyright` file (the catalog's own `license` line in quotes):",
         "",
     ]
-    for cat in sorted({i["catalog"] for i in icons}):
-        lic, holder = LICENSES.get(cat, ("see the catalog", ""))
-        used = sum(i["catalog"] == cat for i in icons)
-        quoted = headers.get(cat, {}).get("license", "")
-        lines.append(f"* **{cat}** ({used} icons): {lic} (<{LICENSE_URLS.get(lic, '')}>), Copyright {holder}; "
-                     f"catalog: \"{quoted}\".")
+    lines += licence_lines(icons, headers, "icons")
     lines += [
         "",
         "CC-BY icons require attribution: credit the creator and catalog listed for each icon below (and in",

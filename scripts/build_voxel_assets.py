@@ -297,6 +297,18 @@ def write_preview(shapes: list[dict], path: Path, scale: int = 3) -> None:
     sheet.save(path)
 
 
+def licence_lines(items: list[dict], headers: dict, noun: str) -> list[str]:
+    """One Markdown bullet per catalog used by ``items`` (dicts with a ``catalog`` key): licence, holder, count."""
+    lines = []
+    for cat in sorted({item["catalog"] for item in items}):
+        lic, holder = LICENSES.get(cat, ("see the catalog", ""))
+        used = sum(item["catalog"] == cat for item in items)
+        quoted = headers.get(cat, {}).get("license", "")
+        lines.append(f"* **{cat}** ({used} {noun}): {lic} (<{LICENSE_URLS.get(lic, '')}>), "
+                     f"Copyright {holder}; catalog: \"{quoted}\".")
+    return lines
+
+
 def attribution(shapes: list[dict], headers: dict, excluded: list, failed: list) -> str:
     """The text of ``ATTRIBUTION.md``."""
     try:
@@ -331,12 +343,7 @@ def attribution(shapes: list[dict], headers: dict, excluded: list, failed: list)
         "quotes):",
         "",
     ]
-    for cat in sorted({s["catalog"] for s in shapes}):
-        lic, holder = LICENSES.get(cat, ("see the catalog", ""))
-        used = sum(s["catalog"] == cat for s in shapes)
-        quoted = headers.get(cat, {}).get("license", "")
-        lines.append(f"* **{cat}** ({used} shapes): {lic} (<{LICENSE_URLS.get(lic, '')}>), "
-                     f"Copyright {holder}; catalog: \"{quoted}\".")
+    lines += licence_lines(shapes, headers, "shapes")
     lines += [
         "",
         "CC-BY models require attribution: credit the creator and the catalog listed for each shape",

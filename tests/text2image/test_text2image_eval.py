@@ -1,14 +1,16 @@
 """Text-to-image evaluation on held-out pairs, ``multigan eval text2image`` and examples/text_to_image.py."""
 
+import functools
 import importlib.util
 import json
 import math
-import zlib
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
+from t2i_testing import WordEncoder as StandInEncoder
+from t2i_testing import one_thread  # noqa: F401  (autouse fixture)
 
 from multigan.cli import main as multigan_main
 from multigan.text2image.encoder import DEFAULT_ENCODER
@@ -24,24 +26,7 @@ ATTRIBUTE_KEYS = {f"{split}_{a}" for split in ("heldout", "train")
 N = 24
 
 
-class WordEncoder:
-    """Stand-in for all-MiniLM-L6-v2 (same name and width): the mean of one fixed random vector per word."""
-
-    def __init__(self, name: str = DEFAULT_ENCODER, dim: int = 384):
-        self.name, self.dim = name, dim
-
-    def encode(self, captions):
-        vectors = [torch.stack([torch.randn(self.dim, generator=torch.Generator().manual_seed(zlib.crc32(w.encode())))
-                                for w in c.split()]).mean(0) for c in captions]
-        return torch.stack(vectors)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+WordEncoder = functools.partial(StandInEncoder, name=DEFAULT_ENCODER, dim=384)
 
 
 @pytest.fixture
@@ -49,7 +34,7 @@ def word_encoder(monkeypatch):
     """Models load their encoder through TextEncoder(name): hand them the stand-in."""
     import multigan.text2image.encoder as encoder_module
 
-    monkeypatch.setattr(encoder_module, "TextEncoder", lambda name, **kw: WordEncoder(name))
+    monkeypatch.setattr(encoder_module, "TextEncoder", lambda name, **kw: WordEncoder(name=name))
 
 
 @pytest.fixture(scope="module")

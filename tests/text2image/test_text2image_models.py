@@ -1,16 +1,28 @@
 """GAN-CLS/GAN-INT and StackGAN: shapes, matching-aware loss, GAN-INT, CA KL, stage freezing, save/load, API."""
 
-import zlib
+
+import functools
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from t2i_testing import WordEncoder as StandInEncoder
+from t2i_testing import one_thread  # noqa: F401  (autouse fixture)
 
 from multigan.core import Trainer, TrainerConfig
 from multigan.core.objectives import get_objective
-from multigan.text2image.models import (MODELS, PRESETS, StackGAN, TextConditionalGAN, TextImageGAN, TextImages,
-                                        build_model, kl_divergence, matching_aware_d_loss)
+from multigan.text2image.models import (
+    MODELS,
+    PRESETS,
+    StackGAN,
+    TextConditionalGAN,
+    TextImageGAN,
+    TextImages,
+    build_model,
+    kl_divergence,
+    matching_aware_d_loss,
+)
 
 ENCODER = "word-test-encoder"
 CLS_TINY = {"text_dim": 16, "z_dim": 8, "text_proj_dim": 8, "ngf": 4, "ndf": 4, "text_encoder": ENCODER}
@@ -18,24 +30,7 @@ STACK_TINY = {"text_dim": 16, "z_dim": 8, "condition_dim": 4, "text_proj_dim": 4
               "ngf_stage2": 4, "ndf_stage2": 2, "residual_blocks": 1, "stage2_size": 128, "text_encoder": ENCODER}
 
 
-class WordEncoder:
-    """Test stand-in for the transformer: the mean of one fixed random vector per word."""
-
-    def __init__(self, name: str = ENCODER, dim: int = 16):
-        self.name, self.dim = name, dim
-
-    def encode(self, captions):
-        vectors = [torch.stack([torch.randn(self.dim, generator=torch.Generator().manual_seed(zlib.crc32(w.encode())))
-                                for w in c.split()]).mean(0) for c in captions]
-        return torch.stack(vectors)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+WordEncoder = functools.partial(StandInEncoder, name=ENCODER, dim=16)
 
 
 def _batch(n: int, size: int, dim: int = 16):

@@ -1,12 +1,13 @@
 """Text-to-image training on captioned shapes (both stages, resume, embedding cache), the CLI and the demo."""
 
+import functools
 import json
 import shutil
-import zlib
 
 import pytest
-import torch
 from PIL import Image
+from t2i_testing import WordEncoder as StandInEncoder
+from t2i_testing import one_thread  # noqa: F401  (autouse fixture)
 
 from multigan.text2image import train as t2i_train
 from multigan.text2image.models import StackGAN, TextConditionalGAN, TextImageGAN
@@ -19,24 +20,7 @@ FAST = {"n_train": 16, "batch_size": 8, "progress": False, "log_every": 1, "chec
         "precision": "fp32"}
 
 
-class WordEncoder:
-    """Test stand-in for the transformer: the mean of one fixed random vector per word."""
-
-    def __init__(self, name: str = ENCODER, dim: int = 16):
-        self.name, self.dim = name, dim
-
-    def encode(self, captions):
-        vectors = [torch.stack([torch.randn(self.dim, generator=torch.Generator().manual_seed(zlib.crc32(w.encode())))
-                                for w in c.split()]).mean(0) for c in captions]
-        return torch.stack(vectors)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+WordEncoder = functools.partial(StandInEncoder, name=ENCODER, dim=16)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +36,7 @@ def word_encoder(monkeypatch):
     """Models load 'word-test-encoder' through TextEncoder(name): hand them the stand-in."""
     import multigan.text2image.encoder as encoder_module
 
-    monkeypatch.setattr(encoder_module, "TextEncoder", lambda name, **kw: WordEncoder(name))
+    monkeypatch.setattr(encoder_module, "TextEncoder", lambda name, **kw: WordEncoder(name=name))
 
 
 def test_stackgan_trains_both_stages_and_exports(stackgan_run):
