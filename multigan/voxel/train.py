@@ -121,7 +121,8 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
 
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
     vertical axis × mirror): a reference counts as matched by its best-aligned variant. Diversity
-    is the mean pairwise IoU distance, for generated shapes and for the data. ``probe`` adds the
+    is the mean pairwise IoU distance, for generated shapes and for the data. Validity is given for
+    the raw grids and after :meth:`Shapes.largest_component` (what a mesh export keeps). ``probe`` adds the
     linear-classifier accuracy on D features (held-out 30 % of shapes, by shape).
     """
     from .metrics import binarize, diversity, iou_matrix, validity
@@ -132,12 +133,15 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
     classes = model.classes or ["all"]
     for k, name in enumerate(classes):
         ref = data[labels == k] if model.conditional else data
-        gen = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k).voxels
+        shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k)
+        gen = shapes.voxels
         iou = iou_matrix(gen, _rotation_variants(ref).flatten(0, 1)).view(len(gen), len(ref), 8).amax(2)
         nearest = iou.argmax(1)
         valid = validity(gen)
+        valid_largest = validity(shapes.largest_component().voxels)
         div_gen, div_data = diversity(gen, seed=seed), diversity(ref, seed=seed)
         table[name] = {"shapes (data)": float(len(ref)), "valid": valid["valid"],
+                       "valid (largest piece)": valid_largest["valid"],
                        "coverage": float(torch.unique(nearest).numel() / len(ref)),
                        "mmd_iou": float((1 - iou.amax(0)).mean()),
                        "diversity": div_gen, "diversity (data)": div_data,

@@ -91,6 +91,7 @@ def test_evaluate_model_counts_symmetric_matches():
     table = evaluate_model(model, data, n=7, probe=False)
     assert table["post"]["coverage"] == 1.0 and table["post"]["mmd_iou"] == pytest.approx(0.0)
     assert table["slab"]["valid"] == 0.0                               # a cuboid is a "solid box"
+    assert table["post"]["valid (largest piece)"] == table["post"]["valid"]
     assert "| post |" in format_metrics(table)
 
 

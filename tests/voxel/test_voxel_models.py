@@ -105,6 +105,23 @@ def test_shapes_write_mesh_and_render(tmp_path):
     assert w > 0 and h > 0
 
 
+def test_largest_component_drops_fragments_only():
+    from multigan.voxel.metrics import validity_flags
+
+    g = torch.zeros(3, 12, 12, 12)
+    g[0, 1:6, 2, 2] = 0.9                       # a bar of 5 ...
+    g[0, 9:11, 9, 9] = 0.8                      # ... and a fragment of 2
+    g[1, 3:5, 3:5, 3] = 0.7                     # one piece, corner contact below
+    g[1, 5, 5, 4] = 0.6
+    shapes = Shapes(g, labels=["a", "b", "c"])  # the third is empty
+    clean = shapes.largest_component()
+    assert clean.voxels[0].sum() == 5 and not clean.voxels[0, 9:11].any()
+    assert torch.equal(clean.probs[1], g[1]) and not clean.voxels[2].any()
+    assert clean.labels == ["a", "b", "c"] and torch.equal(shapes.probs, g)      # the original is untouched
+    assert validity_flags(shapes.voxels)["connected"].tolist() == [False, True, False]
+    assert validity_flags(clean.voxels)["connected"].tolist() == [True, True, False]
+
+
 def test_shapes_bad_input(tmp_path):
     with pytest.raises(ValueError, match="cubic"):
         Shapes(torch.zeros(2, 16, 16, 8))
