@@ -111,3 +111,26 @@ def test_balanced_subset_and_search_limit(model_dir, folders):
     table = evaluate_model(AnoGAN.from_pretrained(model_dir), test, methods=("izif", "search"), iterations=2,
                            search_images=4)
     assert table["izif"]["images"] == 8 and table["search"]["images"] == 4
+
+
+def test_example_script_writes_report(model_dir, folders, tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "score_medical_images.py"
+    out = tmp_path / "report"
+    monkeypatch.setattr(sys, "argv", [str(script), str(folders / "labelled" / "normal"), "--model", str(model_dir),
+                                      "--out", str(out)])
+    with pytest.raises(SystemExit) as done, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runpy.run_path(str(script), run_name="__main__")
+    assert done.value.code == 0
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    assert len(list((out / "overlays").glob("*.png"))) == 4
+    assert "score" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", [str(script), "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit) as failed:
+        runpy.run_path(str(script), run_name="__main__")
+    assert failed.value.code == 1 and not (tmp_path / "x").exists()
