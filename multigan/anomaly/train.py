@@ -13,6 +13,7 @@ import json
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -48,11 +49,13 @@ def _describe(normal: Any) -> str:
 def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size: int = 64, lr: float = 1e-4,
                   kappa: float = 1.0, seed: int = 0, device: str | torch.device = "cpu", log_every: int = 100,
                   state_file: Optional[Path] = None, checkpoint_every: int = 500, progress: bool = True,
-                  log_file: Optional[Path] = None) -> list[dict[str, float]]:
+                  log_file: Optional[Path] = None, gan_step: Optional[int] = None) -> list[dict[str, float]]:
     """f-AnoGAN's izi_f encoder training: G and D frozen (eval mode), E minimises
     ``MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x))))``. Adam (lr 1e-4, β (0.5, 0.999)); the authors used
     RMSProp 5e-5 for 50,000 iterations. ``state_file`` makes the stage resumable (weights, optimizer,
-    RNG and step, written atomically every ``checkpoint_every`` steps).
+    RNG and step, written atomically every ``checkpoint_every`` steps). ``gan_step`` (the GAN's
+    iteration count) is stored with it: a state written against another GAN iteration is stale —
+    an encoder for a generator that has trained on since — and is discarded with a warning.
     """
     from multigan.core.atomic import atomic_file
 
@@ -64,8 +67,17 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     opt = torch.optim.Adam(model.encoder.parameters(), lr=lr, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(seed)
     step, history = 0, []
+    state = None
     if state_file is not None and Path(state_file).is_file():
         state = torch.load(state_file, map_location="cpu", weights_only=True)
+        saved_gan_step = state.get("gan_step")
+        if saved_gan_step is not None and not isinstance(saved_gan_step, int):
+            saved_gan_step = int(saved_gan_step)
+        if gan_step is not None and saved_gan_step != gan_step:
+            warnings.warn(f"{state_file}: encoder state was trained against GAN iteration {saved_gan_step}, the GAN "
+                          f"is now at {gan_step}; training the encoder from scratch", stacklevel=2)
+            state = None
+    if state is not None:
         model.encoder.load_state_dict(state["encoder"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["rng"])
@@ -100,7 +112,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
             if state_file is not None and (step % checkpoint_every == 0 or step == steps):
                 with atomic_file(state_file) as tmp:
                     torch.save({"encoder": model.encoder.state_dict(), "optimizer": opt.state_dict(),
-                                "rng": gen.get_state(), "step": step}, tmp)
+                                "rng": gen.get_state(), "step": step, "gan_step": gan_step}, tmp)
     finally:
         if bar is not None:
             bar.close()
@@ -147,7 +159,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     enc_log = train_encoder(model, train_set.images, steps=encoder_steps, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",
                             log_file=out / "encoder_metrics.jsonl", log_every=log_every,
-                            checkpoint_every=checkpoint_every)
+                            checkpoint_every=checkpoint_every, gan_step=trainer.step)
     enc_seconds = time.perf_counter() - enc_start
     model.cpu().eval()
     thresholds = {"izif": model.calibrate(val_set, fpr=fpr, method="izif")}

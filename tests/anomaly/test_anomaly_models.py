@@ -124,3 +124,12 @@ def test_gan_and_encoder_training_steps(tmp_path):
     # resuming from the state file continues at step 30 → nothing more to do
     assert train_encoder(m, data.tensors[0], steps=30, batch_size=8, progress=False,
                          state_file=tmp_path / "enc.pt") == []
+    # a state written against GAN iteration 2 is stale once the GAN moved on: retrained from scratch
+    assert train_encoder(m, data.tensors[0], steps=20, batch_size=8, log_every=10, progress=False,
+                         state_file=tmp_path / "enc2.pt", gan_step=2)[-1]["step"] == 20
+    assert train_encoder(m, data.tensors[0], steps=20, batch_size=8, progress=False,
+                         state_file=tmp_path / "enc2.pt", gan_step=2) == []
+    with pytest.warns(UserWarning, match="GAN iteration 2, the GAN is now at 3"):
+        redo = train_encoder(m, data.tensors[0], steps=20, batch_size=8, log_every=10, progress=False,
+                             state_file=tmp_path / "enc2.pt", gan_step=3)
+    assert [row["step"] for row in redo] == [10, 20]
