@@ -295,6 +295,37 @@ class AdversarialModel(ModelMixin):
         gen_device = generator.device if generator is not None else device
         return torch.randn(n, self.latent_dim, generator=generator, device=gen_device).to(device)
 
+    @torch.no_grad()
+    def generate_batched(self, n: int, labels: Optional[Tensor] = None, *, seed: Optional[int] = None,
+                         z: Optional[Tensor] = None, batch_size: int = 64) -> Tensor:
+        """Raw generator output for ``n`` samples (float32, CPU), in ``eval()`` mode, ``batch_size`` at a time.
+
+        ``z`` defaults to :meth:`sample_latent` seeded by ``seed``; ``labels`` (int64, length ``n``)
+        condition class-conditional generators. The model's training mode is restored afterwards.
+        The modalities' ``generate()`` wrap the result in their sample type.
+        """
+        if int(n) < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        n, batch_size = int(n), int(batch_size)
+        device = next(self.parameters()).device
+        if z is None:
+            gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+            z = self.sample_latent(n, generator=gen)
+        elif tuple(z.shape) != (n, self.latent_dim):
+            raise ValueError(f"z must have shape ({n}, {self.latent_dim}), got {tuple(z.shape)}")
+        was_training = self.training
+        self.eval()
+        try:
+            parts = []
+            for i in range(0, n, batch_size):
+                y = None if labels is None else labels[i:i + batch_size].to(device)
+                parts.append(self.generator(z[i:i + batch_size].to(device), y).float().cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(parts)
+
     def run_generator(self, generator: nn.Module, z: Tensor, cond: Any) -> Tensor:
         """Generate a fake batch (``generator`` may be the DDP-wrapped or EMA copy)."""
         return generator(z) if cond is None else generator(z, cond)

@@ -364,24 +364,7 @@ class DVDGAN(AdversarialModel):
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        n, batch_size = int(n), int(batch_size)
-        labels = self.label_tensor(label, n)
-        device = next(self.parameters()).device
-        if z is None:
-            gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-            z = self.sample_latent(n, generator=gen)
-        elif tuple(z.shape) != (n, self.latent_dim):
-            raise ValueError(f"z must have shape ({n}, {self.latent_dim}), got {tuple(z.shape)}")
-        was_training = self.training
-        self.eval()
-        try:
-            parts = []
-            for i in range(0, n, batch_size):
-                y = None if labels is None else labels[i:i + batch_size].to(device)
-                parts.append(self.generator(z[i:i + batch_size].to(device), y).float().cpu())
-        finally:
-            self.train(was_training)
+        labels = self.label_tensor(label, int(n))
+        samples = self.generate_batched(int(n), labels, seed=seed, z=z, batch_size=batch_size)
         names = None if labels is None else [self.classes[k] for k in labels.tolist()]
-        return Clips(torch.cat(parts).clamp(-1, 1), labels=names)
+        return Clips(samples.clamp(-1, 1), labels=names)

@@ -222,25 +222,10 @@ class GAN3D(AdversarialModel):
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        n = int(n)
-        labels = self.label_tensor(label, n)
-        device = next(self.parameters()).device
-        if z is None:
-            gen = torch.Generator().manual_seed(seed) if seed is not None else None
-            z = self.sample_latent(n, generator=gen)
-        elif z.shape != (n, self.latent_dim):
-            raise ValueError(f"z must have shape ({n}, {self.latent_dim}), got {tuple(z.shape)}")
-        was_training = self.training
-        self.eval()
-        try:
-            parts = []
-            for i in range(0, n, batch_size):
-                y = None if labels is None else labels[i:i + batch_size].to(device)
-                parts.append(self.generator(z[i:i + batch_size].to(device), y)[:, 0].float().cpu())
-        finally:
-            self.train(was_training)
+        labels = self.label_tensor(label, int(n))
+        samples = self.generate_batched(int(n), labels, seed=seed, z=z, batch_size=batch_size)[:, 0]
         names = None if labels is None else [self.classes[k] for k in labels.tolist()]
-        return Shapes(torch.cat(parts), labels=names)
+        return Shapes(samples, labels=names)
 
     @torch.no_grad()
     def features(self, voxels: Any, *, batch_size: int = 64) -> Tensor:
