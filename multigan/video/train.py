@@ -129,6 +129,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
         p.add_argument("--resume", action="store_true")
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
@@ -153,7 +154,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "train":
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      command="multigan train video " + " ".join(argv))
+                      checkpoint_every=args.checkpoint_every, command="multigan train video " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import DVDGAN
