@@ -80,8 +80,8 @@ augmentation and the brain mask of `nilearn.datasets.load_mni152_brain_mask`). I
   perturbations; this is a stand-in for real scans, **not a clinical data set**.
 * **Simulated lesions.** The abnormal test images carry **simulated** lesions made by
   `multigan.anomaly.data.simulate_lesions`: 1–3 irregular hyper- or hypo-intense blobs per image
-  (equivalent radius 2–10 px at 64×64 ≈ 6–30 mm, soft edges, 75–100 % opacity, textured interior,
-  contrast 0.3–0.9 of the [-1, 1] range), placed inside the brain mask. They are not real pathology and do not
+  (equivalent radius 4–12 px at 64×64 ≈ 12–36 mm, soft edges, 75–100 % opacity, textured interior,
+  contrast 0.45–0.9 of the [-1, 1] range), placed inside the brain mask. They are not real pathology and do not
   imitate any particular disease. The masks are exact: pixels outside them equal the lesion-free
   image.
 * **Splits.** Axial slice positions are split by `z % 4` (1 → val, 3 → test, others → train), so

@@ -820,8 +820,8 @@ def simulate_lesions(
     brain_masks: torch.Tensor | np.ndarray | None = None,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
-    radius: tuple[float, float] = (2.0, 10.0),
-    contrast: tuple[float, float] = (0.3, 0.9),
+    radius: tuple[float, float] = (4.0, 12.0),
+    contrast: tuple[float, float] = (0.45, 0.9),
     hyper_fraction: float = 0.5,
     lesion_counts: tuple[float, ...] = (0.6, 0.3, 0.1),
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -837,6 +837,11 @@ def simulate_lesions(
     flipping when the target would leave [-1, 1]. Lesions are centred in the brain mask eroded by
     half their radius and clipped to the brain mask. Pixels outside the returned masks are left
     exactly unchanged; values are clipped to [-1, 1].
+
+    The default radius and contrast keep every lesion above the per-image acquisition noise of
+    :func:`brain_mri`: with radius 2–10 px and contrast 0.3–0.9 (the first release) a perfect,
+    noise-free reconstruction scored by its mean squared residual reaches only image AUROC 0.942,
+    with these defaults 0.996 (``benchmarks/anomaly_ceiling.py``).
 
     Args:
         images: ``(N, 1, H, W)`` (or ``(N, H, W)``) in [-1, 1].
