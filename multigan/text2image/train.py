@@ -121,14 +121,15 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
           steps_stage2: int = 2000, batch_size: int = 64, n_train: int = 6000, seed: int = 0, device: str = "auto",
           precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
           checkpoint_every: int = 500, resume: bool = False, encoder: Any = DEFAULT_ENCODER,
-          progress: bool = True, command: str = "") -> Path:
+          kl_weight: Optional[float] = None, progress: bool = True, command: str = "") -> Path:
     """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"`` on captioned shapes.
 
     Writes ``out/final/`` (EMA generator, fp16, ``save_pretrained`` format, with ``training.json``);
     StackGAN's stages keep their checkpoints in ``out/stage1/`` and ``out/stage2/``, GAN-CLS in
     ``out/``. ``resume=True`` continues from the newest checkpoints (a finished stage is skipped).
     ``preset`` is a name from :data:`~multigan.text2image.models.PRESETS` or a dict of the model's
-    arguments. Returns the ``final`` folder.
+    arguments. ``kl_weight`` (StackGAN only) overrides the conditioning augmentation's KL weight
+    (the authors' 2.0 by default). Returns the ``final`` folder.
     """
     from multigan.core import Trainer, TrainerConfig
     from multigan.core.checkpoint import latest_checkpoint
@@ -139,12 +140,17 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
     if int(steps_stage1) < 1 or int(steps_stage2) < 0:
         raise ValueError(f"need steps_stage1 >= 1 and steps_stage2 >= 0, got {steps_stage1}, {steps_stage2}")
+    overrides = {}
+    if kl_weight is not None:
+        if model != "stackgan":
+            raise ValueError(f"kl_weight is a StackGAN option (conditioning augmentation); {model!r} has none")
+        overrides["kl_weight"] = float(kl_weight)
     out = Path(out)
     history = _history(out, resume)
     embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
     torch.manual_seed(seed)
     net = build_model(model, preset, text_dim=int(embeddings.shape[1]), text_encoder=encoder_name,
-                      text_encoder_fingerprint=fingerprint)
+                      text_encoder_fingerprint=fingerprint, **overrides)
     stackgan = model == "stackgan"
     stages = [(1, int(steps_stage1))] + ([(2, int(steps_stage2))] if stackgan and steps_stage2 else [])
     stage2_started = stackgan and resume and latest_checkpoint(out / "stage2" / "checkpoints") is not None
@@ -170,6 +176,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     seconds = time.perf_counter() - start
     command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "model": model, "preset": preset,
+            "overrides": overrides,
             "stage": getattr(net, "stage", 1), "steps": done, "seconds_this_run": seconds,
             "seconds_total": history["seconds_total"] + seconds, "device": str(trainer.device),
             "precision": trainer.precision, "torch": torch.__version__, "python": platform.python_version(),
@@ -370,6 +377,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--n-train", type=int, default=6000, help="captioned shapes to train on")
         p.add_argument("--encoder", default=DEFAULT_ENCODER, help="text encoder package name or model folder")
+        p.add_argument("--kl-weight", type=float, default=None,
+                       help="StackGAN: weight of the conditioning-augmentation KL term (default: the preset's 2.0)")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -400,7 +409,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, model=args.model, preset=args.preset, steps_stage1=args.steps_stage1,
                       steps_stage2=args.steps_stage2, batch_size=args.batch_size, n_train=args.n_train,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      encoder=args.encoder, command="multigan train text2image " + " ".join(argv))
+                      encoder=args.encoder, kl_weight=args.kl_weight, command="multigan train text2image " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import TextImageGAN

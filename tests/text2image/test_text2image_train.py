@@ -27,7 +27,7 @@ WordEncoder = functools.partial(StandInEncoder, name=ENCODER, dim=16)
 def stackgan_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("stackgan")
     final = t2i_train.train(out, model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=2,
-                            encoder=WordEncoder(), command="first", **FAST)
+                            encoder=WordEncoder(), kl_weight=0.5, command="first", **FAST)
     return out, final
 
 
@@ -48,6 +48,7 @@ def test_stackgan_trains_both_stages_and_exports(stackgan_run):
     assert list((out / "data").glob("*.safetensors")) and list((out / "stage1" / "checkpoints").glob("step-*"))
     model = TextImageGAN.from_pretrained(final)
     assert isinstance(model, StackGAN) and model.stage == 2 and model.text_encoder == ENCODER
+    assert model.kl_weight == 0.5 and info["overrides"] == {"kl_weight": 0.5}      # --kl-weight reaches the model
     images = model.generate(["a red circle on the left"], n=2, seed=0, encoder=WordEncoder())
     assert images.images.shape == (2, 3, 128, 128)
 
@@ -58,7 +59,7 @@ def test_resume_skips_stage1_and_reuses_cached_embeddings(stackgan_run, tmp_path
     shutil.copytree(out, copy)
     # the encoder is given by name only: a cache miss would try to load it and fail
     final = t2i_train.train(copy, model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=3,
-                            encoder=ENCODER, resume=True, command="second", **FAST)
+                            encoder=ENCODER, kl_weight=0.5, resume=True, command="second", **FAST)
     info = json.loads((final / "training.json").read_text())
     assert info["steps"] == {"stage1": 2, "stage2": 3} and info["commands"] == ["first", "second"]
     with pytest.raises(FileNotFoundError, match="never downloads"):
@@ -95,5 +96,7 @@ def test_demo_skips_without_shipped_model_and_writes_grid_with_one(stackgan_run,
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown model"):
         t2i_train.train("unused", model="attngan")
+    with pytest.raises(ValueError, match="StackGAN option"):
+        t2i_train.train("unused", model="gan-cls", kl_weight=1.0)
     with pytest.raises(NotImplementedError, match="train, sample or eval"):
         t2i_train.cli("score", [])
