@@ -109,8 +109,18 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
 
 # -- building blocks -------------------------------------------------------------------------------
 
+#: Sentence embeddings are unit-norm (elements ≈ 1/√d). The layers that read them multiply by √d
+#: first, so the elements are O(1), the scale DCGAN's N(0, 0.02) initialisation and Adam's step
+#: size assume (the char-CNN-RNN embeddings of the papers are not normalised). Without it the
+#: conditioning-augmentation mean starts at ≈ 0.02 against noise σ = 1 and grows about 20× slower:
+#: after 2,000 Stage-I iterations on captioned shapes, colour was linearly decodable from one CA
+#: sample only 45 % of the time, and the generator drew the right colour 39 % of the time.
+def _embedding_scale(text_dim: int) -> float:
+    return math.sqrt(text_dim)
+
+
 class TextProjection(nn.Sequential):
-    """Linear(text_dim → dim) [+ BatchNorm1d] + LeakyReLU(0.2): the compressed text code."""
+    """√d-rescaled embedding → Linear(text_dim → dim) [+ BatchNorm1d] + LeakyReLU(0.2): the compressed text code."""
 
     def __init__(self, text_dim: int, dim: int, batchnorm: bool = False):
         layers: list[nn.Module] = [nn.Linear(text_dim, dim)]
@@ -118,19 +128,24 @@ class TextProjection(nn.Sequential):
             layers.append(nn.BatchNorm1d(dim))
         layers.append(nn.LeakyReLU(0.2))
         super().__init__(*layers)
+        self.scale = _embedding_scale(text_dim)
+
+    def forward(self, embedding: Tensor) -> Tensor:
+        return super().forward(embedding * self.scale)
 
 
 class ConditioningAugmentation(nn.Module):
-    """StackGAN's CA: ``(μ, log σ²) = split(LeakyReLU(Linear(t)))``; ``c = μ + σ ε``."""
+    """StackGAN's CA: ``(μ, log σ²) = split(LeakyReLU(Linear(√d · t)))``; ``c = μ + σ ε``."""
 
     def __init__(self, text_dim: int, condition_dim: int):
         super().__init__()
         self.fc = nn.Linear(text_dim, 2 * condition_dim)
         self.act = nn.LeakyReLU(0.2)
+        self.scale = _embedding_scale(text_dim)
 
     def forward(self, embedding: Tensor) -> tuple[Tensor, Tensor]:
         """``(μ, log σ²)``, each (B, condition_dim)."""
-        mu, logvar = self.act(self.fc(embedding)).chunk(2, dim=1)
+        mu, logvar = self.act(self.fc(embedding * self.scale)).chunk(2, dim=1)
         return mu, logvar
 
     def sample(self, embedding: Tensor, eps: Tensor) -> Tensor:
