@@ -68,7 +68,7 @@ def test_cli_demo_writes_every_kind(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["image/grid.png", "music/melody.mid", "music/melody.wav", "music/roll.png",
-                       "music/scale.mid", "music/scale.wav", "video/square.gif", "video/square.mp4",
-                       "voxel/torus.glb", "voxel/torus.obj"]
+                       "music/scale.mid", "music/scale.wav", "text2image/grid.png", "video/square.gif",
+                       "video/square.mp4", "voxel/torus.glb", "voxel/torus.obj"]
     assert all((tmp_path / w).stat().st_size > 100 for w in written)
-    assert "wrote 10 files" in capsys.readouterr().out
+    assert "wrote 11 files" in capsys.readouterr().out
