@@ -167,7 +167,10 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
                 continue
         run_dir = out / f"stage{stage}" if stackgan else out
         data = shapes_dataset(int(n_train), net.image_size, seed, embeddings)
-        trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir)))
+        # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
+        # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
+        ema_start = steps // 2 if stackgan and stage == 2 else 0
+        trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start))
         trainer.resume_run(resume)
         trainer.fit()
         done[f"stage{stage}"] = trainer.step

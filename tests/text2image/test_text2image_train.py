@@ -49,6 +49,9 @@ def test_stackgan_trains_both_stages_and_exports(stackgan_run):
     model = TextImageGAN.from_pretrained(final)
     assert isinstance(model, StackGAN) and model.stage == 2 and model.text_encoder == ENCODER
     assert model.kl_weight == 0.5 and info["overrides"] == {"kl_weight": 0.5}      # --kl-weight reaches the model
+    options = {stage: json.loads((out / stage / "training_options.json").read_text())["trainer"]
+               for stage in ("stage1", "stage2")}
+    assert options["stage1"]["ema_start"] == 0 and options["stage2"]["ema_start"] == 1   # Stage-II EMA: half its steps
     images = model.generate(["a red circle on the left"], n=2, seed=0, encoder=WordEncoder())
     assert images.images.shape == (2, 3, 128, 128)
 
