@@ -182,7 +182,8 @@ def _smooth_field(rng: np.random.Generator, sigma: float) -> np.ndarray:
     return f / (f.std() + 1e-12)
 
 
-def augment(rng: np.random.Generator, stack: np.ndarray, center: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
+def augment(rng: np.random.Generator, stack: np.ndarray, center: np.ndarray, side: float,
+            noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """One augmented 64×64 image (uint8) and its brain mask from a ``(4, rows, cols)`` slice stack.
 
     ``stack`` holds the (pre-smoothed) T1, GM, WM and brain-mask slices.
@@ -210,13 +211,19 @@ def augment(rng: np.random.Generator, stack: np.ndarray, center: np.ndarray, sid
     pv, pu = v / SIZE * 2, u / SIZE * 2
     t1 = t1 * np.exp(coeff[0] * pv + coeff[1] * pu + coeff[2] * pv * pu + coeff[3] * pv ** 2 + coeff[4] * pu ** 2)
     sigma = rng.uniform(0.004, 0.02) * np.percentile(t1[brain], 99) if brain.any() else 0.0
+    sigma *= noise                    # 0: the noise-free image (benchmarks/anomaly_ceiling.py); same draws
     t1 = np.hypot(t1 + sigma * rng.standard_normal(t1.shape), sigma * rng.standard_normal(t1.shape))
     image = np.round((normalize_intensity(t1) + 1.0) * 127.5).astype(np.uint8)
     return image, brain
 
 
+def seed_streams(seed: int = SEED) -> dict[str, np.random.SeedSequence]:
+    """The independent random streams of the build: ``train``, ``val``, ``test`` images and ``lesions``."""
+    return dict(zip(("train", "val", "test", "lesions"), np.random.SeedSequence(seed).spawn(4)))
+
+
 def make_split(rng: np.random.Generator, template: dict, slices: np.ndarray, n: int,
-               center: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               center: np.ndarray, side: float, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` augmented images (uint8), brain masks (bool) and their source slice indices."""
     from scipy import ndimage
 
@@ -227,16 +234,19 @@ def make_split(rng: np.random.Generator, template: dict, slices: np.ndarray, n: 
     chosen = rng.choice(slices, size=n)
     images, brains = np.zeros((n, SIZE, SIZE), np.uint8), np.zeros((n, SIZE, SIZE), bool)
     for i, z in enumerate(chosen):
-        images[i], brains[i] = augment(rng, smooth[z], center, side)
+        images[i], brains[i] = augment(rng, smooth[z], center, side, noise)
     return images, brains, chosen.astype(np.int16)
 
 
-def add_lesions(rng: np.random.Generator, images: np.ndarray, brains: np.ndarray) -> dict[str, np.ndarray]:
-    """Lesions on exactly half the images: new images, labels, masks and per-image statistics."""
+def add_lesions(rng: np.random.Generator, images: np.ndarray, brains: np.ndarray,
+                **options) -> dict[str, np.ndarray]:
+    """Lesions on exactly half the images: new images, labels, masks and per-image statistics.
+
+    ``options`` go to :func:`simulate_lesions` (its defaults build the asset)."""
     n = len(images)
     abnormal = np.sort(rng.permutation(n)[: n // 2])
     x = images[abnormal].astype(np.float32) / 127.5 - 1.0
-    lesioned, masks = simulate_lesions(x[:, None], brain_masks=brains[abnormal][:, None], rng=rng)
+    lesioned, masks = simulate_lesions(x[:, None], brain_masks=brains[abnormal][:, None], rng=rng, **options)
     new = np.round((lesioned[:, 0].numpy().astype(np.float64) + 1.0) * 127.5).astype(np.uint8)
     m = masks[:, 0].numpy()
     assert (new[~m] == images[abnormal][~m]).all(), "lesions changed pixels outside their masks"
@@ -279,7 +289,7 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
     keep = select_slices(template["brain"])
     center, side = crop_square(template["brain"], keep)
     splits = split_slices(keep)
-    streams = dict(zip(("train", "val", "test", "lesions"), np.random.SeedSequence(seed).spawn(4)))
+    streams = seed_streams(seed)
     arrays: dict[str, np.ndarray] = {}
     for split, n in counts.items():
         images, brains, chosen = make_split(np.random.default_rng(streams[split]), template, splits[split],

@@ -71,8 +71,6 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     if state_file is not None and Path(state_file).is_file():
         state = torch.load(state_file, map_location="cpu", weights_only=True)
         saved_gan_step = state.get("gan_step")
-        if saved_gan_step is not None and not isinstance(saved_gan_step, int):
-            saved_gan_step = int(saved_gan_step)
         if gan_step is not None and saved_gan_step != gan_step:
             warnings.warn(f"{state_file}: encoder state was trained against GAN iteration {saved_gan_step}, the GAN "
                           f"is now at {gan_step}; training the encoder from scratch", stacklevel=2)
