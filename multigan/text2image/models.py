@@ -178,6 +178,9 @@ class _ResidualBlock(nn.Module):
         return torch.relu(x + self.body(x))
 
 
+_SKIP_LIMIT = 0.999   # atanh(±0.999) ≈ ±3.8: Stage-I's saturated pixels stay finite
+
+
 def _log2_size(size: int, minimum: int) -> int:
     if size < minimum or size & (size - 1):
         raise ValueError(f"image size must be a power of two >= {minimum}, got {size}")
@@ -256,13 +259,22 @@ class StageIGenerator(nn.Module):
 
 
 class StageIIGenerator(nn.Module):
-    """StackGAN Stage-II: 64² image → 16 × 16 × 4·ngf, joint with tiled CA code, residual blocks, up to ``size``."""
+    """StackGAN Stage-II: 64² image → 16 × 16 × 4·ngf, joint with tiled CA code, residual blocks, up to ``size``.
 
-    def __init__(self, text_dim: int, condition_dim: int, ngf: int, residual_blocks: int, size: int):
+    ``skip=True`` (our default; not in the paper) makes the output a refinement of the Stage-I
+    image: ``tanh(atanh(up(low)) + conv(h))`` with ``up`` bilinear and the last conv starting at
+    zero (:meth:`start_at_stage1`), so Stage-II begins as the upsampled Stage-I image and learns
+    only what to add (edges, detail), instead of re-learning the whole picture from random
+    weights. ``skip=False`` is the paper's ``tanh(conv(h))``. Both have the same parameters.
+    """
+
+    def __init__(self, text_dim: int, condition_dim: int, ngf: int, residual_blocks: int, size: int,
+                 skip: bool = True):
         super().__init__()
         ups = _log2_size(size, 128) - 4
         if ngf % 2 ** (ups - 2):
             raise ValueError(f"Stage-II ngf must be divisible by {2 ** (ups - 2)} for size {size}, got {ngf}")
+        self.size, self.skip = size, bool(skip)
         self.ca = ConditioningAugmentation(text_dim, condition_dim)
         self.encode = nn.Sequential(
             nn.Conv2d(3, ngf, 3, 1, 1), nn.ReLU(),
@@ -275,11 +287,20 @@ class StageIIGenerator(nn.Module):
         self.up = nn.Sequential(*[_up_block(a, b) for a, b in zip(widths, widths[1:], strict=False)])
         self.to_rgb = nn.Sequential(nn.Conv2d(widths[-1], 3, 3, 1, 1), nn.Tanh())
 
+    def start_at_stage1(self) -> None:
+        """Zero the last conv: with ``skip`` the output is then exactly the upsampled Stage-I image."""
+        nn.init.zeros_(self.to_rgb[0].weight)
+        nn.init.zeros_(self.to_rgb[0].bias)
+
     def forward(self, low_res: Tensor, embedding: Tensor, eps: Tensor) -> Tensor:
         c = self.ca.sample(embedding, eps)
         h = self.encode(low_res)
         h = self.joint(torch.cat([h, c[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1))
-        return self.to_rgb(self.up(self.residual(h)))
+        h = self.up(self.residual(h))
+        if not self.skip:
+            return self.to_rgb(h)
+        base = F.interpolate(low_res, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return torch.tanh(torch.atanh(base.clamp(-_SKIP_LIMIT, _SKIP_LIMIT)) + self.to_rgb[0](h))
 
 
 class StackGenerator(nn.Module):
@@ -721,6 +742,8 @@ class StackGAN(TextImageGAN):
         ndf_stage2:       Stage-II D base width (paper: 64).
         residual_blocks:  Stage-II residual blocks (paper code: 4).
         stage2_size:      Stage-II output size, 128 or 256 (paper).
+        stage2_skip:      Stage-II refines the upsampled Stage-I image (see :class:`StageIIGenerator`);
+                          ``False``: the paper's Stage-II, which draws the image anew.
         kl_weight:        weight of the CA KL term in the G loss (released configs: 2.0).
         stage:            1 or 2: which stage trains and generates.
         cls, interpolate, wrong_weight, interpolation_weight, interpolation_beta, text_encoder,
@@ -729,7 +752,8 @@ class StackGAN(TextImageGAN):
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, condition_dim: int = 128, text_proj_dim: int = 128,
                  ngf_stage1: int = 1024, ndf_stage1: int = 64, ngf_stage2: int = 128, ndf_stage2: int = 64,
-                 residual_blocks: int = 4, stage2_size: int = 256, kl_weight: float = 2.0, stage: int = 1,
+                 residual_blocks: int = 4, stage2_size: int = 256, stage2_skip: bool = True, kl_weight: float = 2.0,
+                 stage: int = 1,
                  cls: bool = True, interpolate: bool = False, wrong_weight: float = 0.5,
                  interpolation_weight: float = 1.0, interpolation_beta: float = 0.5,
                  text_encoder: str = DEFAULT_ENCODER, text_encoder_fingerprint: Optional[str] = None):
@@ -748,7 +772,7 @@ class StackGAN(TextImageGAN):
         self.generator = StackGenerator(
             StageIGenerator(self.text_dim, self.z_dim, self.condition_dim, int(ngf_stage1)),
             StageIIGenerator(self.text_dim, self.condition_dim, int(ngf_stage2), int(residual_blocks),
-                             self.stage2_size),
+                             self.stage2_size, skip=bool(stage2_skip)),
             self.z_dim, self.condition_dim)
         self.discriminator = StackDiscriminator(
             MatchingDiscriminator(64, self.text_dim, int(ndf_stage1), int(text_proj_dim), text_batchnorm=False,
@@ -756,6 +780,8 @@ class StackGAN(TextImageGAN):
             MatchingDiscriminator(self.stage2_size, self.text_dim, int(ndf_stage2), int(text_proj_dim),
                                   text_batchnorm=False, joint_kernel=3))
         self.apply(_dcgan_init)
+        if self.generator.stage2.skip:
+            self.generator.stage2.start_at_stage1()
         self.stage = 1
         self.set_stage(int(stage))
 

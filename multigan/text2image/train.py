@@ -170,6 +170,10 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
         ema_start = steps // 2 if stackgan and stage == 2 else 0
+        if stackgan and stage == 2 and net.generator.stage2.skip:
+            # a Stage-I checkpoint from before the skip existed holds a random last conv; a Stage-II
+            # checkpoint (resumed below) replaces this
+            net.generator.stage2.start_at_stage1()
         trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start))
         trainer.resume_run(resume)
         trainer.fit()

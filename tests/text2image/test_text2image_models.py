@@ -204,6 +204,35 @@ def test_stackgan_stage2_training_leaves_stage1_bit_identical():
     assert trainer.model.sample(2, e[:2], seed=0).shape == (2, 3, 128, 128)
 
 
+def test_stage2_skip_starts_as_the_upsampled_stage1_image_and_learns_a_refinement():
+    torch.manual_seed(0)
+    model = StackGAN(**STACK_TINY, stage=2).eval()
+    z, e = model.sample_latent(3), torch.randn(3, 16)
+    noise, eps1, _ = model.generator.split_latent(z)
+    with torch.no_grad():
+        low = model.generator.stage1(noise, e, eps1)
+        up = F.interpolate(low, size=128, mode="bilinear", align_corners=False)
+        out = model.generator(z, e)
+    assert model.config["stage2_skip"] is True
+    assert out.shape == (3, 3, 128, 128)
+    inner = up.abs() < 0.999                                              # the clamp only touches saturated pixels
+    assert torch.allclose(out[inner], up[inner], atol=1e-5)
+    assert (out - up).abs().max() <= 1e-3
+    model.train()
+    trainer = _trainer(model, _batch(8, 128), steps=2)
+    trainer.fit()
+    assert model.generator.stage2.to_rgb[0].weight.abs().sum() > 0        # the zero conv learns
+    with torch.no_grad():
+        assert not torch.allclose(model.eval().generator(z, e), out, atol=1e-4)
+    paper = StackGAN(**STACK_TINY, stage2_skip=False, stage=2).eval()     # the paper's Stage-II: same parameters,
+    assert paper.state_dict().keys() == model.state_dict().keys()         # image drawn anew (not the upsampled one)
+    assert paper.generator.stage2.to_rgb[0].weight.abs().sum() > 0
+    with torch.no_grad():
+        drawn = paper.generator(z, e)
+        base = F.interpolate(paper.generator.stage1(noise, e, eps1), size=128, mode="bilinear", align_corners=False)
+    assert drawn.abs().max() <= 1 and not torch.allclose(drawn, base, rtol=0.1, atol=1e-9)
+
+
 def test_save_and_load_round_trip_generates_identical_images(tmp_path):
     torch.manual_seed(0)
     encoder = WordEncoder()
