@@ -121,7 +121,8 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
           steps_stage2: int = 2000, batch_size: int = 64, n_train: int = 6000, seed: int = 0, device: str = "auto",
           precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
           checkpoint_every: int = 500, resume: bool = False, encoder: Any = DEFAULT_ENCODER,
-          kl_weight: Optional[float] = None, progress: bool = True, command: str = "") -> Path:
+          kl_weight: Optional[float] = None, gan_int: Optional[bool] = None, progress: bool = True,
+          command: str = "") -> Path:
     """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"`` on captioned shapes.
 
     Writes ``out/final/`` (EMA generator, fp16, ``save_pretrained`` format, with ``training.json``);
@@ -129,7 +130,8 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     ``out/``. ``resume=True`` continues from the newest checkpoints (a finished stage is skipped).
     ``preset`` is a name from :data:`~multigan.text2image.models.PRESETS` or a dict of the model's
     arguments. ``kl_weight`` (StackGAN only) overrides the conditioning augmentation's KL weight
-    (the authors' 2.0 by default). Returns the ``final`` folder.
+    (the authors' 2.0 by default). ``gan_int`` switches the GAN-INT generator term on or off (default:
+    the preset's: on for GAN-CLS, off for StackGAN). Returns the ``final`` folder.
     """
     from multigan.core import Trainer, TrainerConfig
     from multigan.core.checkpoint import latest_checkpoint
@@ -145,6 +147,8 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         if model != "stackgan":
             raise ValueError(f"kl_weight is a StackGAN option (conditioning augmentation); {model!r} has none")
         overrides["kl_weight"] = float(kl_weight)
+    if gan_int is not None:
+        overrides["interpolate"] = bool(gan_int)
     out = Path(out)
     history = _history(out, resume)
     embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
@@ -386,6 +390,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--encoder", default=DEFAULT_ENCODER, help="text encoder package name or model folder")
         p.add_argument("--kl-weight", type=float, default=None,
                        help="StackGAN: weight of the conditioning-augmentation KL term (default: the preset's 2.0)")
+        p.add_argument("--gan-int", action=argparse.BooleanOptionalAction, default=None,
+                       help="GAN-INT generator term on interpolated captions (default: on for gan-cls, off for stackgan)")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -416,7 +422,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, model=args.model, preset=args.preset, steps_stage1=args.steps_stage1,
                       steps_stage2=args.steps_stage2, batch_size=args.batch_size, n_train=args.n_train,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      encoder=args.encoder, kl_weight=args.kl_weight, command="multigan train text2image " + " ".join(argv))
+                      encoder=args.encoder, kl_weight=args.kl_weight, gan_int=args.gan_int,
+                      command="multigan train text2image " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import TextImageGAN

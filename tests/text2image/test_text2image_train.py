@@ -72,8 +72,13 @@ def test_resume_skips_stage1_and_reuses_cached_embeddings(stackgan_run, tmp_path
 
 def test_gan_cls_trains_and_cli_samples(tmp_path, word_encoder, capsys):
     final = t2i_train.train(tmp_path / "cls", model="gan-cls", preset=CLS_TINY, steps_stage1=2, steps_stage2=0,
-                            encoder=WordEncoder(), **FAST)
-    assert isinstance(TextImageGAN.from_pretrained(final), TextConditionalGAN)
+                            encoder=WordEncoder(), gan_int=False, **FAST)
+    model = TextImageGAN.from_pretrained(final)
+    assert isinstance(model, TextConditionalGAN) and not model.gan_int            # --no-gan-int reaches the model
+    assert json.loads((final / "training.json").read_text())["overrides"] == {"interpolate": False}
+    assert TextConditionalGAN(**CLS_TINY, text_dim=16).gan_int                    # the preset's default is on
+    assert t2i_train._parser("train").parse_args(["--out", "x", "--gan-int"]).gan_int is True
+    assert t2i_train._parser("train").parse_args(["--out", "x"]).gan_int is None
     assert t2i_train.cli("sample", ["a green triangle on the left", "a blue square", "--out", str(tmp_path / "g.png"),
                                     "--model", str(final), "-n", "2", "--seed", "0"]) == 0
     width, _ = Image.open(tmp_path / "g.png").size
