@@ -15,6 +15,7 @@ from t2i_testing import one_thread  # noqa: F401  (autouse fixture)
 from multigan.cli import main as multigan_main
 from multigan.text2image.encoder import DEFAULT_ENCODER
 from multigan.text2image.models import StackGAN, TextConditionalGAN
+from multigan.text2image.shapes_data import HELD_OUT
 from multigan.text2image.train import _stage1_images, evaluate_model, format_metrics
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "text_to_image.py"
@@ -60,8 +61,14 @@ def test_evaluate_gan_cls_reports_every_metric_in_range():
     assert table["reference"]["diversity"] > 0 and table["reference"]["sharpness"] > 0
     assert (table["n"], table["image_size"], table["stage"]) == (N, 64, 1)
     assert 2 <= table["r_precision_candidates"] <= 100
+    pairs = table["heldout_pairs"]                                           # the mean, broken down by pair
+    assert set(pairs) <= {f"{c} {s}" for c, s in HELD_OUT} and sum(v["n"] for v in pairs.values()) == N
+    for attribute in ("color", "shape"):
+        mean = sum(v["n"] * v[attribute] for v in pairs.values()) / N
+        assert math.isclose(mean, table["generated"][f"heldout_{attribute}"], abs_tol=1e-6)
     text = format_metrics(table)
     assert text.startswith("| metric | data | generated |") and "all accuracy (held-out pairs)" in text
+    assert "| held-out pair | images |" in text and f"| {next(iter(pairs))} |" in text
     with pytest.raises(ValueError, match="n must be"):
         evaluate_model(TextConditionalGAN(**CLS_TINY), n=4, encoder=WordEncoder())
 
