@@ -174,10 +174,6 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
         ema_start = steps // 2 if stackgan and stage == 2 else 0
-        if stackgan and stage == 2 and net.generator.stage2.skip:
-            # a Stage-I checkpoint from before the skip existed holds a random last conv; a Stage-II
-            # checkpoint (resumed below) replaces this
-            net.generator.stage2.start_at_stage1()
         trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start))
         trainer.resume_run(resume)
         trainer.fit()
@@ -285,7 +281,6 @@ def evaluate_model(model: TextImageGAN, *, n: int = 500, seed: int = 0, encoder:
         diversity,
         load_attribute_classifier,
         load_rprecision_encoder,
-        predict_attributes,
         r_precision,
         sharpness,
         two_sample_score,
@@ -312,14 +307,14 @@ def evaluate_model(model: TextImageGAN, *, n: int = 500, seed: int = 0, encoder:
         reference.update({f"{split}_{k}": v for k, v in attribute_accuracy(real.images, real.attributes,
                                                                             classifier).items()})
 
-    predicted = predict_attributes(fake, classifier)
     pairs: dict[str, dict[str, float]] = {}
     for color, shape in sorted({(int(c), int(s)) for c, s in zip(heldout.attributes["color"],
                                                                  heldout.attributes["shape"], strict=True)}):
         rows = (heldout.attributes["color"] == color) & (heldout.attributes["shape"] == shape)
+        accuracy = attribute_accuracy(fake[rows], {a: heldout.attributes[a][rows] for a in ("color", "shape")},
+                                      classifier)
         pairs[f"{ATTRIBUTES['color'][color]} {ATTRIBUTES['shape'][shape]}"] = {
-            "n": int(rows.sum()), **{a: (predicted[a][rows] == heldout.attributes[a][rows]).float().mean().item()
-                                     for a in ("color", "shape")}}
+            "n": int(rows.sum()), "color": accuracy["color"], "shape": accuracy["shape"]}
 
     text = _rprecision_text(model, heldout.captions, embeddings)
     candidates = _rprecision_candidates(heldout.attributes)
