@@ -88,7 +88,7 @@ def load_training_checkpoint(path: str | Path, model, *, ema=None,
     meta = read_config(path / "model")
     if meta["model_type"] != model.model_type:
         raise ValueError(f"{path} holds a {meta['model_type']!r} checkpoint; this trainer trains {model.model_type!r}")
-    if meta["config"] != _jsonable(model.config):
+    if not _same_config(meta["config"], model):
         raise ValueError(f"{path}: model configuration differs from the checkpoint's "
                          f"({meta['config']} vs {model.config}); build the model with the checkpoint's config")
     model.load_weights(path / "model" / "model.safetensors", map_location=map_location)
@@ -102,6 +102,28 @@ def load_training_checkpoint(path: str | Path, model, *, ema=None,
 def _jsonable(config: dict) -> Any:
     import json
     return json.loads(json.dumps(config))
+
+
+def _same_config(saved: dict, model) -> bool:
+    """True if ``model`` was built with the checkpoint's config.
+
+    A key the checkpoint lacks counts as equal when the model holds that argument's default: the
+    checkpoint was written before the option existed, and the default keeps the old behaviour.
+    """
+    import inspect
+
+    current = _jsonable(model.config)
+    if saved == current:
+        return True
+    params = inspect.signature(type(model).__init__).parameters
+    for key in set(saved) | set(current):
+        if key in saved:
+            if key not in current or saved[key] != current[key]:
+                return False
+        elif key not in params or params[key].default is inspect.Parameter.empty \
+                or _jsonable({key: params[key].default})[key] != current[key]:
+            return False
+    return True
 
 
 def latest_checkpoint(folder: str | Path) -> Optional[Path]:

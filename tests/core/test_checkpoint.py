@@ -113,6 +113,27 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
         assert torch.equal(value, saved[key])
 
 
+def test_resume_accepts_checkpoint_from_before_a_new_option(tmp_path):
+    """A config key the checkpoint lacks is fine at its default (the option did not exist yet), not otherwise."""
+    trainer = _trainer(tmp_path)
+    trainer.fit()
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    config_file = path / "model" / "config.json"
+    meta = json.loads(config_file.read_text())
+    del meta["config"]["spectral_norm"]                      # as if written before spectral_norm existed
+    config_file.write_text(json.dumps(meta))
+    fresh = _trainer(tmp_path)
+    fresh.load_checkpoint(path)
+    assert fresh.step == trainer.step
+    for key, value in fresh.model.state_dict().items():
+        assert torch.equal(value, trainer.model.state_dict()[key])
+    other = Trainer(MixtureGAN(latent_dim=fresh.model.config["latent_dim"], hidden=fresh.model.config["hidden"],
+                               depth=fresh.model.config["depth"], spectral_norm=True),
+                    ring_of_gaussians(64), batch_size=16, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="configuration differs"):
+        other.load_checkpoint(path)
+
+
 def test_resume_refuses_other_model(tmp_path):
     trainer = _trainer(tmp_path)
     trainer.fit()
