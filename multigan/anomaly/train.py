@@ -123,7 +123,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
 def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
           steps: int = 3000, encoder_steps: int = 2000, batch_size: int = 64, fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
-          seed: int = 0, device: str = "auto",
+          map_sigma: float = 0.0, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
@@ -135,6 +135,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
     calibrated on the first ``search_calibration_images`` held-out images (Γ = 500 searches run at
     well under one image per second on a CPU); the f-AnoGAN threshold uses the whole split.
+    ``map_sigma`` is the model's default smoothing of anomaly maps (:class:`AnoGAN`).
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -142,7 +143,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
     train_set, val_set = _normal_set(normal, size, channels)
     torch.manual_seed(seed)
-    model = AnoGAN(image_size=size, channels=channels, width=width)
+    model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma)
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
@@ -183,12 +184,13 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
 def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search"), iterations: int = 500,
                    batch_size: int = 64, search_images: Optional[int] = None,
-                   seed: int = 0) -> dict[str, dict[str, float]]:
+                   seed: int = 0, map_sigma: Optional[float] = None) -> dict[str, dict[str, float]]:
     """Image and pixel metrics of each scoring method on a labelled set, plus images/s.
 
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
     class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
-    The row's ``images`` says how many were scored.
+    The row's ``images`` says how many were scored. ``map_sigma`` smooths the maps (default: the
+    model's); image metrics do not depend on it.
     """
     from .metrics import evaluate_scores
 
@@ -200,7 +202,7 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
         if method != "izif" and search_images is not None and search_images < len(test_set):
             subset = test_set.subset(balanced_subset(test_set.labels, search_images, seed=seed))
         start = time.perf_counter()
-        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size)
+        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, map_sigma=map_sigma)
         seconds = time.perf_counter() - start
         row = evaluate_scores(res.scores, subset.labels, res.threshold, maps=res.maps, masks=subset.masks)
         row["images"] = float(len(res.scores))
@@ -264,6 +266,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--search-iterations", type=int, default=500, help="Γ used to calibrate AnoGAN's threshold")
         p.add_argument("--search-calibration-images", type=int, default=128,
                        help="held-out normal images used to calibrate the search threshold")
+        p.add_argument("--map-sigma", type=float, default=0.0,
+                       help="the model's default Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -275,6 +279,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--method", default="izif", choices=["izif", "search", "izif+search"])
         p.add_argument("--iterations", type=int, default=500, help="Γ for search methods")
         p.add_argument("--threshold", type=float, default=None, help="override the calibrated threshold")
+        p.add_argument("--map-sigma", type=float, default=None,
+                       help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
         p.add_argument("--batch-size", type=int, default=64)
     elif command == "eval":
         p.add_argument("--model", default="brain-mri")
@@ -284,6 +290,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--iterations", type=int, default=500)
         p.add_argument("--search-images", type=int, default=None,
                        help="score search methods on a class-balanced subset of this many images")
+        p.add_argument("--map-sigma", type=float, default=None,
+                       help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
         p.add_argument("--csv", default=None, help="also write per-image scores of the first method here")
     else:
         raise NotImplementedError(f"'multigan {command} anomaly' does not exist; use train, score or eval")
@@ -297,7 +305,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, normal=args.normal, size=args.size, channels=args.channels, width=args.width,
                       steps=args.steps, encoder_steps=args.encoder_steps, batch_size=args.batch_size, fpr=args.fpr,
                       search_iterations=args.search_iterations,
-                      search_calibration_images=args.search_calibration_images, seed=args.seed, device=args.device,
+                      search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
+                      seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume,
                       command="multigan train anomaly " + " ".join(argv))
         print(f"model written to {final}")
@@ -308,7 +317,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "score":
         images = read_images(args.source, size=det.image_size, channels=det.channels)
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
-                        batch_size=args.batch_size, progress=True)
+                        batch_size=args.batch_size, map_sigma=args.map_sigma, progress=True)
         written = res.write_report(args.out)
         print(f"{written['csv']}\n{written['json']}")
         print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
@@ -317,8 +326,9 @@ def cli(command: str, argv: Sequence[str]) -> int:
         return 0
     test = read_images(args.data, size=det.image_size, channels=det.channels) if args.data else \
         brain_mri("test", size=det.image_size)
+    print(f"anomaly maps: Gaussian smoothing σ = {det.map_sigma if args.map_sigma is None else args.map_sigma:g} px")
     print(format_metrics(evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
-                                        search_images=args.search_images)))
+                                        search_images=args.search_images, map_sigma=args.map_sigma)))
     if args.csv:
-        det.score(test, method=args.methods[0], iterations=args.iterations).to_csv(args.csv)
+        det.score(test, method=args.methods[0], iterations=args.iterations, map_sigma=args.map_sigma).to_csv(args.csv)
     return 0

@@ -84,6 +84,29 @@ def test_cli_eval_prints_metrics(model_dir, folders, capsys):
     assert "| izif |" in out and "| search |" in out and "image_auroc" in out and "pixel_auroc" in out
 
 
+def test_map_sigma_in_eval_and_score(model_dir, folders, tmp_path, capsys):
+    from multigan.anomaly import read_images
+    from multigan.anomaly.models import gaussian_blur
+
+    det = AnoGAN.from_pretrained(model_dir)
+    data = read_images(str(folders / "labelled"), size=16)
+    raw = evaluate_model(det, data, methods=["izif"])["izif"]
+    smooth = evaluate_model(det, data, methods=["izif"], map_sigma=1.5)["izif"]
+    assert smooth["image_auroc"] == raw["image_auroc"] and smooth["pixel_auroc"] != raw["pixel_auroc"]
+    assert cli("eval", ["--model", str(model_dir), "--data", str(folders / "labelled"), "--methods", "izif",
+                        "--map-sigma", "1.5"]) == 0
+    assert "σ = 1.5 px" in capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli("score", [str(folders / "labelled" / "normal"), "--model", str(model_dir), "--out",
+                             str(tmp_path / "r"), "--map-sigma", "1.5"]) == 0
+    got = {r["name"]: r for r in csv.DictReader(open(tmp_path / "r" / "scores.csv"))}
+    res = det.score(read_images(str(folders / "labelled" / "normal"), size=16))
+    expect = gaussian_blur(res.maps, 1.5).flatten(1).max(1).values
+    for name, value in zip(res.names, expect.tolist()):
+        assert float(got[name]["max_map"]) == pytest.approx(value, rel=1e-4)
+
+
 def test_cli_bad_input(model_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises((FileNotFoundError, ValueError)):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from multigan.anomaly.models import METHODS, AnoGAN
+from multigan.anomaly.models import METHODS, AnoGAN, gaussian_blur
 
 TINY = {"image_size": 16, "width": 4, "latent_dim": 8}
 
@@ -43,6 +43,42 @@ def test_izif_score_matches_formula(det):
     assert torch.allclose(res.scores, expect, atol=1e-6)
     assert torch.allclose(res.maps, (x - rec).abs().mean(1, keepdim=True), atol=1e-6)
     assert res.labels is None and res.method == "izif" and len(res.names) == 3
+
+
+def test_gaussian_blur_values():
+    impulse = torch.zeros(1, 1, 15, 15)
+    impulse[0, 0, 7, 7] = 1.0
+    out = gaussian_blur(impulse, 1.5)
+    assert torch.isclose(out.sum(), torch.tensor(1.0), atol=1e-6)          # mass kept away from the edges
+    r = torch.arange(15.0) - 7
+    expect = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 1.5 ** 2))
+    expect = expect * (r.abs() <= 5)[:, None] * (r.abs() <= 5)[None, :]    # radius ceil(3σ) = 5
+    assert torch.allclose(out[0, 0], expect / expect.sum(), atol=1e-6)
+    flat = torch.full((2, 3, 8, 8), 0.25)
+    assert torch.allclose(gaussian_blur(flat, 4.0), flat)                 # constant maps stay (edges replicated)
+    assert gaussian_blur(impulse, 0) is impulse
+    with pytest.raises(ValueError, match="map_sigma"):
+        gaussian_blur(impulse, -1)
+
+
+def test_map_sigma_smooths_maps_only(det, tmp_path):
+    x = _images(3)
+    raw = det.score(x, method="izif")
+    smooth = det.score(x, method="izif", map_sigma=1.0)
+    assert torch.equal(raw.scores, smooth.scores)                          # image scores do not depend on it
+    assert torch.allclose(smooth.maps, gaussian_blur(raw.maps, 1.0), atol=1e-6)
+    assert smooth.maps.std() < raw.maps.std()
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY, map_sigma=1.0)
+    m.load_state_dict(det.state_dict())
+    assert torch.allclose(m.eval().score(x).maps, smooth.maps, atol=1e-6)   # the model's default
+    assert torch.allclose(m.score(x, map_sigma=0).maps, raw.maps, atol=1e-6)
+    m.save_pretrained(tmp_path / "m")
+    assert AnoGAN.from_pretrained(tmp_path / "m").map_sigma == 1.0
+    with pytest.raises(ValueError, match="map_sigma"):
+        AnoGAN(**TINY, map_sigma=float("nan"))
+    with pytest.raises(ValueError, match="map_sigma"):
+        det.score(x, map_sigma="wide")
 
 
 def test_search_lowers_loss_and_is_batch_independent(det):
