@@ -123,7 +123,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
 def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
           steps: int = 3000, encoder_steps: int = 2000, batch_size: int = 64, fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
-          map_sigma: float = 0.0, seed: int = 0, device: str = "auto",
+          map_sigma: float = 0.0, ema_decay: Optional[float] = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
@@ -135,7 +135,10 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
     calibrated on the first ``search_calibration_images`` held-out images (Γ = 500 searches run at
     well under one image per second on a CPU); the f-AnoGAN threshold uses the whole split.
-    ``map_sigma`` is the model's default smoothing of anomaly maps (:class:`AnoGAN`).
+    ``map_sigma`` is the model's default smoothing of anomaly maps (:class:`AnoGAN`). With
+    ``ema_decay`` the generator's weights are averaged over iterations (not in the papers; it can
+    be switched on when resuming a run trained without it); the averaged generator, its BatchNorm
+    statistics re-estimated, is the one the encoder learns to invert and the one exported.
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -147,13 +150,20 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
-                              "snapshot_size": 16, "batch_size": batch_size})
+                              "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay})
     trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
     out = Path(out)
     history = trainer.resume_run(resume)
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start
+    if trainer.ema is not None:
+        from multigan.core.ema import recalibrate_batchnorm
+
+        model.generator.load_state_dict(trainer.ema.state_dict())
+        noise = torch.Generator().manual_seed(seed)
+        recalibrate_batchnorm(model.generator, lambda g: g(torch.randn(batch_size, model.latent_dim,
+                                                                       generator=noise).to(trainer.device)))
     enc_start = time.perf_counter()
     enc_log = train_encoder(model, train_set.images, steps=encoder_steps, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",
@@ -268,6 +278,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="held-out normal images used to calibrate the search threshold")
         p.add_argument("--map-sigma", type=float, default=0.0,
                        help="the model's default Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)")
+        p.add_argument("--ema-decay", type=float, default=None,
+                       help="average G's weights with this decay per iteration (e.g. 0.999; off by default)")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -306,7 +318,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       steps=args.steps, encoder_steps=args.encoder_steps, batch_size=args.batch_size, fpr=args.fpr,
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
-                      seed=args.seed, device=args.device,
+                      ema_decay=args.ema_decay, seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume,
                       command="multigan train anomaly " + " ".join(argv))
         print(f"model written to {final}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -93,9 +94,12 @@ def load_training_checkpoint(path: str | Path, model, *, ema=None,
                          f"({meta['config']} vs {model.config}); build the model with the checkpoint's config")
     model.load_weights(path / "model" / "model.safetensors", map_location=map_location)
     if ema is not None:
-        if not (path / EMA_NAME).is_file():
-            raise FileNotFoundError(f"{path}: EMA is on but the checkpoint has no {EMA_NAME}")
-        ema.load_state_dict(load_file(str(path / EMA_NAME), device=str(map_location)))
+        if (path / EMA_NAME).is_file():
+            ema.load_state_dict(load_file(str(path / EMA_NAME), device=str(map_location)))
+        else:                                   # EMA switched on for a run trained without it
+            warnings.warn(f"{path} has no {EMA_NAME} (trained without EMA): the EMA starts from the "
+                          "checkpoint's generator", RuntimeWarning, stacklevel=2)
+            ema.load_state_dict(model.generator.state_dict())
     return torch.load(path / STATE_NAME, map_location="cpu", weights_only=True)
 
 

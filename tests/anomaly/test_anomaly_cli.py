@@ -61,6 +61,27 @@ def test_train_writes_calibrated_model(model_dir):
     assert info["search_calibration_images"] == 5 and set(info["thresholds"]) == {"izif", "search"}
 
 
+def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
+    from safetensors.torch import load_file
+
+    from multigan.core.checkpoint import EMA_NAME, latest_checkpoint
+
+    final = train(tmp_path, normal=str(folders / "healthy"), size=16, width=4, steps=3, encoder_steps=2, batch_size=8,
+                  calibrate_search=False, ema_decay=0.5, checkpoint_every=3, device="cpu", precision="fp32",
+                  command="pytest")
+    assert json.loads((final / "training.json").read_text())["trainer"]["ema_decay"] == 0.5
+    ckpt = latest_checkpoint(tmp_path / "checkpoints")
+    ema = load_file(str(ckpt / EMA_NAME))
+    raw = load_file(str(ckpt / "model" / "model.safetensors"))
+    exported = AnoGAN.from_pretrained(final).generator.state_dict()
+    weights = [k for k in ema if k.endswith("weight") or k.endswith("bias")]
+    assert weights and any(not torch.equal(ema[k], raw["generator." + k]) for k in weights)
+    for k in weights:                                              # the averaged weights are exported
+        assert torch.equal(exported[k], ema[k].half().float()), k
+    stats = [k for k in ema if k.endswith("running_mean")]
+    assert stats and all(not torch.equal(exported[k], ema[k].half().float()) for k in stats)   # re-estimated
+
+
 def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

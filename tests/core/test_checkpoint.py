@@ -134,6 +134,25 @@ def test_resume_accepts_checkpoint_from_before_a_new_option(tmp_path):
         other.load_checkpoint(path)
 
 
+def test_resume_with_ema_from_checkpoint_without_ema(tmp_path):
+    """EMA switched on for a run trained without it: it starts from the checkpoint's generator and averages on."""
+    trainer = _trainer(tmp_path)
+    trainer.fit()
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    torch.manual_seed(5)
+    on = Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=4, batch_size=16,
+                 progress=False, out_dir=str(tmp_path), tensorboard=False, device="cpu", ema_decay=0.5)
+    with pytest.warns(RuntimeWarning, match="EMA starts from the checkpoint's generator"):
+        on.load_checkpoint(path)
+    for key, value in trainer.model.generator.state_dict().items():
+        assert torch.equal(on.ema.state_dict()[key], value)
+    on.fit()
+    assert on.step == 4
+    assert (latest_checkpoint(tmp_path / "checkpoints") / ckpt_module.EMA_NAME).is_file()
+    moved = [not torch.equal(a, b) for a, b in zip(on.ema.module.parameters(), on.model.generator.parameters())]
+    assert any(moved)                                          # a real average, not a copy
+
+
 def test_resume_refuses_other_model(tmp_path):
     trainer = _trainer(tmp_path)
     trainer.fit()
