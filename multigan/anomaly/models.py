@@ -145,6 +145,7 @@ class AnoGAN(AdversarialModel):
         tanh_encoder: squash the encoder output with tanh (the authors' encoder).
         map_sigma:    default Gaussian smoothing (pixels) of the anomaly maps :meth:`score` returns;
                       0 keeps the raw ``|x − G(z)|``.
+        encoder_width: base channel width of the encoder alone (default ``width``, as the papers).
 
     Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
     step, Adam lr 1e-4, β (0, 0.9), batch 64. The encoder is trained afterwards with G and D frozen
@@ -154,7 +155,7 @@ class AnoGAN(AdversarialModel):
     modality = "anomaly"
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
-                 tanh_encoder: bool = True, map_sigma: float = 0.0):
+                 tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
@@ -162,7 +163,10 @@ class AnoGAN(AdversarialModel):
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)
-        self.encoder = Encoder(self.latent_dim, self.image_size, self.channels, width, tanh_encoder)
+        if encoder_width is not None and (isinstance(encoder_width, bool) or not isinstance(encoder_width, int)
+                                          or encoder_width < 1):
+            raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
+        self.encoder = Encoder(self.latent_dim, self.image_size, self.channels, encoder_width or width, tanh_encoder)
         # calibrated decision thresholds per method (nan = not calibrated) and the Γ used for "search"
         self.register_buffer("thresholds", torch.full((len(METHODS),), float("nan")))
         self.register_buffer("calibration_iterations", torch.zeros((), dtype=torch.long))

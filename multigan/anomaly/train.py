@@ -123,7 +123,8 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
 def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
           steps: int = 3000, encoder_steps: int = 2000, batch_size: int = 64, fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
-          map_sigma: float = 0.0, ema_decay: Optional[float] = None, seed: int = 0, device: str = "auto",
+          map_sigma: float = 0.0, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
+          seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
@@ -146,7 +147,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
     train_set, val_set = _normal_set(normal, size, channels)
     torch.manual_seed(seed)
-    model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma)
+    model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width)
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
@@ -278,6 +279,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="held-out normal images used to calibrate the search threshold")
         p.add_argument("--map-sigma", type=float, default=0.0,
                        help="the model's default Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)")
+        p.add_argument("--encoder-width", type=int, default=None, help="encoder's own base width (default --width)")
         p.add_argument("--ema-decay", type=float, default=None,
                        help="average G's weights with this decay per iteration (e.g. 0.999; off by default)")
         p.add_argument("--device", default="auto")
@@ -318,7 +320,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       steps=args.steps, encoder_steps=args.encoder_steps, batch_size=args.batch_size, fpr=args.fpr,
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
-                      ema_decay=args.ema_decay, seed=args.seed, device=args.device,
+                      ema_decay=args.ema_decay, encoder_width=args.encoder_width, seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume,
                       command="multigan train anomaly " + " ".join(argv))
         print(f"model written to {final}")

@@ -34,6 +34,15 @@ def test_paper_defaults_and_shapes():
     assert not any(isinstance(l, torch.nn.BatchNorm2d) for l in m.discriminator.modules())   # WGAN-GP critic
 
 
+def test_encoder_width_option():
+    m = AnoGAN(**TINY, encoder_width=6)
+    assert m.encoder.trunk.net[0].out_channels == 6 and m.discriminator.trunk.net[0].out_channels == 4
+    assert m.encode(torch.zeros(2, 1, 16, 16)).shape == (2, 8)
+    assert AnoGAN(**TINY).encoder.trunk.net[0].out_channels == 4                  # default: the shared width
+    with pytest.raises(ValueError, match="encoder_width"):
+        AnoGAN(**TINY, encoder_width=0)
+
+
 def test_izif_score_matches_formula(det):
     x = _images(3)
     res = det.score(x, method="izif", kappa=0.5)
