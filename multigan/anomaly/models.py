@@ -159,13 +159,13 @@ class AnoGAN(AdversarialModel):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
+        if encoder_width is not None and (isinstance(encoder_width, bool) or not isinstance(encoder_width, int)
+                                          or encoder_width < 1):
+            raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
         self.map_sigma = _check_sigma(map_sigma)
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)
-        if encoder_width is not None and (isinstance(encoder_width, bool) or not isinstance(encoder_width, int)
-                                          or encoder_width < 1):
-            raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
         self.encoder = Encoder(self.latent_dim, self.image_size, self.channels, encoder_width or width, tanh_encoder)
         # calibrated decision thresholds per method (nan = not calibrated) and the Γ used for "search"
         self.register_buffer("thresholds", torch.full((len(METHODS),), float("nan")))
