@@ -78,6 +78,8 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     if state is not None:
         model.encoder.load_state_dict(state["encoder"])
         opt.load_state_dict(state["optimizer"])
+        for group in opt.param_groups:                      # the lr asked for now, not the saved one
+            group["lr"] = lr
         gen.set_state(state["rng"])
         step = int(state["step"])
     bar = None
@@ -121,7 +123,8 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
 
 
 def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
-          steps: int = 3000, encoder_steps: int = 2000, batch_size: int = 64, fpr: float = 0.05,
+          steps: int = 3000, encoder_steps: int = 2000, encoder_lr: float = 1e-4, batch_size: int = 64,
+          fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
           seed: int = 0, device: str = "auto",
@@ -166,7 +169,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         recalibrate_batchnorm(model.generator, lambda g: g(torch.randn(batch_size, model.latent_dim,
                                                                        generator=noise).to(trainer.device)))
     enc_start = time.perf_counter()
-    enc_log = train_encoder(model, train_set.images, steps=encoder_steps, batch_size=batch_size, seed=seed,
+    enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",
                             log_file=out / "encoder_metrics.jsonl", log_every=log_every,
                             checkpoint_every=checkpoint_every, gan_step=trainer.step)
@@ -180,7 +183,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     seconds = time.perf_counter() - start
     command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "encoder_iterations": encoder_steps, "gan_seconds": gan_seconds, "encoder_seconds": enc_seconds,
+            "encoder_iterations": encoder_steps, "encoder_lr": encoder_lr, "gan_seconds": gan_seconds, "encoder_seconds": enc_seconds,
             "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "data": _describe(normal),
@@ -280,6 +283,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--map-sigma", type=float, default=0.0,
                        help="the model's default Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)")
         p.add_argument("--encoder-width", type=int, default=None, help="encoder's own base width (default --width)")
+        p.add_argument("--encoder-lr", type=float, default=1e-4,
+                       help="Adam lr of the encoder stage (a resumed encoder takes this one, not its saved lr)")
         p.add_argument("--ema-decay", type=float, default=None,
                        help="average G's weights with this decay per iteration (e.g. 0.999; off by default)")
         p.add_argument("--device", default="auto")
@@ -317,7 +322,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, normal=args.normal, size=args.size, channels=args.channels, width=args.width,
-                      steps=args.steps, encoder_steps=args.encoder_steps, batch_size=args.batch_size, fpr=args.fpr,
+                      steps=args.steps, encoder_steps=args.encoder_steps, encoder_lr=args.encoder_lr,
+                      batch_size=args.batch_size, fpr=args.fpr,
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       ema_decay=args.ema_decay, encoder_width=args.encoder_width, seed=args.seed, device=args.device,

@@ -53,6 +53,7 @@ def model_dir(folders, tmp_path_factory):
 def test_train_writes_calibrated_model(model_dir):
     info = json.loads((model_dir / "training.json").read_text())
     assert info["iterations"] == 2 and info["encoder_iterations"] == 5 and info["command"] == "pytest"
+    assert info["encoder_lr"] == 1e-4
     assert info["train_images"] + info["val_images"] == 24
     det = AnoGAN.from_pretrained(model_dir)
     assert det.image_size == 16 and not det.training

@@ -178,3 +178,9 @@ def test_gan_and_encoder_training_steps(tmp_path):
         redo = train_encoder(m, data.tensors[0], steps=20, batch_size=8, log_every=10, progress=False,
                              state_file=tmp_path / "enc2.pt", gan_step=3)
     assert [row["step"] for row in redo] == [10, 20]
+    # a resumed encoder takes the lr asked for now, not the one saved with it
+    assert torch.load(tmp_path / "enc.pt", weights_only=True)["optimizer"]["param_groups"][0]["lr"] == 1e-3
+    more = train_encoder(m, data.tensors[0], steps=40, batch_size=8, lr=3e-4, log_every=10, progress=False,
+                         state_file=tmp_path / "enc.pt", checkpoint_every=10)
+    assert [row["step"] for row in more] == [40]
+    assert torch.load(tmp_path / "enc.pt", weights_only=True)["optimizer"]["param_groups"][0]["lr"] == 3e-4
