@@ -166,8 +166,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
         model.generator.load_state_dict(trainer.ema.state_dict())
         noise = torch.Generator().manual_seed(seed)
-        recalibrate_batchnorm(model.generator, lambda g: g(torch.randn(batch_size, model.latent_dim,
-                                                                       generator=noise).to(trainer.device)))
+        recalibrate_batchnorm(model.generator,
+                              lambda g: g(model.sample_latent(batch_size, generator=noise, device=trainer.device)))
     enc_start = time.perf_counter()
     enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",

@@ -117,17 +117,14 @@ def _same_config(saved: dict, model) -> bool:
     import inspect
 
     current = _jsonable(model.config)
-    if saved == current:
-        return True
     params = inspect.signature(type(model).__init__).parameters
-    for key in set(saved) | set(current):
-        if key in saved:
-            if key not in current or saved[key] != current[key]:
-                return False
-        elif key not in params or params[key].default is inspect.Parameter.empty \
-                or _jsonable({key: params[key].default})[key] != current[key]:
-            return False
-    return True
+
+    def at_default(key: str, value: Any) -> bool:
+        default = params[key].default if key in params else inspect.Parameter.empty
+        return default is not inspect.Parameter.empty and _jsonable({key: default})[key] == value
+
+    return set(saved) <= set(current) and all(
+        saved[k] == v if k in saved else at_default(k, v) for k, v in current.items())
 
 
 def latest_checkpoint(folder: str | Path) -> Optional[Path]:
