@@ -135,8 +135,13 @@ class DistributedContext:
         return bool(t.item() > 0.5)
 
     def close(self) -> None:
-        """Destroy the process group if this context created it."""
+        """Destroy the process group if this context created it, once every process has reached here.
+
+        The barrier keeps one process from tearing its connections down while another still uses
+        them (gloo then aborts the slower process at exit).
+        """
         if self.initialized_here and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
             self.initialized_here = False
 

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import time
@@ -455,6 +456,19 @@ class Trainer:
         for batch in loader:
             self.data_cursor += 1
             yield batch
+
+    def close(self) -> None:
+        """End this trainer's part in a multi-process job (a no-op for one process; safe to repeat).
+
+        Drops the DDP wrappers, which hold the process group and its worker threads alive, then waits
+        for every process and destroys the group if this trainer created it. Call it once training
+        (and anything collective) is over; a process that exits with DDP wrappers still alive can be
+        aborted by gloo during interpreter shutdown.
+        """
+        if isinstance(self.G, DistributedDataParallel) or isinstance(self.D, DistributedDataParallel):
+            self.G, self.D = self.model.generator, self.model.discriminator
+            gc.collect()
+        self.dist.close()
 
     def _wrap(self, net: nn.Module) -> nn.Module:
         if not self.dist.is_distributed:

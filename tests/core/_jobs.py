@@ -41,7 +41,8 @@ def ddp_job(out: str) -> None:
     trainer.fit()
     if trainer.dist.is_main:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
-    trainer.dist.close()
+    trainer.close()
+    assert not torch.distributed.is_initialized()
 
 
 if __name__ == "__main__":
