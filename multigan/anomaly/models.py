@@ -9,12 +9,19 @@ either mapping:
 * ``"izif"`` (f-AnoGAN): one pass, ``z = E(x)``; score = ``MSE(x, G(z)) + κ·MSE(f(x), f(G(z)))`` (κ = 1).
 * ``"izif+search"``: the encoder's z as the start of a (shorter) search.
 
-The anomaly map is ``|x − G(z)|`` (averaged over channels), optionally smoothed by a Gaussian of
-``map_sigma`` pixels (0, the papers' raw residual, by default; smoothing suppresses the
-pixel-sized reconstruction errors of normal tissue far more than a lesion's extended residual, so
-it raises pixel AUROC and Dice; image scores do not depend on it). Every network scores in ``eval()``
-mode. Decision thresholds are calibrated on held-out normal images (:meth:`AnoGAN.calibrate`) and
-saved with the weights.
+The anomaly map is ``|x − G(z)|`` (averaged over channels), the papers' raw residual. Three
+options, all off by default, go beyond the papers (:func:`anomaly_map`):
+
+* ``map_shift`` r: the *shift-tolerant* residual — each pixel's residual is the smallest
+  ``|x(p) − G(z)(p + o)|`` over offsets ``o`` of at most r pixels in each direction, so an edge that
+  G draws a pixel off no longer reads as anomalous, while a lesion, wider than 2r + 1 pixels, does;
+* ``map_sigma``: a Gaussian smoothing of σ pixels, which suppresses the pixel-sized errors of
+  normal tissue far more than a lesion's extended residual;
+* ``image_score="map"``: the image score is the mean of the map's highest ``map_top`` fraction
+  (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image.
+
+Every network scores in ``eval()`` mode. Decision thresholds are calibrated on held-out normal
+images (:meth:`AnoGAN.calibrate`) with the model's own scoring options and saved with the weights.
 
 Example:
     >>> det = AnoGAN(image_size=32, width=8)
@@ -34,10 +41,12 @@ from torch import Tensor, nn
 
 from multigan.core.module import AdversarialModel
 
-__all__ = ["AnoGAN", "METHODS"]
+__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "anomaly_map", "top_fraction_mean"]
 
 #: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
 METHODS = ("izif", "search", "izif+search")
+#: what an image's score is: the method's loss (the papers) or the mean of the map's top fraction
+IMAGE_SCORES = ("loss", "map")
 
 
 def _check_sigma(sigma: Any) -> float:
@@ -65,6 +74,58 @@ def gaussian_blur(maps: Tensor, sigma: float) -> Tensor:
     x = nn.functional.conv2d(nn.functional.pad(x, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
     x = nn.functional.conv2d(nn.functional.pad(x, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1))
     return x.reshape(n, c, h, w)
+
+
+def _check_shift(shift: Any) -> int:
+    if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
+        raise ValueError(f"map_shift must be an int >= 0 (pixels), got {shift!r}")
+    return shift
+
+
+def _check_image_score(kind: Any) -> str:
+    if kind not in IMAGE_SCORES:
+        raise ValueError(f"image_score must be one of {IMAGE_SCORES}, got {kind!r}")
+    return kind
+
+
+def _check_top(fraction: Any) -> float:
+    try:
+        value = float(fraction)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise ValueError(f"map_top must be a fraction in (0, 1], got {fraction!r}")
+    return value
+
+
+def anomaly_map(x: Tensor, rec: Tensor, *, shift: int = 0, sigma: float = 0.0) -> Tensor:
+    """Per-pixel anomaly map (N, 1, H, W) of images ``x`` against reconstructions ``rec`` (N, C, H, W).
+
+    ``|x − rec|`` averaged over channels; with ``shift`` r > 0 the smallest such residual over
+    every offset of ``rec`` by at most r pixels in each direction (edges replicated); then smoothed
+    by a Gaussian of ``sigma`` pixels. ``shift=0, sigma=0`` is the papers' raw residual.
+    """
+    shift, sigma = _check_shift(shift), _check_sigma(sigma)
+    if shift == 0:
+        residual = (x - rec).abs().mean(1, keepdim=True)
+    else:
+        h, w = rec.shape[-2:]
+        if shift >= min(h, w):
+            raise ValueError(f"map_shift {shift} must be smaller than the image ({h}×{w})")
+        padded = nn.functional.pad(rec, (shift, shift, shift, shift), mode="replicate")
+        residual = None
+        for dy in range(2 * shift + 1):
+            for dx in range(2 * shift + 1):
+                r = (x - padded[..., dy:dy + h, dx:dx + w]).abs().mean(1, keepdim=True)
+                residual = r if residual is None else torch.minimum(residual, r)
+    return gaussian_blur(residual.float(), sigma)
+
+
+def top_fraction_mean(maps: Tensor, fraction: float) -> Tensor:
+    """Per-image mean of the highest ``fraction`` of each map's pixels (at least one pixel)."""
+    flat = maps.flatten(1)
+    k = max(1, int(round(_check_top(fraction) * flat.shape[1])))
+    return flat.topk(k, dim=1).values.mean(1)
 
 
 def _stages(image_size: int) -> int:
@@ -145,6 +206,10 @@ class AnoGAN(AdversarialModel):
         tanh_encoder: squash the encoder output with tanh (the authors' encoder).
         map_sigma:    default Gaussian smoothing (pixels) of the anomaly maps :meth:`score` returns;
                       0 keeps the raw ``|x − G(z)|``.
+        map_shift:    default shift tolerance (pixels) of the maps; 0 keeps the raw residual.
+        image_score:  ``"loss"`` (the method's loss, the papers) or ``"map"`` (mean of the map's
+                      highest ``map_top`` fraction of pixels, after shift and smoothing).
+        map_top:      the fraction of pixels ``image_score="map"`` averages (default 0.01).
         encoder_width: base channel width of the encoder alone (default ``width``, as the papers).
 
     Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
@@ -153,9 +218,12 @@ class AnoGAN(AdversarialModel):
     """
 
     modality = "anomaly"
+    #: post-processing only: a training run can be resumed with other values (e.g. to export)
+    inference_options = ("map_sigma", "map_shift", "image_score", "map_top")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
-                 tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None):
+                 tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
+                 map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
@@ -163,6 +231,8 @@ class AnoGAN(AdversarialModel):
                                           or encoder_width < 1):
             raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
         self.map_sigma = _check_sigma(map_sigma)
+        self.map_shift, self.image_score = _check_shift(map_shift), _check_image_score(image_score)
+        self.map_top = _check_top(map_top)
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)
@@ -240,7 +310,8 @@ class AnoGAN(AdversarialModel):
 
     def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
               kappa: float = 1.0, lr: float = 0.02, batch_size: int = 64, seed: int = 0,
-              threshold: Optional[float] = None, map_sigma: Optional[float] = None, progress: bool = False):
+              threshold: Optional[float] = None, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
+              image_score: Optional[str] = None, progress: bool = False):
         """Anomaly scores, maps and (with a threshold) labels for images (N, C, H, W) in [-1, 1].
 
         ``images`` may also be an :class:`~multigan.anomaly.data.ImageSet` (names, truth, masks and
@@ -250,8 +321,9 @@ class AnoGAN(AdversarialModel):
             method:     ``"izif"`` (f-AnoGAN, one pass), ``"search"`` (AnoGAN, Γ = ``iterations``
                         steps from z ~ N(0, I) seeded by ``seed``) or ``"izif+search"``.
             lam:        AnoGAN's λ; ``kappa``: f-AnoGAN's κ; ``lr``: Adam step of the z search.
-            threshold:  decision threshold; default the calibrated one for ``method`` (if any).
-            map_sigma:  Gaussian smoothing of the maps in pixels; default the model's ``map_sigma``.
+            threshold:  decision threshold; default the calibrated one for ``method`` (if any; not
+                        when the call's scoring options change the scores it was calibrated on).
+            map_sigma, map_shift, image_score: override the model's options for this call.
 
         Returns:
             :class:`~multigan.anomaly.results.AnomalyResult`.
@@ -271,6 +343,11 @@ class AnoGAN(AdversarialModel):
         if method != "izif" and int(iterations) < 1:
             raise ValueError(f"iterations must be >= 1 for {method!r}, got {iterations}")
         map_sigma = self.map_sigma if map_sigma is None else _check_sigma(map_sigma)
+        map_shift = self.map_shift if map_shift is None else _check_shift(map_shift)
+        image_score = self.image_score if image_score is None else _check_image_score(image_score)
+        # the stored thresholds hold for scores computed the way the model computes them
+        same_scores = image_score == self.image_score and (
+            image_score == "loss" or (map_sigma, map_shift) == (self.map_sigma, self.map_shift))
         device = next(self.parameters()).device
         gen = torch.Generator().manual_seed(seed)
         was_training = self.training
@@ -293,8 +370,9 @@ class AnoGAN(AdversarialModel):
                               else torch.randn(len(x), self.latent_dim, generator=gen).to(device))
                     with torch.enable_grad():
                         loss, rec = self._search(x, z0, int(iterations), lam, lr)
-                scores.append(loss.float().cpu())
-                maps.append(gaussian_blur((x - rec).abs().mean(1, keepdim=True).float(), map_sigma).cpu())
+                amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
+                scores.append((loss if image_score == "loss" else top_fraction_mean(amap, self.map_top)).float().cpu())
+                maps.append(amap.cpu())
                 recs.append(rec.float().cpu())
         finally:
             self.requires_grad_(True)
@@ -302,6 +380,12 @@ class AnoGAN(AdversarialModel):
         if threshold is None:
             stored = float(self.thresholds[METHODS.index(method)])
             threshold = None if math.isnan(stored) else stored
+            if threshold is not None and not same_scores:
+                warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
+                              f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
+                              f"{self.map_shift}); these scores differ, so no threshold is applied (pass "
+                              "threshold=)", stacklevel=2)
+                threshold = None
             if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):
                 warnings.warn(f"the {method!r} threshold was calibrated with {int(self.calibration_iterations)} "
                               f"iterations, scoring used {iterations}; scores may not be comparable", stacklevel=2)
@@ -313,10 +397,15 @@ class AnoGAN(AdversarialModel):
                   **score_kwargs: Any) -> float:
         """Set ``method``'s threshold so that a fraction ``fpr`` of held-out normal images is flagged.
 
-        Stored in the model (saved by ``save_pretrained``); returns the threshold.
+        Scores use the model's own options (``image_score``, ``map_sigma``, ``map_shift``). Stored in
+        the model (saved by ``save_pretrained``); returns the threshold.
         """
         from .metrics import threshold_at_fpr
 
+        overridden = sorted({"map_sigma", "map_shift", "image_score"} & set(score_kwargs))
+        if overridden:
+            raise ValueError(f"calibrate scores with the model's own {', '.join(overridden)}; build the model "
+                             "with the options to calibrate for")
         if not 0 < fpr < 1:
             raise ValueError(f"fpr must be in (0, 1), got {fpr}")
         res = self.score(normal_images, method=method, iterations=iterations, **score_kwargs)

@@ -126,7 +126,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           steps: int = 3000, encoder_steps: int = 2000, encoder_lr: float = 1e-4, batch_size: int = 64,
           fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
-          map_sigma: float = 0.0, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
+          map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss",
+          ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
           seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           command: str = "") -> Path:
@@ -139,7 +140,9 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
     calibrated on the first ``search_calibration_images`` held-out images (Γ = 500 searches run at
     well under one image per second on a CPU); the f-AnoGAN threshold uses the whole split.
-    ``map_sigma`` is the model's default smoothing of anomaly maps (:class:`AnoGAN`). With
+    ``map_sigma``, ``map_shift`` and ``image_score`` are the model's scoring options (:class:`AnoGAN`);
+    the thresholds are calibrated with them. They do not affect training, so a finished run can be
+    resumed with other values to export and calibrate them. With
     ``ema_decay`` the generator's weights are averaged over iterations (not in the papers; it can
     be switched on when resuming a run trained without it); the averaged generator, its BatchNorm
     statistics re-estimated, is the one the encoder learns to invert and the one exported.
@@ -150,7 +153,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
     train_set, val_set = _normal_set(normal, size, channels)
     torch.manual_seed(seed)
-    model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width)
+    model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
+                   map_shift=map_shift, image_score=image_score)
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
@@ -198,13 +202,15 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
 def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search"), iterations: int = 500,
                    batch_size: int = 64, search_images: Optional[int] = None,
-                   seed: int = 0, map_sigma: Optional[float] = None) -> dict[str, dict[str, float]]:
+                   seed: int = 0, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
+                   image_score: Optional[str] = None) -> dict[str, dict[str, float]]:
     """Image and pixel metrics of each scoring method on a labelled set, plus images/s.
 
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
     class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
-    The row's ``images`` says how many were scored. ``map_sigma`` smooths the maps (default: the
-    model's); image metrics do not depend on it.
+    The row's ``images`` says how many were scored. ``map_sigma``, ``map_shift`` and ``image_score``
+    override the model's scoring options (:class:`AnoGAN`); F1 needs the calibrated threshold, so it
+    is only reported for the model's own image scores.
     """
     from .metrics import evaluate_scores
 
@@ -216,7 +222,8 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
         if method != "izif" and search_images is not None and search_images < len(test_set):
             subset = test_set.subset(balanced_subset(test_set.labels, search_images, seed=seed))
         start = time.perf_counter()
-        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, map_sigma=map_sigma)
+        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, map_sigma=map_sigma,
+                          map_shift=map_shift, image_score=image_score)
         seconds = time.perf_counter() - start
         row = evaluate_scores(res.scores, subset.labels, res.threshold, maps=res.maps, masks=subset.masks)
         row["images"] = float(len(res.scores))
@@ -282,6 +289,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="held-out normal images used to calibrate the search threshold")
         p.add_argument("--map-sigma", type=float, default=0.0,
                        help="the model's default Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)")
+        p.add_argument("--map-shift", type=int, default=0,
+                       help="the model's shift tolerance of anomaly maps, in pixels (0: raw |x - G(z)|)")
+        p.add_argument("--image-score", default="loss", choices=["loss", "map"],
+                       help="image score: the method's loss (papers) or the mean of the map's top 1%%")
         p.add_argument("--encoder-width", type=int, default=None, help="encoder's own base width (default --width)")
         p.add_argument("--encoder-lr", type=float, default=1e-4,
                        help="Adam lr of the encoder stage (a resumed encoder takes this one, not its saved lr)")
@@ -300,6 +311,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--threshold", type=float, default=None, help="override the calibrated threshold")
         p.add_argument("--map-sigma", type=float, default=None,
                        help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
+        p.add_argument("--map-shift", type=int, default=None,
+                       help="shift tolerance of the anomaly maps in pixels (default: the model's)")
+        p.add_argument("--image-score", default=None, choices=["loss", "map"],
+                       help="image score: the method's loss or the map's top 1%% (default: the model's)")
         p.add_argument("--batch-size", type=int, default=64)
     elif command == "eval":
         p.add_argument("--model", default="brain-mri")
@@ -311,6 +326,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="score search methods on a class-balanced subset of this many images")
         p.add_argument("--map-sigma", type=float, default=None,
                        help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
+        p.add_argument("--map-shift", type=int, default=None,
+                       help="shift tolerance of the anomaly maps in pixels (default: the model's)")
+        p.add_argument("--image-score", default=None, choices=["loss", "map"],
+                       help="image score: the method's loss or the map's top 1%% (default: the model's)")
         p.add_argument("--csv", default=None, help="also write per-image scores of the first method here")
     else:
         raise NotImplementedError(f"'multigan {command} anomaly' does not exist; use train, score or eval")
@@ -326,6 +345,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       batch_size=args.batch_size, fpr=args.fpr,
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
+                      map_shift=args.map_shift, image_score=args.image_score,
                       ema_decay=args.ema_decay, encoder_width=args.encoder_width, seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume,
                       command="multigan train anomaly " + " ".join(argv))
@@ -337,7 +357,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "score":
         images = read_images(args.source, size=det.image_size, channels=det.channels)
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
-                        batch_size=args.batch_size, map_sigma=args.map_sigma, progress=True)
+                        batch_size=args.batch_size, map_sigma=args.map_sigma, map_shift=args.map_shift,
+                        image_score=args.image_score, progress=True)
         written = res.write_report(args.out)
         print(f"{written['csv']}\n{written['json']}")
         print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
@@ -346,9 +367,12 @@ def cli(command: str, argv: Sequence[str]) -> int:
         return 0
     test = read_images(args.data, size=det.image_size, channels=det.channels) if args.data else \
         brain_mri("test", size=det.image_size)
-    print(f"anomaly maps: Gaussian smoothing σ = {det.map_sigma if args.map_sigma is None else args.map_sigma:g} px")
+    options = {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "image_score": args.image_score}
+    shown = {k: getattr(det, k) if v is None else v for k, v in options.items()}
+    print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
+          f"image score: {shown['image_score']}")
     print(format_metrics(evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
-                                        search_images=args.search_images, map_sigma=args.map_sigma)))
+                                        search_images=args.search_images, **options)))
     if args.csv:
-        det.score(test, method=args.methods[0], iterations=args.iterations, map_sigma=args.map_sigma).to_csv(args.csv)
+        det.score(test, method=args.methods[0], iterations=args.iterations, **options).to_csv(args.csv)
     return 0

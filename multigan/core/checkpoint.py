@@ -113,10 +113,13 @@ def _same_config(saved: dict, model) -> bool:
 
     A key the checkpoint lacks counts as equal when the model holds that argument's default: the
     checkpoint was written before the option existed, and the default keeps the old behaviour.
+    Keys in the model's ``inference_options`` (post-processing only) are not compared.
     """
     import inspect
 
-    current = _jsonable(model.config)
+    ignored = set(getattr(model, "inference_options", ()))
+    current = {k: v for k, v in _jsonable(model.config).items() if k not in ignored}
+    saved = {k: v for k, v in saved.items() if k not in ignored}
     params = inspect.signature(type(model).__init__).parameters
 
     def at_default(key: str, value: Any) -> bool:

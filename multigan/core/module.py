@@ -272,9 +272,13 @@ class AdversarialModel(ModelMixin):
     Subclasses set ``self.generator``, ``self.discriminator`` (any ``nn.Module``; several
     discriminators go in one container module whose forward returns a list of logits) and
     ``self.latent_dim``, and override the hooks below where the defaults do not fit.
+    ``inference_options`` names constructor arguments that change only how a trained model is
+    used (e.g. how its outputs are post-processed), never its weights or training: resuming a
+    checkpoint ignores them, so they can be changed when the run is resumed to export.
     """
 
     latent_dim: int = 0
+    inference_options: tuple[str, ...] = ()
 
     # -- hooks the trainer calls ------------------------------------------------------------------
 

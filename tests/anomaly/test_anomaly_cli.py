@@ -83,6 +83,29 @@ def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
     assert stats and all(not torch.equal(exported[k], ema[k].half().float()) for k in stats)   # re-estimated
 
 
+def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
+    """Scoring options do not touch training: a finished run resumes to export and calibrate them."""
+    opts = dict(normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=2, batch_size=8,
+                calibrate_search=False, checkpoint_every=2, device="cpu", precision="fp32")
+    first = AnoGAN.from_pretrained(train(tmp_path, **opts, command="first"))
+    final = train(tmp_path, **opts, resume=True, map_shift=1, map_sigma=1.0, image_score="map", command="second")
+    det = AnoGAN.from_pretrained(final)
+    assert (det.map_shift, det.map_sigma, det.image_score) == (1, 1.0, "map")
+    for key, value in first.state_dict().items():                  # same networks, nothing retrained
+        if key != "thresholds":
+            assert torch.equal(det.state_dict()[key], value), key
+    info = json.loads((final / "training.json").read_text())
+    assert info["commands"][-2:] == ["first", "second"]
+    from multigan.anomaly.metrics import threshold_at_fpr
+    from multigan.anomaly.train import _normal_set
+    _, val = _normal_set(str(folders / "healthy"), 16, 1)
+    expect = threshold_at_fpr(det.score(val).scores, 0.05)            # calibrated on the new image scores
+    assert float(det.thresholds[0]) == pytest.approx(float(expect), rel=0.05)
+    assert float(det.thresholds[0]) != pytest.approx(float(first.thresholds[0]), rel=0.05)
+    assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif"]) == 0
+    assert "shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map" in capsys.readouterr().out
+
+
 def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from multigan.anomaly.models import METHODS, AnoGAN, gaussian_blur
+from multigan.anomaly.models import METHODS, AnoGAN, anomaly_map, gaussian_blur, top_fraction_mean
 
 TINY = {"image_size": 16, "width": 4, "latent_dim": 8}
 
@@ -88,6 +88,69 @@ def test_map_sigma_smooths_maps_only(det, tmp_path):
         AnoGAN(**TINY, map_sigma=float("nan"))
     with pytest.raises(ValueError, match="map_sigma"):
         det.score(x, map_sigma="wide")
+
+
+def test_shift_tolerant_map_values():
+    x = torch.zeros(1, 1, 12, 12)
+    x[..., 4:8, 4:8] = 1.0                                            # a square edge...
+    moved = torch.roll(x, shifts=1, dims=-1)                           # ...drawn one pixel off
+    assert anomaly_map(x, moved).sum() == 8                            # raw: both edges light up
+    assert anomaly_map(x, moved, shift=1).abs().max() == 0             # tolerated
+    lesion = x.clone()
+    lesion[..., 5:7, 5:7] = -1.0                                       # dark blob inside the bright square
+    assert anomaly_map(lesion, x, shift=1)[0, 0, 5:7, 5:7].min() == 2.0  # nothing near G's square explains it
+    rgb, rec = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)          # brute force over the 9 offsets
+    pad = torch.nn.functional.pad(rec, (1, 1, 1, 1), mode="replicate")
+    brute = torch.stack([(rgb - pad[..., dy:dy + 8, dx:dx + 8]).abs().mean(1, keepdim=True)
+                         for dy in range(3) for dx in range(3)]).min(0).values
+    assert torch.allclose(anomaly_map(rgb, rec, shift=1), brute)
+    assert torch.allclose(anomaly_map(rgb, rec, shift=1, sigma=1.0), gaussian_blur(brute, 1.0))
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="map_shift"):
+            anomaly_map(rgb, rec, shift=bad)
+    with pytest.raises(ValueError, match="smaller than the image"):
+        anomaly_map(rgb, rec, shift=8)
+
+
+def test_top_fraction_mean():
+    maps = torch.arange(200.0).view(2, 1, 10, 10)
+    assert top_fraction_mean(maps, 0.05).tolist() == [97.0, 197.0]      # mean of the 5 highest
+    assert top_fraction_mean(maps, 0.001).tolist() == [99.0, 199.0]     # at least one pixel
+    assert top_fraction_mean(maps, 1.0).tolist() == [49.5, 149.5]
+    with pytest.raises(ValueError, match="map_top"):
+        top_fraction_mean(maps, 0)
+
+
+def test_image_score_from_map_and_thresholds(det, tmp_path):
+    x = _images(6, seed=2)
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY, map_shift=1, map_sigma=1.0, image_score="map", map_top=0.05)
+    m.load_state_dict(det.state_dict())
+    m.eval()
+    res = m.score(x)
+    with torch.no_grad():
+        rec = det.generator(det.encoder(x))
+    expect_maps = anomaly_map(x, rec, shift=1, sigma=1.0)
+    assert torch.allclose(res.maps, expect_maps, atol=1e-6)
+    assert torch.allclose(res.scores, top_fraction_mean(expect_maps, 0.05), atol=1e-6)
+    loss = m.score(x, image_score="loss")
+    assert torch.allclose(loss.scores, det.score(x).scores, atol=1e-6)  # the papers' score on request
+    t = m.calibrate(x, fpr=0.5)
+    assert m.score(x).threshold == t
+    with pytest.warns(UserWarning, match="no threshold is applied"):
+        assert m.score(x, map_sigma=2.0).threshold is None              # scores changed: threshold does not hold
+    with pytest.warns(UserWarning, match="no threshold is applied"):
+        assert m.score(x, image_score="loss").threshold is None
+    with pytest.raises(ValueError, match="model's own map_sigma"):
+        m.calibrate(x, map_sigma=2.0)
+    m.save_pretrained(tmp_path / "m")
+    back = AnoGAN.from_pretrained(tmp_path / "m")
+    assert (back.map_shift, back.image_score, back.map_top) == (1, "map", 0.05)
+    assert torch.allclose(back.score(x).scores, res.scores, atol=1e-2)   # fp32 → saved weights
+    with pytest.raises(ValueError, match="image_score"):
+        AnoGAN(**TINY, image_score="max")
+    with pytest.raises(ValueError, match="map_top"):
+        AnoGAN(**TINY, map_top=2)
 
 
 def test_search_lowers_loss_and_is_batch_independent(det):

@@ -162,3 +162,32 @@ def test_resume_refuses_other_model(tmp_path):
         other.load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
     with pytest.raises(FileNotFoundError, match="not a training checkpoint"):
         other.load_checkpoint(tmp_path)
+
+
+class _ScaledMixture(MixtureGAN):
+    """A toy whose ``scale`` only post-processes samples: an inference option."""
+
+    inference_options = ("scale",)
+
+    def __init__(self, latent_dim: int = 4, hidden: int = 8, depth: int = 1, scale: float = 1.0):
+        super().__init__(latent_dim=latent_dim, hidden=hidden, depth=depth)
+        self.scale = scale
+
+
+def test_resume_ignores_inference_options(tmp_path):
+    """Options that only change how a trained model is used may differ on resume; weight-shaping ones may not."""
+    def make(**kw):
+        return Trainer(_ScaledMixture(**kw), ring_of_gaussians(64), steps=2, batch_size=16, progress=False,
+                       out_dir=str(tmp_path), tensorboard=False, device="cpu", checkpoint_every=2)
+
+    first = make()
+    first.fit()
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    assert json.loads((path / "model" / "config.json").read_text())["config"]["scale"] == 1.0
+    resumed = make(scale=3.0)
+    resumed.load_checkpoint(path)
+    assert resumed.step == 2 and resumed.model.scale == 3.0
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value)
+    with pytest.raises(ValueError, match="configuration differs"):
+        make(hidden=16, scale=3.0).load_checkpoint(path)
