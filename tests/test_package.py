@@ -67,8 +67,15 @@ def test_cli_bench_runs_a_tiny_config(capsys, tmp_path):
 def test_cli_demo_writes_every_kind(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert written == ["image/grid.png", "music/melody.mid", "music/melody.wav", "music/roll.png",
-                       "music/scale.mid", "music/scale.wav", "text2image/grid.png", "video/square.gif",
-                       "video/square.mp4", "voxel/torus.glb", "voxel/torus.obj"]
+    overlays = [f"anomaly/overlays/brain_mri_test_{name}.png" for name in
+                ("00000_z031", "00001_z111", "00002_z059", "00003_z119", "00004_z091", "00005_z127",
+                 "00006_z127", "00010_z043")]                      # 4 normal + 4 lesioned test slices
+    assert written == [*overlays, "anomaly/scores.csv", "image/grid.png", "music/melody.mid", "music/melody.wav",
+                       "music/roll.png", "music/scale.mid", "music/scale.wav", "text2image/grid.png",
+                       "video/square.gif", "video/square.mp4", "voxel/torus.glb", "voxel/torus.obj"]
     assert all((tmp_path / w).stat().st_size > 100 for w in written)
-    assert "wrote 11 files" in capsys.readouterr().out
+    assert "wrote 20 files" in capsys.readouterr().out
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "anomaly" / "scores.csv")))
+    flagged = [r["truth"] for r in rows if r["label"] == "anomalous"]
+    assert len(rows) == 8 and len(flagged) >= 2 and set(flagged) == {"anomalous"}   # the shipped model finds lesions
