@@ -80,6 +80,9 @@ def _info() -> int:
     built = set(available_modalities())
     print("modalities: " + ", ".join(f"{m}{'' if m in built else ' (not built yet)'}" for m in MODALITIES))
     print("objectives: " + ", ".join(available_objectives()))
+    from multigan.core.module import CONFIG_NAME, assets_dir
+    shipped = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in assets_dir().glob(f"checkpoints/*/*/{CONFIG_NAME}"))
+    print("shipped models: " + (", ".join(shipped) if shipped else "none") + f" (in {assets_dir() / 'checkpoints'})")
     return 0
 
 

@@ -51,6 +51,7 @@ def test_cli_info_and_unbuilt_modality(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "multigan " + multigan.__version__ in out and "wgan-gp" in out
+    assert "anomaly/brain-mri" in out and "music/bach" in out                  # shipped checkpoints listed
     assert main(["sample", "nonsense"]) == 2
     assert "unknown modality 'nonsense'" in capsys.readouterr().err
 
