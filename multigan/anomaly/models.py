@@ -233,6 +233,8 @@ class AnoGAN(AdversarialModel):
         self.map_sigma = _check_sigma(map_sigma)
         self.map_shift, self.image_score = _check_shift(map_shift), _check_image_score(image_score)
         self.map_top = _check_top(map_top)
+        if self.map_shift >= int(image_size):
+            raise ValueError(f"map_shift {map_shift} must be smaller than the image ({image_size} px)")
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)

@@ -151,6 +151,8 @@ def test_image_score_from_map_and_thresholds(det, tmp_path):
         AnoGAN(**TINY, image_score="max")
     with pytest.raises(ValueError, match="map_top"):
         AnoGAN(**TINY, map_top=2)
+    with pytest.raises(ValueError, match="smaller than the image"):
+        AnoGAN(**TINY, map_shift=16)
 
 
 def test_search_lowers_loss_and_is_batch_independent(det):
