@@ -49,11 +49,15 @@ METHODS = ("izif", "search", "izif+search")
 IMAGE_SCORES = ("loss", "map")
 
 
-def _check_sigma(sigma: Any) -> float:
+def _float_or_nan(value: Any) -> float:
     try:
-        value = float(sigma)
+        return float(value)
     except (TypeError, ValueError):
-        value = float("nan")
+        return float("nan")
+
+
+def _check_sigma(sigma: Any) -> float:
+    value = _float_or_nan(sigma)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"map_sigma must be a finite number >= 0 (pixels), got {sigma!r}")
     return value
@@ -76,9 +80,11 @@ def gaussian_blur(maps: Tensor, sigma: float) -> Tensor:
     return x.reshape(n, c, h, w)
 
 
-def _check_shift(shift: Any) -> int:
+def _check_shift(shift: Any, size: Optional[int] = None) -> int:
     if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
         raise ValueError(f"map_shift must be an int >= 0 (pixels), got {shift!r}")
+    if size is not None and shift >= size:
+        raise ValueError(f"map_shift {shift} must be smaller than the image ({size} px)")
     return shift
 
 
@@ -89,10 +95,7 @@ def _check_image_score(kind: Any) -> str:
 
 
 def _check_top(fraction: Any) -> float:
-    try:
-        value = float(fraction)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = _float_or_nan(fraction)
     if not 0 < value <= 1:
         raise ValueError(f"map_top must be a fraction in (0, 1], got {fraction!r}")
     return value
@@ -105,13 +108,11 @@ def anomaly_map(x: Tensor, rec: Tensor, *, shift: int = 0, sigma: float = 0.0) -
     every offset of ``rec`` by at most r pixels in each direction (edges replicated); then smoothed
     by a Gaussian of ``sigma`` pixels. ``shift=0, sigma=0`` is the papers' raw residual.
     """
-    shift, sigma = _check_shift(shift), _check_sigma(sigma)
+    h, w = rec.shape[-2:]
+    shift, sigma = _check_shift(shift, min(h, w)), _check_sigma(sigma)
     if shift == 0:
         residual = (x - rec).abs().mean(1, keepdim=True)
     else:
-        h, w = rec.shape[-2:]
-        if shift >= min(h, w):
-            raise ValueError(f"map_shift {shift} must be smaller than the image ({h}×{w})")
         padded = nn.functional.pad(rec, (shift, shift, shift, shift), mode="replicate")
         residual = None
         for dy in range(2 * shift + 1):
@@ -231,10 +232,8 @@ class AnoGAN(AdversarialModel):
                                           or encoder_width < 1):
             raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
         self.map_sigma = _check_sigma(map_sigma)
-        self.map_shift, self.image_score = _check_shift(map_shift), _check_image_score(image_score)
-        self.map_top = _check_top(map_top)
-        if self.map_shift >= int(image_size):
-            raise ValueError(f"map_shift {map_shift} must be smaller than the image ({image_size} px)")
+        self.map_shift = _check_shift(map_shift, int(image_size))
+        self.image_score, self.map_top = _check_image_score(image_score), _check_top(map_top)
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)
@@ -404,7 +403,7 @@ class AnoGAN(AdversarialModel):
         """
         from .metrics import threshold_at_fpr
 
-        overridden = sorted({"map_sigma", "map_shift", "image_score"} & set(score_kwargs))
+        overridden = sorted(set(self.inference_options) & set(score_kwargs))
         if overridden:
             raise ValueError(f"calibrate scores with the model's own {', '.join(overridden)}; build the model "
                              "with the options to calibrate for")

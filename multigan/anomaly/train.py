@@ -272,6 +272,16 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     return [res.to_csv(out_dir / "scores.csv"), *res.save_overlays(out_dir / "overlays")]
 
 
+def _scoring_overrides(p: argparse.ArgumentParser) -> None:
+    """The per-call overrides of a model's scoring options (score and eval)."""
+    p.add_argument("--map-sigma", type=float, default=None,
+                   help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
+    p.add_argument("--map-shift", type=int, default=None,
+                   help="shift tolerance of the anomaly maps in pixels (default: the model's)")
+    p.add_argument("--image-score", default=None, choices=["loss", "map"],
+                   help="image score: the method's loss or the map's top 1%% (default: the model's)")
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"multigan {command} anomaly")
     if command == "train":
@@ -309,12 +319,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--method", default="izif", choices=["izif", "search", "izif+search"])
         p.add_argument("--iterations", type=int, default=500, help="Γ for search methods")
         p.add_argument("--threshold", type=float, default=None, help="override the calibrated threshold")
-        p.add_argument("--map-sigma", type=float, default=None,
-                       help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
-        p.add_argument("--map-shift", type=int, default=None,
-                       help="shift tolerance of the anomaly maps in pixels (default: the model's)")
-        p.add_argument("--image-score", default=None, choices=["loss", "map"],
-                       help="image score: the method's loss or the map's top 1%% (default: the model's)")
+        _scoring_overrides(p)
         p.add_argument("--batch-size", type=int, default=64)
     elif command == "eval":
         p.add_argument("--model", default="brain-mri")
@@ -324,12 +329,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--iterations", type=int, default=500)
         p.add_argument("--search-images", type=int, default=None,
                        help="score search methods on a class-balanced subset of this many images")
-        p.add_argument("--map-sigma", type=float, default=None,
-                       help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
-        p.add_argument("--map-shift", type=int, default=None,
-                       help="shift tolerance of the anomaly maps in pixels (default: the model's)")
-        p.add_argument("--image-score", default=None, choices=["loss", "map"],
-                       help="image score: the method's loss or the map's top 1%% (default: the model's)")
+        _scoring_overrides(p)
         p.add_argument("--csv", default=None, help="also write per-image scores of the first method here")
     else:
         raise NotImplementedError(f"'multigan {command} anomaly' does not exist; use train, score or eval")
