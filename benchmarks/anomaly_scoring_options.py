@@ -4,8 +4,8 @@
     python benchmarks/anomaly_scoring_options.py --model runs/brain/final --shifts 0 1 --sigmas 0 2 3 4 --seed 7
 
 The held-out *validation* slices of the built-in set are all normal. This script adds simulated
-lesions (:func:`multigan.anomaly.simulate_lesions`, the test split's settings, a seed of its own) to
-half of them and scores them once with f-AnoGAN. For each shift tolerance r and Gaussian σ
+lesions (:func:`multigan.anomaly.with_simulated_lesions`: the test split's settings, a seed of its
+own) to half of them and scores them once with f-AnoGAN. For each shift tolerance r and Gaussian σ
 (:func:`multigan.anomaly.models.anomaly_map`) it reports pixel AUROC, (oracle) Dice, and the image
 AUROC of ``image_score="map"`` (mean of the map's top ``--top`` fraction) beside that of the
 f-AnoGAN loss, which does not depend on the map. It then names the setting with the best image
@@ -16,12 +16,9 @@ from the reconstructions.
 import argparse
 import warnings
 
-import torch
-
 
 def main() -> None:
-    from multigan.anomaly import AnoGAN, brain_mri, simulate_lesions
-    from multigan.anomaly.data import ImageSet
+    from multigan.anomaly import AnoGAN, brain_mri, with_simulated_lesions
     from multigan.anomaly.metrics import auroc, best_dice_threshold, pixel_auroc
     from multigan.anomaly.models import anomaly_map, top_fraction_mean
 
@@ -35,19 +32,13 @@ def main() -> None:
 
     det = AnoGAN.from_pretrained(args.model)
     val = brain_mri("val", size=det.image_size)
-    n = len(val)
-    abnormal = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))[: n // 2]
-    brains = None if val.brain_masks is None else val.brain_masks[abnormal]
-    lesioned, lesion_masks = simulate_lesions(val.images[abnormal], brain_masks=brains, seed=args.seed)
-    images, masks = val.images.clone(), torch.zeros_like(val.images, dtype=torch.bool)
-    images[abnormal], masks[abnormal] = lesioned, lesion_masks
-    labels = torch.zeros(n, dtype=torch.long)
-    labels[abnormal] = 1
-    data = ImageSet(images=images, names=list(val.names), labels=labels, masks=masks)
+    data = with_simulated_lesions(val, seed=args.seed)
+    images, masks, labels = data.images, data.masks, data.labels
+    n, abnormal = len(data), int(labels.sum())
     with warnings.catch_warnings():              # no decision threshold is needed here
         warnings.simplefilter("ignore", UserWarning)
         res = det.score(data, method="izif", image_score="loss", map_sigma=0, map_shift=0)
-    print(f"validation slices: {n} ({len(abnormal)} with simulated lesions, seed {args.seed}); model {args.model}")
+    print(f"validation slices: {n} ({abnormal} with simulated lesions, seed {args.seed}); model {args.model}")
     print(f"image AUROC of the f-AnoGAN loss (independent of the map): {auroc(res.scores, labels):.3f}")
     print(f"| shift (px) | σ (px) | pixel AUROC | Dice (oracle threshold) | image AUROC, map top {args.top:g} |")
     print("|---:|---:|---:|---:|---:|")

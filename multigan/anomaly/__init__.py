@@ -6,13 +6,13 @@
 >>> res.to_csv("scores.csv"); res.save_overlays("overlays/")  # doctest: +SKIP
 """
 
-from .data import ImageSet, brain_mri, read_images, simulate_lesions
+from .data import ImageSet, brain_mri, read_images, simulate_lesions, with_simulated_lesions
 from .models import METHODS, AnoGAN
 from .results import AnomalyResult
 from .train import cli, demo
 
 __all__ = ["METHODS", "AnoGAN", "AnomalyResult", "ImageSet", "brain_mri", "cli", "demo", "read_images",
-           "simulate_lesions"]
+           "simulate_lesions", "with_simulated_lesions"]
 
 
 def _register_benchmarks() -> None:

@@ -66,6 +66,7 @@ __all__ = [
     "read_images",
     "simulate_lesions",
     "volume_slices",
+    "with_simulated_lesions",
 ]
 
 #: Percentiles of the robust per-image min–max normalisation.
@@ -932,6 +933,39 @@ def _one_lesion(rng, image, brain, radius, scale, ndimage) -> np.ndarray | None:
         if (blend > 0).sum() >= max(3, 0.3 * np.pi * r * r):
             return blend
     return None
+
+
+def with_simulated_lesions(images: ImageSet, *, fraction: float = 0.5, seed: int = 7) -> ImageSet:
+    """A labelled copy of a normal set: simulated lesions (:func:`simulate_lesions`, default settings)
+    added to a random ``fraction`` of the images, chosen and drawn with ``seed``.
+
+    For choosing options or checkpoints on *validation* data (the built-in ``val`` split is normal
+    only); the test split's lesions are fixed in the asset. Brain masks are used when the set has them.
+
+    Returns:
+        ImageSet with labels (1 = lesioned) and lesion masks (all False on the untouched images).
+
+    Example:
+        >>> val = with_simulated_lesions(brain_mri("val"))           # doctest: +SKIP
+        >>> int(val.labels.sum()), len(val)                           # doctest: +SKIP
+        (250, 500)
+    """
+    if not isinstance(images, ImageSet):
+        raise TypeError(f"images must be an ImageSet, got {type(images).__name__}")
+    fraction = float(fraction)
+    n = len(images)
+    k = int(round(n * fraction)) if 0.0 < fraction < 1.0 else 0
+    if k < 1 or k >= n:
+        raise ValueError(f"fraction must leave both lesioned and normal images among {n}, got {fraction}")
+    chosen = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]
+    brains = None if images.brain_masks is None else images.brain_masks[chosen]
+    lesioned, lesion_masks = simulate_lesions(images.images[chosen], brain_masks=brains, seed=seed)
+    out = images.images.clone()
+    masks = torch.zeros((n, 1, *out.shape[-2:]), dtype=torch.bool)
+    out[chosen], masks[chosen] = lesioned.to(out.dtype), lesion_masks
+    labels = torch.zeros(n, dtype=torch.int64)
+    labels[chosen] = 1
+    return ImageSet(out, list(images.names), labels, masks, list(images.failures), images.brain_masks)
 
 
 # -- MNIST one-class ----------------------------------------------------------------------------------

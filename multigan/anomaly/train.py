@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-__all__ = ["train", "train_encoder", "evaluate_model", "cli", "demo"]
+__all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
 
 
 def _normal_set(normal: Any, size: int, channels: int):
@@ -49,13 +49,22 @@ def _describe(normal: Any) -> str:
 def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size: int = 64, lr: float = 1e-4,
                   kappa: float = 1.0, seed: int = 0, device: str | torch.device = "cpu", log_every: int = 100,
                   state_file: Optional[Path] = None, checkpoint_every: int = 500, progress: bool = True,
-                  log_file: Optional[Path] = None, gan_step: Optional[int] = None) -> list[dict[str, float]]:
+                  log_file: Optional[Path] = None, gan_step: Optional[int] = None,
+                  select_on: Any = None) -> list[dict[str, float]]:
     """f-AnoGAN's izi_f encoder training: G and D frozen (eval mode), E minimises
     ``MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x))))``. Adam (lr 1e-4, β (0.5, 0.999)); the authors used
     RMSProp 5e-5 for 50,000 iterations. ``state_file`` makes the stage resumable (weights, optimizer,
     RNG and step, written atomically every ``checkpoint_every`` steps). ``gan_step`` (the GAN's
     iteration count) is stored with it: a state written against another GAN iteration is stale —
     an encoder for a generator that has trained on since — and is discarded with a warning.
+
+    ``select_on`` (a labelled :class:`~multigan.anomaly.data.ImageSet`, normal and abnormal, e.g.
+    :func:`~multigan.anomaly.data.with_simulated_lesions` of held-out normal images) chooses the
+    encoder checkpoint: at every logging step the model's own f-AnoGAN image scores on it are
+    computed and their AUROC logged (``select_auroc``); the encoder that scored best is the one
+    left in ``model`` at the end (beyond the paper, which trains a fixed number of iterations).
+    The best weights, their step and the whole curve are kept in ``state_file``
+    (:func:`encoder_selection` reads them back).
     """
     from multigan.core.atomic import atomic_file
 
@@ -67,7 +76,9 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     opt = torch.optim.Adam(model.encoder.parameters(), lr=lr, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(seed)
     step, history = 0, []
-    state = None
+    state, best, curve = None, None, []
+    if select_on is not None:
+        _check_selection_set(select_on)
     if state_file is not None and Path(state_file).is_file():
         state = torch.load(state_file, map_location="cpu", weights_only=True)
         saved_gan_step = state.get("gan_step")
@@ -82,6 +93,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
             group["lr"] = lr
         gen.set_state(state["rng"])
         step = int(state["step"])
+        best, curve = state.get("best"), list(state.get("selection", []))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -102,6 +114,12 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
                 bar.update(1)
             if step % log_every == 0 or step == steps:
                 row = {"step": step, "encoder_loss": sum(window) / len(window)}
+                if select_on is not None:
+                    row["select_auroc"] = _selection_auroc(model, select_on)
+                    curve.append({"step": step, "auroc": row["select_auroc"]})
+                    if best is None or row["select_auroc"] > best["auroc"]:
+                        best = {"step": step, "auroc": row["select_auroc"],
+                                "encoder": {k: v.detach().cpu().clone() for k, v in model.encoder.state_dict().items()}}
                 history.append(row)
                 window.clear()
                 if bar is not None:
@@ -112,7 +130,10 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
             if state_file is not None and (step % checkpoint_every == 0 or step == steps):
                 with atomic_file(state_file) as tmp:
                     torch.save({"encoder": model.encoder.state_dict(), "optimizer": opt.state_dict(),
-                                "rng": gen.get_state(), "step": step, "gan_step": gan_step}, tmp)
+                                "rng": gen.get_state(), "step": step, "gan_step": gan_step,
+                                "best": best, "selection": curve}, tmp)
+        if best is not None:
+            model.encoder.load_state_dict(best["encoder"])
     finally:
         if bar is not None:
             bar.close()
@@ -122,12 +143,64 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     return history
 
 
+def _check_selection_set(select_on: Any, name: str = "select_on") -> None:
+    labels = getattr(select_on, "labels", None)
+    if not hasattr(select_on, "images"):
+        raise ValueError(f"select_on must be a labelled ImageSet, got {type(select_on).__name__}")
+    if labels is None:
+        raise ValueError(f"{name} is not labelled: it needs normal/ and abnormal/ images")
+    if int(labels.min()) == int(labels.max()):
+        raise ValueError(f"{name} must hold normal and abnormal images; all {len(labels)} are labelled "
+                         f"{int(labels[0])}")
+
+
+def _selection_auroc(model, select_on) -> float:
+    """AUROC of the model's own f-AnoGAN image scores on a labelled set; the encoder stage's modes kept."""
+    from .metrics import auroc
+
+    with warnings.catch_warnings():                  # thresholds are irrelevant to a ranking
+        warnings.simplefilter("ignore", UserWarning)
+        res = model.score(select_on, method="izif")
+    model.generator.eval().requires_grad_(False)     # score() restores the model-wide mode; the stage
+    model.discriminator.eval().requires_grad_(False)  # keeps G and D frozen and E training
+    model.encoder.train().requires_grad_(True)
+    return auroc(res.scores, select_on.labels)
+
+
+def encoder_selection(state_file: str | Path) -> Optional[dict[str, Any]]:
+    """The encoder checkpoint chosen on the selection set of :func:`train_encoder` (its step and
+    AUROC, and the AUROC curve), or None when the stage ran without one."""
+    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    if state.get("best") is None:
+        return None
+    return {"step": int(state["best"]["step"]), "auroc": float(state["best"]["auroc"]),
+            "curve": [dict(row) for row in state.get("selection", [])]}
+
+
+def _selection_set(select_on: Any, val_set, size: int, channels: int):
+    from .data import ImageSet, read_images, with_simulated_lesions
+
+    if select_on is None:
+        return None
+    if isinstance(select_on, str) and select_on == "simulated":
+        return with_simulated_lesions(val_set, seed=7)
+    data = select_on if isinstance(select_on, ImageSet) else read_images(select_on, size=size, channels=channels)
+    _check_selection_set(data, f"select_on {_describe(select_on)!r}")
+    return data
+
+
+def _describe_selection(select_on: Any) -> str:
+    if isinstance(select_on, str) and select_on == "simulated":
+        return "held-out normal images, simulated lesions on half (with_simulated_lesions, seed 7)"
+    return _describe(select_on)
+
+
 def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
           steps: int = 3000, encoder_steps: int = 2000, encoder_lr: float = 1e-4, batch_size: int = 64,
           fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss",
-          ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
+          ema_decay: Optional[float] = None, encoder_width: Optional[int] = None, select_on: Any = None,
           seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           command: str = "") -> Path:
@@ -146,12 +219,16 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     ``ema_decay`` the generator's weights are averaged over iterations (not in the papers; it can
     be switched on when resuming a run trained without it); the averaged generator, its BatchNorm
     statistics re-estimated, is the one the encoder learns to invert and the one exported.
+    ``select_on`` chooses the encoder checkpoint by image AUROC (:func:`train_encoder`): a labelled
+    folder (``normal/``, ``abnormal/``), an :class:`ImageSet`, or ``"simulated"`` for the held-out
+    normal split with simulated lesions added to half of it (:func:`with_simulated_lesions`, seed 7).
     """
     from multigan.core import Trainer, TrainerConfig
 
     from .models import AnoGAN
 
     train_set, val_set = _normal_set(normal, size, channels)
+    selection_set = _selection_set(select_on, val_set, size, channels)       # bad input fails before training
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
                    map_shift=map_shift, image_score=image_score)
@@ -176,7 +253,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",
                             log_file=out / "encoder_metrics.jsonl", log_every=log_every,
-                            checkpoint_every=checkpoint_every, gan_step=trainer.step)
+                            checkpoint_every=checkpoint_every, gan_step=trainer.step, select_on=selection_set)
     enc_seconds = time.perf_counter() - enc_start
     model.cpu().eval()
     thresholds = {"izif": model.calibrate(val_set, fpr=fpr, method="izif")}
@@ -196,6 +273,10 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
             "search_calibration_images": min(len(val_set), int(search_calibration_images)) if calibrate_search else 0,
             "trainer": trainer.config.to_dict(),
             "encoder_log": enc_log[-5:]}
+    if selection_set is not None:
+        info["encoder_selection"] = {"on": _describe_selection(select_on), "images": len(selection_set),
+                                     "abnormal": int(selection_set.labels.sum()),
+                                     **(encoder_selection(out / "encoder_state.pt") or {})}
     return model.save_pretrained(out / "final", dtype=torch.float16, extra_files={
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
 
@@ -308,6 +389,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="Adam lr of the encoder stage (a resumed encoder takes this one, not its saved lr)")
         p.add_argument("--ema-decay", type=float, default=None,
                        help="average G's weights with this decay per iteration (e.g. 0.999; off by default)")
+        p.add_argument("--select-on", default=None,
+                       help="choose the encoder checkpoint by image AUROC on this labelled folder (normal/, "
+                            "abnormal/), or 'simulated': the held-out normal images, half with simulated lesions")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -346,7 +430,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       map_shift=args.map_shift, image_score=args.image_score,
-                      ema_decay=args.ema_decay, encoder_width=args.encoder_width, seed=args.seed, device=args.device,
+                      ema_decay=args.ema_decay, encoder_width=args.encoder_width, select_on=args.select_on,
+                      seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume,
                       command="multigan train anomaly " + " ".join(argv))
         print(f"model written to {final}")

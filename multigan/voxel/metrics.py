@@ -42,7 +42,7 @@ from multigan.io._common import as_numpy
 __all__ = [
     "binarize", "is_valid", "validity_flags", "validity", "iou_matrix", "coverage_mmd", "diversity",
     "surface_points", "chamfer_distance", "linear_probe_accuracy", "evaluate_shapes",
-    "SOLID_BOX_FILL", "MAX_GRID_FILL", "MAX_STRAY_FRACTION",
+    "largest_piece_share", "SOLID_BOX_FILL", "MAX_GRID_FILL", "MAX_STRAY_FRACTION",
 ]
 
 if TYPE_CHECKING:
@@ -163,6 +163,28 @@ def validity_flags(voxels: VoxelsLike, threshold: float = 0.5) -> dict[str, Tens
     out = {name: torch.from_numpy(flags[:, i].copy()) for i, name in
            enumerate(("non_empty", "not_solid_box", "connected"))}
     return {"valid": out["non_empty"] & out["not_solid_box"] & out["connected"], **out}
+
+
+def largest_piece_share(voxels: VoxelsLike, threshold: float = 0.5) -> Tensor:
+    """Per shape, float ``(N,)``: the share of its occupied voxels in its largest 26-connected piece.
+
+    1 for a shape in one piece; what a mesh export that keeps the largest piece loses is ``1 −``
+    this. ``nan`` for an empty grid.
+
+    Example:
+        >>> g = torch.zeros(1, 8, 8, 8, dtype=torch.bool)
+        >>> g[0, 0:3, 0, 0] = True; g[0, 6, 6, 6] = True                  # a bar of 3 and a speck
+        >>> largest_piece_share(g).tolist()
+        [0.75]
+    """
+    from scipy import ndimage
+
+    out = []
+    for grid in binarize(voxels, threshold).cpu().numpy():
+        labels, n = ndimage.label(grid, structure=_STRUCT26)
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        out.append(float(sizes.max() / sizes.sum()) if n else math.nan)
+    return torch.tensor(out, dtype=torch.float64)
 
 
 def is_valid(grid: VoxelsLike, threshold: float = 0.5) -> bool:

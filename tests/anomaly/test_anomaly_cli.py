@@ -202,3 +202,25 @@ def test_example_script_writes_report(model_dir, folders, tmp_path, monkeypatch,
     with pytest.raises(SystemExit) as failed:
         runpy.run_path(str(script), run_name="__main__")
     assert failed.value.code == 1 and not (tmp_path / "x").exists()
+
+
+def test_train_selects_encoder_on_labelled_folder(folders, tmp_path):
+    """--select-on: the exported encoder is the checkpoint with the best image AUROC on the labelled set."""
+    from multigan.anomaly import read_images
+    from multigan.anomaly.train import _selection_auroc
+
+    final = train(tmp_path, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=6, batch_size=8,
+                  encoder_lr=3e-3, calibrate_search=False, checkpoint_every=2, log_every=1, device="cpu",
+                  precision="fp32", select_on=str(folders / "labelled"), command="pytest")
+    info = json.loads((final / "training.json").read_text())["encoder_selection"]
+    curve = [row["auroc"] for row in info["curve"]]
+    assert [row["step"] for row in info["curve"]] == [1, 2, 3, 4, 5, 6]
+    assert info["images"] == 8 and info["abnormal"] == 4 and info["on"].endswith("labelled")
+    assert info["auroc"] == max(curve) and info["step"] == info["curve"][curve.index(max(curve))]["step"]
+    det = AnoGAN.from_pretrained(final)
+    labelled = read_images(str(folders / "labelled"), size=16)
+    assert _selection_auroc(det, labelled) == pytest.approx(info["auroc"], abs=1e-6)
+    with pytest.raises(ValueError, match="healthy' is not labelled"):
+        train(tmp_path / "again", normal=str(folders / "healthy"), size=16, width=4, steps=1, encoder_steps=1,
+              batch_size=8, calibrate_search=False, device="cpu", select_on=str(folders / "healthy"))
+    assert not (tmp_path / "again" / "checkpoints").exists()          # refused before any training

@@ -249,3 +249,52 @@ def test_gan_and_encoder_training_steps(tmp_path):
                          state_file=tmp_path / "enc.pt", checkpoint_every=10)
     assert [row["step"] for row in more] == [40]
     assert torch.load(tmp_path / "enc.pt", weights_only=True)["optimizer"]["param_groups"][0]["lr"] == 3e-4
+
+
+def test_with_simulated_lesions_labels_a_validation_set():
+    from multigan.anomaly import ImageSet, with_simulated_lesions
+
+    base = ImageSet(_images(10, seed=4), [f"i{k}" for k in range(10)])
+    a, b = with_simulated_lesions(base, fraction=0.4, seed=3), with_simulated_lesions(base, fraction=0.4, seed=3)
+    assert int(a.labels.sum()) == 4 and torch.equal(a.images, b.images) and torch.equal(a.masks, b.masks)
+    lesioned = a.labels.bool()
+    assert torch.equal(a.images[~lesioned], base.images[~lesioned]) and not a.masks[~lesioned].any()
+    assert all(a.masks[i].any() for i in torch.nonzero(lesioned).flatten())
+    changed = (a.images != base.images)
+    assert not (changed & ~a.masks).any()                          # only lesion pixels change
+    assert a.names == base.names
+    with pytest.raises(ValueError, match="fraction"):
+        with_simulated_lesions(base, fraction=1.0)
+    with pytest.raises(TypeError, match="ImageSet"):
+        with_simulated_lesions(base.images)
+
+
+def test_encoder_selection_keeps_best_checkpoint_and_resumes(tmp_path):
+    from multigan.anomaly import ImageSet, with_simulated_lesions
+    from multigan.anomaly.train import _selection_auroc, encoder_selection, train_encoder
+
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY)
+    x = _images(48, seed=5)
+    val = with_simulated_lesions(ImageSet(x[:16], [str(i) for i in range(16)]), seed=1)
+    start = {k: v.clone() for k, v in m.encoder.state_dict().items()}
+    opts = dict(batch_size=8, lr=3e-3, log_every=2, checkpoint_every=2, progress=False, select_on=val)
+    log = train_encoder(m, x, steps=8, state_file=tmp_path / "a.pt", **opts)
+    curve = [row["select_auroc"] for row in log]
+    sel = encoder_selection(tmp_path / "a.pt")
+    assert [row["auroc"] for row in sel["curve"]] == curve and sel["auroc"] == max(curve)
+    assert not m.generator.training and not m.encoder.training and m.generator.net[0].weight.requires_grad
+    assert _selection_auroc(m, val) == pytest.approx(max(curve), abs=1e-6)          # the best one is kept
+    # interrupted at step 4 and resumed: the same curve and the same chosen weights
+    m.encoder.load_state_dict(start)
+    train_encoder(m, x, steps=4, state_file=tmp_path / "b.pt", **opts)
+    train_encoder(m, x, steps=8, state_file=tmp_path / "b.pt", **opts)
+    assert encoder_selection(tmp_path / "b.pt")["curve"] == sel["curve"]
+    a, b = (torch.load(tmp_path / f, weights_only=True)["best"]["encoder"] for f in ("a.pt", "b.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    train_encoder(m, x, steps=2, batch_size=8, progress=False, state_file=tmp_path / "plain.pt")
+    assert encoder_selection(tmp_path / "plain.pt") is None
+    with pytest.raises(ValueError, match="not labelled"):
+        train_encoder(m, x, steps=1, progress=False, select_on=ImageSet(x[:4], list("abcd")))
+    with pytest.raises(ValueError, match="normal and abnormal images; all 4 are labelled 0"):
+        train_encoder(m, x, steps=1, progress=False, select_on=ImageSet(x[:4], list("abcd"), torch.zeros(4)))
