@@ -132,7 +132,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
                     torch.save({"encoder": model.encoder.state_dict(), "optimizer": opt.state_dict(),
                                 "rng": gen.get_state(), "step": step, "gan_step": gan_step,
                                 "best": best, "selection": curve}, tmp)
-        if best is not None:
+        if select_on is not None and best is not None:
             model.encoder.load_state_dict(best["encoder"])
     finally:
         if bar is not None:

@@ -292,6 +292,11 @@ def test_encoder_selection_keeps_best_checkpoint_and_resumes(tmp_path):
     assert encoder_selection(tmp_path / "b.pt")["curve"] == sel["curve"]
     a, b = (torch.load(tmp_path / f, weights_only=True)["best"]["encoder"] for f in ("a.pt", "b.pt"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # resumed without a selection set: training goes on from the last weights, the record is kept
+    last = torch.load(tmp_path / "a.pt", weights_only=True)["encoder"]
+    train_encoder(m, x, steps=8, state_file=tmp_path / "a.pt", progress=False)
+    assert all(torch.equal(m.encoder.state_dict()[k], v) for k, v in last.items())
+    assert encoder_selection(tmp_path / "a.pt") == sel
     train_encoder(m, x, steps=2, batch_size=8, progress=False, state_file=tmp_path / "plain.pt")
     assert encoder_selection(tmp_path / "plain.pt") is None
     with pytest.raises(ValueError, match="not labelled"):
