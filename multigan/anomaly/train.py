@@ -178,21 +178,17 @@ def encoder_selection(state_file: str | Path) -> Optional[dict[str, Any]]:
 
 
 def _selection_set(select_on: Any, val_set, size: int, channels: int):
+    """The labelled set ``select_on`` names (None for none) and its description for ``training.json``."""
     from .data import ImageSet, read_images, with_simulated_lesions
 
     if select_on is None:
-        return None
+        return None, None
     if isinstance(select_on, str) and select_on == "simulated":
-        return with_simulated_lesions(val_set, seed=7)
+        return (with_simulated_lesions(val_set, seed=7),
+                "held-out normal images, simulated lesions on half (with_simulated_lesions, seed 7)")
     data = select_on if isinstance(select_on, ImageSet) else read_images(select_on, size=size, channels=channels)
     _check_selection_set(data, f"select_on {_describe(select_on)!r}")
-    return data
-
-
-def _describe_selection(select_on: Any) -> str:
-    if isinstance(select_on, str) and select_on == "simulated":
-        return "held-out normal images, simulated lesions on half (with_simulated_lesions, seed 7)"
-    return _describe(select_on)
+    return data, _describe(select_on)
 
 
 def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
@@ -228,7 +224,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     from .models import AnoGAN
 
     train_set, val_set = _normal_set(normal, size, channels)
-    selection_set = _selection_set(select_on, val_set, size, channels)       # bad input fails before training
+    selection_set, selection_name = _selection_set(select_on, val_set, size, channels)   # fails before training
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
                    map_shift=map_shift, image_score=image_score)
@@ -274,7 +270,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
             "trainer": trainer.config.to_dict(),
             "encoder_log": enc_log[-5:]}
     if selection_set is not None:
-        info["encoder_selection"] = {"on": _describe_selection(select_on), "images": len(selection_set),
+        info["encoder_selection"] = {"on": selection_name, "images": len(selection_set),
                                      "abnormal": int(selection_set.labels.sum()),
                                      **(encoder_selection(out / "encoder_state.pt") or {})}
     return model.save_pretrained(out / "final", dtype=torch.float16, extra_files={

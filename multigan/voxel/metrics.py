@@ -123,9 +123,17 @@ def _check_count(value: Any, name: str, minimum: int = 1) -> int:
 
 # --------------------------------------------------------------------------- validity
 
+def _pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """26-connected pieces of one bool grid: the label grid (0 = empty, piece k is label k + 1) and
+    the voxel count of each piece."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(grid, structure=_STRUCT26)
+    return labels, np.bincount(labels.ravel(), minlength=n + 1)[1:]
+
+
 def _grid_flags(grid: np.ndarray) -> tuple[bool, bool, bool]:
     """``(non_empty, not_solid_box, connected)`` of one bool ``(D, H, W)`` numpy grid."""
-    from scipy import ndimage
 
     count = int(grid.sum())
     if count == 0:
@@ -133,8 +141,7 @@ def _grid_flags(grid: np.ndarray) -> tuple[bool, bool, bool]:
     idx = [np.flatnonzero(grid.any(axis=tuple(j for j in range(3) if j != i))) for i in range(3)]
     box = math.prod(int(ix[-1] - ix[0] + 1) for ix in idx)
     not_box = count / box < SOLID_BOX_FILL and count / grid.size <= MAX_GRID_FILL
-    labels, n = ndimage.label(grid, structure=_STRUCT26)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    sizes = _pieces(grid)[1]
     connected = int((sizes >= 2).sum()) == 1 and int((sizes == 1).sum()) <= int(MAX_STRAY_FRACTION * count)
     return True, bool(not_box), bool(connected)
 
@@ -177,14 +184,9 @@ def largest_piece_share(voxels: VoxelsLike, threshold: float = 0.5) -> Tensor:
         >>> largest_piece_share(g).tolist()
         [0.75]
     """
-    from scipy import ndimage
-
-    out = []
-    for grid in binarize(voxels, threshold).cpu().numpy():
-        labels, n = ndimage.label(grid, structure=_STRUCT26)
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        out.append(float(sizes.max() / sizes.sum()) if n else math.nan)
-    return torch.tensor(out, dtype=torch.float64)
+    shares = [sizes.max() / sizes.sum() if len(sizes) else math.nan
+              for sizes in (_pieces(grid)[1] for grid in binarize(voxels, threshold).cpu().numpy())]
+    return torch.tensor(shares, dtype=torch.float64)
 
 
 def is_valid(grid: VoxelsLike, threshold: float = 0.5) -> bool:

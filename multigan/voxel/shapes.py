@@ -74,17 +74,13 @@ class Shapes:
             >>> int(Shapes(g).largest_component().voxels.sum())
             3
         """
-        from scipy import ndimage
-
-        from .metrics import _STRUCT26
+        from .metrics import _pieces
 
         probs = self.probs.clone()
         for i, grid in enumerate(self.voxels.numpy()):
-            labels, n = ndimage.label(grid, structure=_STRUCT26)
-            if n > 1:
-                sizes = np.bincount(labels.ravel(), minlength=n + 1)
-                sizes[0] = 0
-                probs[i][torch.from_numpy(labels != int(sizes.argmax()))] = 0.0
+            labels, sizes = _pieces(grid)
+            if len(sizes) > 1:
+                probs[i][torch.from_numpy(labels != int(sizes.argmax()) + 1)] = 0.0
         return Shapes(probs, self.labels, self.threshold)
 
     def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True) -> list:
