@@ -1,7 +1,7 @@
 """Training, evaluation and the command line of the video modality.
 
     multigan train video --out runs/mmnist --steps 20000                 # built-in Moving MNIST
-    multigan train video --folder clips/ --out runs/mine --size 64        # your videos, root/<class>/*.mp4
+    multigan train video --folder clips/ --out runs/mine --preset cpu-64  # your videos, root/<class>/*.mp4
     multigan sample video --label 7 -n 4 --out clip.mp4 [--grid]          # MP4/WebM/GIF
     multigan eval video --model moving-mnist --n 200                      # frame accuracy, consistency, motion
 """
@@ -30,12 +30,16 @@ def _dataset(folder: Optional[str], frames: int, size: int, channels: int):
 
 
 def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32", folder: Optional[str] = None,
-          batch_size: int = 16, seed: int = 0, device: str = "auto", precision: str = "auto",
+          batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
+          n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
           eval_n: int = 200, command: str = "") -> Path:
     """Train DVD-GAN (hinge loss, dual discriminators) through the shared trainer; export the EMA generator.
 
     ``preset``: a name from :data:`~multigan.video.models.PRESETS` or a dict of ``DVDGAN`` arguments.
+    ``lr_g``, ``lr_d``, ``n_critic`` (D steps per G step): ``None`` keeps
+    :meth:`DVDGAN.trainer_defaults`. ``ema_decay`` may change on resume; the average then continues
+    with the new decay.
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -49,8 +53,9 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     arch["channels"] = channels
     torch.manual_seed(seed)
     model = DVDGAN(**arch, classes=[str(c) for c in dataset.classes])
-    config = TrainerConfig(**{**DVDGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
-                              "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
+    overrides = {k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d), ("n_critic", n_critic)) if v is not None}
+    config = TrainerConfig(**{**DVDGAN.trainer_defaults(), **overrides, "steps": steps, "seed": seed,
+                              "device": device, "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size})
     trainer = Trainer(model, dataset, config)
@@ -126,6 +131,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--preset", default="cpu-32", help="cpu-32, cpu-64 or paper-128")
         p.add_argument("--steps", type=int, default=20000)
         p.add_argument("--batch-size", type=int, default=16)
+        p.add_argument("--lr-g", type=float, default=None, help="G's Adam lr (default 1e-4)")
+        p.add_argument("--lr-d", type=float, default=None, help="D's Adam lr (default 5e-4)")
+        p.add_argument("--n-critic", type=int, default=None, help="D steps per G step (default 2)")
+        p.add_argument("--ema-decay", type=float, default=0.999, help="EMA of G's weights (the exported G)")
         p.add_argument("--device", default="auto")
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
@@ -153,6 +162,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
+                      lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
                       checkpoint_every=args.checkpoint_every, command="multigan train video " + " ".join(argv))
         print(f"model written to {final}")

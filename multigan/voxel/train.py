@@ -224,6 +224,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--minibatch-std", action="store_true", help="give D the batch's feature spread (Karras 2018)")
         p.add_argument("--instance-noise", type=float, default=0.0, help="σ of Gaussian noise on D's inputs")
         p.add_argument("--checkpoint-every", type=int, default=500)
+        p.add_argument("--ema-decay", type=float, default=0.999,
+                       help="EMA of G's weights (the exported G); may change on --resume")
         p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
         p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
         p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
@@ -256,7 +258,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "train":
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, classes=args.classes,
                       augment=args.augment, batch_size=args.batch_size, d_accuracy_gate=args.d_accuracy_gate,
-                      lr_g=args.lr_g, lr_d=args.lr_d,
+                      lr_g=args.lr_g, lr_d=args.lr_d, ema_decay=args.ema_decay,
                       latent=args.latent, discriminator_norm=args.d_norm, minibatch_std=args.minibatch_std,
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,

@@ -7,7 +7,7 @@ import torch
 
 from multigan.io.video import read_video, write_video
 from multigan.video import DVDGAN
-from multigan.video.train import cli, evaluate_model, format_metrics, train
+from multigan.video.train import _parser, cli, evaluate_model, format_metrics, train
 
 TINY = {"frames": 4, "size": 32, "channels": 1, "latent_dim": 8, "embed_dim": 8, "width": 4, "k_frames": 2}
 
@@ -60,3 +60,13 @@ def test_evaluate_model_on_moving_mnist():
     assert 0.0 <= table["generated"]["frame_accuracy"] <= 1.0
     assert table["reference"]["frame_accuracy"] > 0.8            # real clips, shipped classifier
     assert "| frame_accuracy |" in format_metrics(table)
+
+
+def test_train_passes_optimiser_options(trained, tmp_path):
+    root, _ = trained
+    final = train(tmp_path, steps=1, preset=TINY, folder=str(root), batch_size=2, device="cpu", precision="fp32",
+                  lr_g=3e-4, lr_d=2e-4, n_critic=1, ema_decay=0.9, seed=0, command="pytest")
+    trainer = json.loads((final / "training.json").read_text())["trainer"]
+    assert (trainer["lr_g"], trainer["lr_d"], trainer["n_critic"], trainer["ema_decay"]) == (3e-4, 2e-4, 1, 0.9)
+    args = _parser("train").parse_args(["--out", "x", "--lr-g", "3e-4", "--n-critic", "1", "--ema-decay", "0.99"])
+    assert (args.lr_g, args.lr_d, args.n_critic, args.ema_decay) == (3e-4, None, 1, 0.99)

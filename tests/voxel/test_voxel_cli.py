@@ -129,3 +129,10 @@ def test_train_passes_objective_options(mesh_folder, tmp_path):
     assert list(info["trainer"]["betas_d"]) == [0.0, 0.9] and info["trainer"]["d_accuracy_gate"] is None
     cfg = json.loads((final / "config.json").read_text())["config"]
     assert cfg["discriminator_norm"] == "spectral" and cfg["minibatch_std"] and cfg["instance_noise"] == 0.1
+
+
+def test_cli_train_takes_ema_decay():
+    from multigan.voxel.train import _parser
+
+    assert _parser("train").parse_args(["--out", "x", "--ema-decay", "0.99"]).ema_decay == 0.99
+    assert _parser("train").parse_args(["--out", "x"]).ema_decay == 0.999
