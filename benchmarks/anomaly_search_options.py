@@ -7,7 +7,7 @@
 Like ``anomaly_scoring_options.py`` it never touches the test split: the held-out *validation*
 slices get simulated lesions (:func:`multigan.anomaly.with_simulated_lesions`, its own seed), and
 the first ``--n``/2 normal and first ``--n``/2 lesioned slices are searched. For each setting the
-search runs once to the largest ``--checks`` value; at every check it scores the current
+model's own search (``AnoGAN._search``) runs once to the largest ``--checks`` value; at every check it scores the current
 reconstructions the way the model scores (its ``image_score``, map shift / σ / top fraction) and
 prints the image AUROC (and that of the search loss, AnoGAN's own score). ``--starts encoder``
 starts from f-AnoGAN's E(x) (``method="izif+search"``); ``random`` from z ~ N(0, I) (seed 0), as
@@ -55,27 +55,22 @@ def main() -> None:
     print("| start | λ | lr | " + " | ".join(f"Γ {c}" for c in checks) + " | loss AUROC at Γ "
           f"{checks[-1]} | s |")
     print("|---|---:|---:|" + "---:|" * (len(checks) + 2))
-    fx = det.features(x)
     for start in args.starts:
         for lam in args.lams:
             for lr in args.lrs:
                 t0 = time.perf_counter()
                 z0 = (det.encode(x) if start == "encoder"
                       else torch.randn(len(x), det.latent_dim, generator=torch.Generator().manual_seed(0)))
-                z = z0.clone().requires_grad_(True)
-                opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
                 row = []
+
+                def check(step, z, lam=lam, row=row):
+                    if step in checks:
+                        with torch.no_grad(), warnings.catch_warnings():
+                            warnings.simplefilter("ignore", UserWarning)
+                            row.append(auroc(image_scores(*det.search_loss(x, z, lam)), y))
+
                 with torch.enable_grad():
-                    for step in range(1, checks[-1] + 1):
-                        opt.zero_grad(set_to_none=True)
-                        det.search_loss(x, z, lam, fx)[0].sum().backward()
-                        opt.step()
-                        if step in checks:
-                            with torch.no_grad():
-                                loss, rec = det.search_loss(x, z, lam, fx)
-                            with warnings.catch_warnings():
-                                warnings.simplefilter("ignore", UserWarning)
-                                row.append(auroc(image_scores(loss, rec), y))
+                    loss, _ = det._search(x, z0, checks[-1], lam, lr, on_step=check)
                 print(f"| {start} | {lam:g} | {lr:g} | " + " | ".join(f"{a:.3f}" for a in row)
                       + f" | {auroc(loss, y):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
 

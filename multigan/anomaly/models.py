@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -294,17 +294,24 @@ class AnoGAN(AdversarialModel):
 
     # -- scoring -----------------------------------------------------------------------------------
 
-    def _search(self, x: Tensor, z0: Tensor, iterations: int, lam: float, lr: float) -> tuple[Tensor, Tensor]:
-        """Γ Adam steps on z for a whole batch at once (each image's z is independent)."""
+    def _search(self, x: Tensor, z0: Tensor, iterations: int, lam: float, lr: float,
+                on_step: Optional[Callable[[int, Tensor], None]] = None) -> tuple[Tensor, Tensor]:
+        """Γ Adam steps on z for a whole batch at once (each image's z is independent).
+
+        ``on_step(step, z)``, if given, sees z after every step (1 … Γ), e.g. to score the search
+        part-way (``benchmarks/anomaly_search_options.py``).
+        """
         z = z0.clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
         with torch.no_grad():
             fx = self.features(x)
-        for _ in range(iterations):
+        for step in range(1, iterations + 1):
             opt.zero_grad(set_to_none=True)
             loss, _ = self.search_loss(x, z, lam, fx)
             loss.sum().backward()
             opt.step()
+            if on_step is not None:
+                on_step(step, z.detach())
         with torch.no_grad():
             loss, rec = self.search_loss(x, z, lam, fx)
         return loss, rec
