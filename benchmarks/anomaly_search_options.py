@@ -7,8 +7,8 @@
 Like ``anomaly_scoring_options.py`` it never touches the test split: the held-out *validation*
 slices get simulated lesions (:func:`multigan.anomaly.with_simulated_lesions`, its own seed), and
 the first ``--n``/2 normal and first ``--n``/2 lesioned slices are searched. For each setting the
-model's own search (``AnoGAN._search``) runs once to the largest ``--checks`` value; at every check it scores the current
-reconstructions the way the model scores (its ``image_score``, map shift / σ / top fraction) and
+model's own search (``AnoGAN._search``) runs once to the largest ``--checks`` value; at every
+check it scores the current reconstructions the way the model scores (its ``image_score``, map shift / σ / top fraction) and
 prints the image AUROC (and that of the search loss, AnoGAN's own score). ``--starts encoder``
 starts from f-AnoGAN's E(x) (``method="izif+search"``); ``random`` from z ~ N(0, I) (seed 0), as
 ``score(method="search")`` does. About 1 s per image per 500 steps on 2 CPU cores.
