@@ -143,12 +143,32 @@ class ModelMixin(nn.Module):
         return Path(path)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"):
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu",
+                        ema: bool = True):
         """Rebuild a model saved by :meth:`save_pretrained`, from a folder or a shipped name.
 
         The model comes back in ``eval()`` mode. Calling it on a base class (``ModelMixin``) builds
         whatever model type the folder holds.
+
+        A training checkpoint (``run/checkpoints/step-N``) or a run folder (its newest checkpoint)
+        loads too, to evaluate a run part-way: the generator gets the checkpoint's EMA weights when it
+        has them, or its raw training weights with ``ema=False``.
+
+        Example:
+            >>> model = DVDGAN.from_pretrained("runs/mmnist/checkpoints/step-0003000")  # doctest: +SKIP
         """
+        from .checkpoint import EMA_NAME, STATE_NAME, latest_checkpoint
+
+        path = Path(name_or_path)
+        if not (path / CONFIG_NAME).is_file() and (path / "checkpoints").is_dir():
+            path = latest_checkpoint(path / "checkpoints") or path
+        if (path / STATE_NAME).is_file():
+            model = cls.from_pretrained(path / "model", map_location=map_location)
+            if ema and (path / EMA_NAME).is_file():
+                from safetensors.torch import load_file
+
+                model.generator.load_state_dict(load_file(str(path / EMA_NAME), device=str(map_location)))
+            return model
         folder = cls._resolve_pretrained(name_or_path)
         meta = read_config(folder)
         if cls.model_type not in ("ModelMixin", "AdversarialModel") and meta["model_type"] != cls.model_type:

@@ -149,7 +149,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--fps", type=float, default=8)
         p.add_argument("--grid", action="store_true", help="tile all clips into one video")
     elif command == "eval":
-        p.add_argument("--model", default="moving-mnist")
+        p.add_argument("--model", default="moving-mnist",
+                       help="shipped name, model folder, or a run's checkpoint (runs/x/checkpoints/step-N) or run folder")
+        p.add_argument("--raw", action="store_true", help="a checkpoint's raw generator instead of its EMA")
         p.add_argument("--n", type=int, default=200)
         p.add_argument("--seed", type=int, default=0)
     else:
@@ -168,7 +170,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print(f"model written to {final}")
         return 0
     from .models import DVDGAN
-    model = DVDGAN.from_pretrained(args.model)
+    model = DVDGAN.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
         clips = model.generate(args.n, label=args.label, seed=args.seed)
         for path in clips.write_video(args.out, fps=args.fps, grid=args.grid):

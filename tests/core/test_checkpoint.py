@@ -191,3 +191,25 @@ def test_resume_ignores_inference_options(tmp_path):
         assert torch.equal(resumed.model.state_dict()[key], value)
     with pytest.raises(ValueError, match="configuration differs"):
         make(hidden=16, scale=3.0).load_checkpoint(path)
+
+
+def test_from_pretrained_loads_a_training_checkpoint_with_its_ema(tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=3, batch_size=16,
+                      progress=False, out_dir=str(tmp_path), tensorboard=False, device="cpu", ema_decay=0.5,
+                      checkpoint_every=1)
+    trainer.fit()
+    step = latest_checkpoint(tmp_path / "checkpoints")
+    assert step.name == "step-0000003"
+    averaged = MixtureGAN.from_pretrained(step)
+    raw = MixtureGAN.from_pretrained(step, ema=False)
+    newest = MixtureGAN.from_pretrained(tmp_path)                 # a run folder: its newest checkpoint
+    assert not averaged.training and not raw.training
+    for key, value in trainer.ema.state_dict().items():
+        assert torch.equal(averaged.generator.state_dict()[key], value)
+        assert torch.equal(newest.generator.state_dict()[key], value)
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(raw.state_dict()[key], value)
+    assert any(not torch.equal(a, b) for a, b in zip(averaged.generator.parameters(), raw.generator.parameters()))
+    for key, value in trainer.model.discriminator.state_dict().items():
+        assert torch.equal(averaged.discriminator.state_dict()[key], value)

@@ -70,3 +70,14 @@ def test_train_passes_optimiser_options(trained, tmp_path):
     assert (trainer["lr_g"], trainer["lr_d"], trainer["n_critic"], trainer["ema_decay"]) == (3e-4, 2e-4, 1, 0.9)
     args = _parser("train").parse_args(["--out", "x", "--lr-g", "3e-4", "--n-critic", "1", "--ema-decay", "0.99"])
     assert (args.lr_g, args.lr_d, args.n_critic, args.ema_decay) == (3e-4, None, 1, 0.99)
+
+
+def test_cli_eval_reads_a_run_checkpoint(trained, capsys):
+    _, final = trained
+    step = final.parent / "checkpoints" / "step-0000002"
+    for extra in ([], ["--raw"]):
+        assert cli("eval", ["--model", str(step), "--n", "4", *extra]) == 0
+        assert "| frame_accuracy |" in capsys.readouterr().out
+    raw, ema = DVDGAN.from_pretrained(step, ema=False), DVDGAN.from_pretrained(final.parent)
+    z = torch.randn(1, TINY["latent_dim"])
+    assert not torch.equal(raw.generator(z, torch.tensor([0])), ema.generator(z, torch.tensor([0])))
