@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -218,10 +219,15 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     ``select_on`` chooses the encoder checkpoint by image AUROC (:func:`train_encoder`): a labelled
     folder (``normal/``, ``abnormal/``), an :class:`ImageSet`, or ``"simulated"`` for the held-out
     normal split with simulated lesions added to half of it (:func:`with_simulated_lesions`, seed 7).
+    One process only: the encoder stage and the calibration are not split across a torchrun job.
     """
     from multigan.core import Trainer, TrainerConfig
 
     from .models import AnoGAN
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError("multigan anomaly training runs in one process (the encoder stage and the threshold "
+                           "calibration are not distributed); start it without torchrun")
 
     train_set, val_set = _normal_set(normal, size, channels)
     selection_set, selection_name = _selection_set(select_on, val_set, size, channels)   # fails before training

@@ -615,12 +615,18 @@ class Trainer:
 
     def export(self, path: str | Path, *, dtype: Optional[torch.dtype] = None,
                components: Optional[list[str]] = None, extra_files: Optional[dict[str, str]] = None) -> Path:
-        """``save_pretrained`` the model with the EMA generator weights (if any) in place of G's."""
-        state = self.model.state_dict()
-        if self.ema is not None:
-            state.update({f"generator.{k}": v for k, v in self.ema.state_dict().items()})
-        return self.model.save_pretrained(path, dtype=dtype, state_dict=state, components=components,
-                                          extra_files=extra_files)
+        """``save_pretrained`` the model with the EMA generator weights (if any) in place of G's.
+
+        In a multi-process job rank 0 writes and every rank returns once the folder is in place.
+        """
+        if self.dist.is_main:
+            state = self.model.state_dict()
+            if self.ema is not None:
+                state.update({f"generator.{k}": v for k, v in self.ema.state_dict().items()})
+            self.model.save_pretrained(path, dtype=dtype, state_dict=state, components=components,
+                                       extra_files=extra_files)
+        self.dist.barrier()
+        return Path(path)
 
     def _emit(self, event: str, **info: Any) -> None:
         for fn in self.callbacks.get(event, ()):

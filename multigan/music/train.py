@@ -55,8 +55,10 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "data": midi_folder or "bach_chorales (assets/music)",
             "examples": len(dataset), "trainer": trainer.config.to_dict(), "metrics": table}
-    return trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
-                          extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
+                           extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    trainer.close()                                      # torchrun: leave the process group (no-op alone)
+    return final
 
 
 def sample_progressions(dataset, n: int, bars: int = 8, seed: int = 0) -> list[np.ndarray]:

@@ -178,6 +178,8 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         trainer.resume_run(resume)
         trainer.fit()
         done[f"stage{stage}"] = trainer.step
+        if stage != stages[-1][0]:
+            trainer.close()                  # the next stage's trainer joins a fresh process group
         if stackgan and stage == 1 and len(stages) == 2 and trainer.ema is not None:
             net.generator.load_state_dict(trainer.ema.state_dict())   # Stage-II builds on the averaged Stage-I
     seconds = time.perf_counter() - start
@@ -190,8 +192,10 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
             "data": f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)",
             "examples": int(n_train), "text_encoder": encoder_name, "text_encoder_fingerprint": fingerprint,
             "trainer": trainer.config.to_dict()}
-    return trainer.export(out / "final", dtype=torch.float16, components=["generator"],
-                          extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    final = trainer.export(out / "final", dtype=torch.float16, components=["generator"],
+                           extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    trainer.close()                                      # torchrun: leave the process group (no-op alone)
+    return final
 
 
 # -- evaluation ------------------------------------------------------------------------------------

@@ -75,8 +75,10 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
             "python": platform.python_version(), "preset": preset,
             "data": folder or "Moving MNIST (assets/video)", "examples": len(dataset),
             "trainer": trainer.config.to_dict(), "metrics": table}
-    return trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
-                          extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
+                           extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    trainer.close()                                      # torchrun: leave the process group (no-op alone)
+    return final
 
 
 @torch.no_grad()

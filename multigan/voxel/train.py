@@ -103,8 +103,10 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
             "examples": len(dataset), "classes": dataset.classes, "trainer": trainer.config.to_dict(),
             "batchnorm": "EMA generator's BatchNorm statistics re-estimated on 16×64 samples",
             "metrics": table}
-    return trainer.export(Path(out) / "final", dtype=torch.float16, extra_files={
+    final = trainer.export(Path(out) / "final", dtype=torch.float16, extra_files={
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
+    trainer.close()                                      # torchrun: leave the process group (no-op alone)
+    return final
 
 
 #: "valid after cleanup" (:func:`evaluate_model`): the pieces dropped may hold at most this share of a shape

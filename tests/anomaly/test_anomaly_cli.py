@@ -224,3 +224,10 @@ def test_train_selects_encoder_on_labelled_folder(folders, tmp_path):
         train(tmp_path / "again", normal=str(folders / "healthy"), size=16, width=4, steps=1, encoder_steps=1,
               batch_size=8, calibrate_search=False, device="cpu", select_on=str(folders / "healthy"))
     assert not (tmp_path / "again" / "checkpoints").exists()          # refused before any training
+
+
+def test_train_refuses_a_torchrun_job(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="runs in one process"):
+        train(tmp_path / "run", steps=1)
+    assert not (tmp_path / "run").exists()

@@ -41,6 +41,8 @@ def ddp_job(out: str) -> None:
     trainer.fit()
     if trainer.dist.is_main:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    final = trainer.export(out + ".final")                      # every rank calls it; rank 0 writes
+    assert (final / "model.safetensors").is_file()              # ... and every rank finds it written
     trainer.close()
     assert not torch.distributed.is_initialized()
 

@@ -39,5 +39,7 @@ def test_ddp_two_processes_match_one(tmp_path):
     one, two = load_file(tmp_path / "one.safetensors"), load_file(tmp_path / "two.safetensors")
     for key in one:
         assert torch.allclose(one[key], two[key], atol=1e-5, rtol=1e-4), key
+    assert {p.name for p in tmp_path.iterdir()} == {"one.safetensors", "two.safetensors", "one.safetensors.final",
+                                                   "two.safetensors.final"}   # export: no second or temp copy
     moved = load_file(tmp_path / "one.safetensors")
     assert any(v.abs().sum() > 0 for v in moved.values())
