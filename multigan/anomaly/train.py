@@ -240,7 +240,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
                               "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay})
     trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
     out = Path(out)
-    history = trainer.resume_run(resume)
+    command = command or " ".join(sys.argv)
+    history = trainer.resume_run(resume, command)
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start
@@ -264,7 +265,6 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         thresholds["search"] = model.calibrate(val_set.subset(torch.arange(n_cal)), fpr=fpr, method="search",
                                                iterations=search_iterations)
     seconds = time.perf_counter() - start
-    command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
             "encoder_iterations": encoder_steps, "encoder_lr": encoder_lr, "gan_seconds": gan_seconds, "encoder_seconds": enc_seconds,
             "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,

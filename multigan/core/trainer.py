@@ -236,6 +236,11 @@ class Trainer:
         self.d_updates = 0         # discriminator steps attempted (drives lazy penalty intervals)
         self.data_cursor = 0       # global batches consumed
         self.nonfinite_streak = 0
+        # The run's lineage, kept in every checkpoint: the commands that trained it and the seconds
+        # spent in fit() up to the checkpoint (a killed run keeps what its last checkpoint holds).
+        self.commands: list[str] = []
+        self.train_seconds = 0.0
+        self._fit_clock: Optional[float] = None
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
         self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
@@ -261,6 +266,7 @@ class Trainer:
         bar = self._progress(total)
         last: dict[str, float] = {}
         start_time, start_step = time.perf_counter(), self.step
+        self._fit_clock = start_time
         try:
             while self.step < total:
                 logs = self.train_step(data)
@@ -275,6 +281,7 @@ class Trainer:
             if self.out_dir is not None:
                 self.save_checkpoint()
         finally:
+            self.train_seconds, self._fit_clock = self._seconds(), None
             bar.close()
             if self._tb is not None:
                 self._tb.flush()
@@ -565,7 +572,8 @@ class Trainer:
                  "nonfinite_streak": self.nonfinite_streak, "optimizer_g": self.opt_g.state_dict(),
                  "optimizer_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict(),
                  "latent_rng": self.latent_rng.get_state(), "rng": rng, "world_size": self.dist.world_size,
-                 "trainer_config": json.dumps(self.config.to_dict(), default=str)}
+                 "trainer_config": json.dumps(self.config.to_dict(), default=str),
+                 "lineage": {"commands": list(self.commands), "seconds": self._seconds()}}
         path = ckpt.save_training_checkpoint(path, self.model, state, ema=self.ema)
         if self.out_dir is not None and path.parent == self.out_dir / "checkpoints":
             ckpt.prune_checkpoints(path.parent, self.config.keep_checkpoints)
@@ -589,6 +597,8 @@ class Trainer:
         self.latent_rng.set_state(state["latent_rng"])
         self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
         self.data_cursor, self.nonfinite_streak = int(state["data_cursor"]), int(state["nonfinite_streak"])
+        lineage = state.get("lineage") or {}                      # absent in checkpoints before 2026-11-27
+        self.commands, self.train_seconds = list(lineage.get("commands", [])), float(lineage.get("seconds", 0.0))
         if int(state["world_size"]) == self.dist.world_size:
             ckpt.set_rng_state(state["rng"][self.dist.rank])
         else:
@@ -597,21 +607,33 @@ class Trainer:
             seed_everything(self.config.seed + self.step, self.dist.rank)
         return path
 
-    def resume_run(self, resume: bool = True) -> dict[str, Any]:
+    def resume_run(self, resume: bool = True, command: Optional[str] = None) -> dict[str, Any]:
         """Load the newest checkpoint of ``out_dir`` (when ``resume`` and one exists) and return the
-        run's history from ``out_dir/final/training.json``: ``{"commands": [...], "seconds_total": s}``
-        (empty for a fresh run), so exported ``training.json`` files accumulate over resumes."""
+        run's history so far, ``{"commands": [...], "seconds_total": s}`` (empty for a fresh run), so
+        exported ``training.json`` files accumulate over resumes.
+
+        The history is the checkpoint's own lineage (the commands before this one and the seconds
+        trained up to the checkpoint), or for an older checkpoint ``out_dir/final/training.json``.
+        ``command`` (this run's) joins the lineage of the checkpoints written from now on.
+        """
         history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
         out = Path(self.config.out_dir) if self.config.out_dir else None
-        if not resume or out is None or not (out / "checkpoints").exists():
-            return history
-        self.load_checkpoint("latest")
-        previous = out / "final" / "training.json"
-        if previous.is_file():
-            old = json.loads(previous.read_text())
-            history["commands"] = old.get("commands", [old["command"]] if "command" in old else [])
-            history["seconds_total"] = old.get("seconds_total", old.get("seconds_this_run", 0.0))
+        if resume and out is not None and (out / "checkpoints").exists():
+            self.load_checkpoint("latest")
+            previous = out / "final" / "training.json"
+            if self.commands:
+                history = {"commands": list(self.commands), "seconds_total": self.train_seconds}
+            elif previous.is_file():
+                old = json.loads(previous.read_text())
+                history["commands"] = old.get("commands", [old["command"]] if "command" in old else [])
+                history["seconds_total"] = old.get("seconds_total", old.get("seconds_this_run", 0.0))
+        self.commands = history["commands"] + ([command] if command else [])
+        self.train_seconds = float(history["seconds_total"])
         return history
+
+    def _seconds(self) -> float:
+        """Seconds spent in :meth:`fit` over the run's lineage, up to now."""
+        return self.train_seconds + (time.perf_counter() - self._fit_clock if self._fit_clock is not None else 0.0)
 
     def export(self, path: str | Path, *, dtype: Optional[torch.dtype] = None,
                components: Optional[list[str]] = None, extra_files: Optional[dict[str, str]] = None) -> Path:

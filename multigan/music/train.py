@@ -43,13 +43,13 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8})
     trainer = Trainer(model, dataset, config)
-    history = trainer.resume_run(resume)
+    command = command or " ".join(sys.argv)
+    history = trainer.resume_run(resume, command)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
     with trainer.ema.swapped_into(model.generator):
         table = evaluate_model(model, dataset, n=200, seed=seed)
-    command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
             "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,

@@ -151,6 +151,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         overrides["interpolate"] = bool(gan_int)
     out = Path(out)
     history = _history(out, resume)
+    command = command or " ".join(sys.argv)
     embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
     torch.manual_seed(seed)
     net = build_model(model, preset, text_dim=int(embeddings.shape[1]), text_encoder=encoder_name,
@@ -175,7 +176,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
         ema_start = steps // 2 if stackgan and stage == 2 else 0
         trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start))
-        trainer.resume_run(resume)
+        trainer.resume_run(resume, command)
         trainer.fit()
         done[f"stage{stage}"] = trainer.step
         if stage != stages[-1][0]:
@@ -183,7 +184,6 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         if stackgan and stage == 1 and len(stages) == 2 and trainer.ema is not None:
             net.generator.load_state_dict(trainer.ema.state_dict())   # Stage-II builds on the averaged Stage-I
     seconds = time.perf_counter() - start
-    command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "model": model, "preset": preset,
             "overrides": overrides,
             "stage": getattr(net, "stage", 1), "steps": done, "seconds_this_run": seconds,

@@ -59,7 +59,8 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size})
     trainer = Trainer(model, dataset, config)
-    history = trainer.resume_run(resume)
+    command = command or " ".join(sys.argv)
+    history = trainer.resume_run(resume, command)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -68,7 +69,6 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
         with trainer.ema.swapped_into(model.generator):
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
         model.to(trainer.device)
-    command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
             "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,

@@ -74,7 +74,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     if lr_d is not None:
         overrides["lr_d"] = lr_d
     trainer = Trainer(model, dataset, TrainerConfig(**{**GAN3D.trainer_defaults(), **overrides}))
-    history = trainer.resume_run(resume)
+    command = command or " ".join(sys.argv)
+    history = trainer.resume_run(resume, command)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -94,7 +95,6 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         model.cpu()
         table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none"), n=eval_n, seed=seed)
         model.to(trainer.device)
-    command = command or " ".join(sys.argv)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
             "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,

@@ -213,3 +213,25 @@ def test_from_pretrained_loads_a_training_checkpoint_with_its_ema(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(averaged.generator.parameters(), raw.generator.parameters()))
     for key, value in trainer.model.discriminator.state_dict().items():
         assert torch.equal(averaged.discriminator.state_dict()[key], value)
+
+
+def test_checkpoints_carry_the_run_lineage_without_a_final_folder(tmp_path):
+    """A run stopped mid-way (no final/ export) still knows which commands trained it and for how long."""
+    def make(steps):
+        torch.manual_seed(0)
+        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=steps,
+                       batch_size=16, progress=False, out_dir=str(tmp_path), tensorboard=False, device="cpu",
+                       checkpoint_every=1)
+    first = make(2)
+    assert first.resume_run(True, "train --steps 2") == {"commands": [], "seconds_total": 0.0}   # fresh run
+    first.fit()
+    assert not (tmp_path / "final").exists()
+    second = make(4)
+    history = second.resume_run(True, "train --steps 4 --resume")
+    assert history["commands"] == ["train --steps 2"] and history["seconds_total"] > 0
+    second.fit()
+    state = torch.load(latest_checkpoint(tmp_path / "checkpoints") / ckpt_module.STATE_NAME, weights_only=True)
+    assert state["lineage"]["commands"] == ["train --steps 2", "train --steps 4 --resume"]
+    assert state["lineage"]["seconds"] > history["seconds_total"]
+    third = make(4)
+    assert third.resume_run(True)["commands"] == ["train --steps 2", "train --steps 4 --resume"]

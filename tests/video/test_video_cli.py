@@ -81,3 +81,15 @@ def test_cli_eval_reads_a_run_checkpoint(trained, capsys):
     raw, ema = DVDGAN.from_pretrained(step, ema=False), DVDGAN.from_pretrained(final.parent)
     z = torch.randn(1, TINY["latent_dim"])
     assert not torch.equal(raw.generator(z, torch.tensor([0])), ema.generator(z, torch.tensor([0])))
+
+
+def test_resume_after_a_lost_export_keeps_the_command_lineage(trained, tmp_path):
+    import shutil
+
+    root, _ = trained
+    kw = dict(preset=TINY, folder=str(root), batch_size=2, device="cpu", precision="fp32", checkpoint_every=1, seed=0)
+    shutil.rmtree(train(tmp_path, steps=1, command="first", **kw))            # as if stopped before exporting
+    final = train(tmp_path, steps=2, resume=True, command="second", **kw)
+    info = json.loads((final / "training.json").read_text())
+    assert info["commands"] == ["first", "second"] and info["iterations"] == 2
+    assert info["seconds_total"] > info["seconds_this_run"]
