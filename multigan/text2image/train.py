@@ -108,15 +108,6 @@ def caption_embeddings(out: str | Path, n: int, seed: int,
     return embeddings, name, fingerprint
 
 
-def _history(out: Path, resume: bool) -> dict[str, Any]:
-    """Commands and seconds of earlier runs from ``out/final/training.json`` (empty for a fresh run)."""
-    file = out / "final" / "training.json"
-    if not resume or not file.is_file():
-        return {"commands": [], "seconds_total": 0.0}
-    old = json.loads(file.read_text())
-    return {"commands": old.get("commands", []), "seconds_total": float(old.get("seconds_total", 0.0))}
-
-
 def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu-64", steps_stage1: int = 3000,
           steps_stage2: int = 2000, batch_size: int = 64, n_train: int = 6000, seed: int = 0, device: str = "auto",
           precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
@@ -150,7 +141,6 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     if gan_int is not None:
         overrides["interpolate"] = bool(gan_int)
     out = Path(out)
-    history = _history(out, resume)
     command = command or " ".join(sys.argv)
     embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
     torch.manual_seed(seed)
@@ -163,7 +153,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
             "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
             "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
             "tensorboard": False}
-    start, trainer, done = time.perf_counter(), None, {}
+    start, trainer, done, history, lineage = time.perf_counter(), None, {}, None, ([], 0.0)
     for stage, steps in stages:
         if stackgan:
             net.set_stage(stage)
@@ -176,8 +166,13 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
         ema_start = steps // 2 if stackgan and stage == 2 else 0
         trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start))
-        trainer.resume_run(resume, command)
+        prior = trainer.resume_run(resume, command)
+        if history is None:                  # the run's lineage: from the first stage trained now
+            history = prior
+        elif not prior["commands"]:          # a fresh Stage-II carries Stage-I's lineage on
+            trainer.commands, trainer.train_seconds = lineage
         trainer.fit()
+        lineage = (trainer.commands, trainer.train_seconds)
         done[f"stage{stage}"] = trainer.step
         if stage != stages[-1][0]:
             trainer.close()                  # the next stage's trainer joins a fresh process group

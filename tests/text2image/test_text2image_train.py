@@ -108,3 +108,15 @@ def test_bad_arguments():
         t2i_train.train("unused", model="gan-cls", kl_weight=1.0)
     with pytest.raises(NotImplementedError, match="train, sample or eval"):
         t2i_train.cli("score", [])
+
+
+def test_stage2_resume_after_a_lost_export_keeps_the_lineage(stackgan_run, tmp_path):
+    """Stage-II's checkpoints carry Stage-I's commands on, so the history survives without final/."""
+    out, _ = stackgan_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "final")
+    final = t2i_train.train(copy, model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=3,
+                            encoder=ENCODER, kl_weight=0.5, resume=True, command="second", **FAST)
+    info = json.loads((final / "training.json").read_text())
+    assert info["commands"] == ["first", "second"] and info["seconds_total"] > info["seconds_this_run"]
