@@ -20,6 +20,9 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from multigan.core.checkpoint import latest_checkpoint
+from multigan.core.trainer import add_time_limit_argument, parse_duration
+
 __all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
 
 
@@ -51,7 +54,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
                   kappa: float = 1.0, seed: int = 0, device: str | torch.device = "cpu", log_every: int = 100,
                   state_file: Optional[Path] = None, checkpoint_every: int = 500, progress: bool = True,
                   log_file: Optional[Path] = None, gan_step: Optional[int] = None,
-                  select_on: Any = None) -> list[dict[str, float]]:
+                  select_on: Any = None, time_limit: Optional[float] = None) -> list[dict[str, float]]:
     """f-AnoGAN's izi_f encoder training: G and D frozen (eval mode), E minimises
     ``MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x))))``. Adam (lr 1e-4, β (0.5, 0.999)); the authors used
     RMSProp 5e-5 for 50,000 iterations. ``state_file`` makes the stage resumable (weights, optimizer,
@@ -66,6 +69,9 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     left in ``model`` at the end (beyond the paper, which trains a fixed number of iterations).
     The best weights, their step and the whole curve are kept in ``state_file``
     (:func:`encoder_selection` reads them back).
+
+    ``time_limit`` (seconds) stops the stage early: the state is written, the last log row says
+    ``"stopped_by_time_limit": True`` and the encoder is left as trained so far (not the selected one).
     """
     from multigan.core.atomic import atomic_file
 
@@ -100,6 +106,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, initial=step, desc="encoder (izi_f)", unit="it")
     window: list[float] = []
+    clock, stopped = time.perf_counter(), False
     try:
         while step < steps:
             idx = torch.randint(len(images), (batch_size,), generator=gen)
@@ -113,7 +120,8 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
             window.append(float(loss.detach()))
             if bar is not None:
                 bar.update(1)
-            if step % log_every == 0 or step == steps:
+            stopped = time_limit is not None and step < steps and time.perf_counter() - clock >= time_limit
+            if step % log_every == 0 or step == steps or stopped:
                 row = {"step": step, "encoder_loss": sum(window) / len(window)}
                 if select_on is not None:
                     row["select_auroc"] = _selection_auroc(model, select_on)
@@ -121,6 +129,8 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
                     if best is None or row["select_auroc"] > best["auroc"]:
                         best = {"step": step, "auroc": row["select_auroc"],
                                 "encoder": {k: v.detach().cpu().clone() for k, v in model.encoder.state_dict().items()}}
+                if stopped:
+                    row["stopped_by_time_limit"] = True
                 history.append(row)
                 window.clear()
                 if bar is not None:
@@ -128,12 +138,14 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
                 if log_file is not None:
                     with open(log_file, "a") as fh:
                         fh.write(json.dumps(row) + "\n")
-            if state_file is not None and (step % checkpoint_every == 0 or step == steps):
+            if state_file is not None and (step % checkpoint_every == 0 or step == steps or stopped):
                 with atomic_file(state_file) as tmp:
                     torch.save({"encoder": model.encoder.state_dict(), "optimizer": opt.state_dict(),
                                 "rng": gen.get_state(), "step": step, "gan_step": gan_step,
                                 "best": best, "selection": curve}, tmp)
-        if select_on is not None and best is not None:
+            if stopped:
+                break
+        if select_on is not None and best is not None and not stopped:
             model.encoder.load_state_dict(best["encoder"])
     finally:
         if bar is not None:
@@ -200,7 +212,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           ema_decay: Optional[float] = None, encoder_width: Optional[int] = None, select_on: Any = None,
           seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
-          command: str = "") -> Path:
+          time_limit: Optional[float | str] = None, command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
 
     ``normal`` is a folder (or file) of normal images, an :class:`ImageSet` (10 % held out for
@@ -220,6 +232,9 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     folder (``normal/``, ``abnormal/``), an :class:`ImageSet`, or ``"simulated"`` for the held-out
     normal split with simulated lesions added to half of it (:func:`with_simulated_lesions`, seed 7).
     One process only: the encoder stage and the calibration are not split across a torchrun job.
+    ``time_limit`` (seconds or ``"2h30m"``, both stages together) stops training early: nothing is
+    exported and the path returned is the GAN's newest checkpoint (or the encoder's state file);
+    ``resume`` goes on from there.
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -237,7 +252,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
-                              "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay})
+                              "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay,
+                              "time_limit": time_limit})
     trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
     out = Path(out)
     command = command or " ".join(sys.argv)
@@ -245,6 +261,9 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start
+    limit = None if time_limit is None else parse_duration(time_limit) - gan_seconds
+    if trainer.stopped_by_time_limit or (limit is not None and limit <= 0):
+        return latest_checkpoint(out / "checkpoints")
     if trainer.ema is not None:
         from multigan.core.ema import recalibrate_batchnorm
 
@@ -256,8 +275,11 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",
                             log_file=out / "encoder_metrics.jsonl", log_every=log_every,
-                            checkpoint_every=checkpoint_every, gan_step=trainer.step, select_on=selection_set)
+                            checkpoint_every=checkpoint_every, gan_step=trainer.step, select_on=selection_set,
+                            time_limit=limit)
     enc_seconds = time.perf_counter() - enc_start
+    if enc_log and enc_log[-1].get("stopped_by_time_limit"):
+        return out / "encoder_state.pt"
     model.cpu().eval()
     thresholds = {"izif": model.calibrate(val_set, fpr=fpr, method="izif")}
     if calibrate_search:
@@ -398,6 +420,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true")
+        add_time_limit_argument(p)
     elif command == "score":
         p.add_argument("source", help="image folder or file (PNG/JPEG, DICOM, NIfTI)")
         p.add_argument("--out", required=True, help="report folder (scores.csv, report.json, overlays/)")
@@ -434,8 +457,11 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       map_shift=args.map_shift, image_score=args.image_score,
                       ema_decay=args.ema_decay, encoder_width=args.encoder_width, select_on=args.select_on,
                       seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume,
+                      precision=args.precision, resume=args.resume, time_limit=args.time_limit,
                       command="multigan train anomaly " + " ".join(argv))
+        if final.name != "final":
+            print(f"time limit reached; training state in {final}: run the same command with --resume to go on")
+            return 0
         print(f"model written to {final}")
         return 0
     from .data import brain_mri, read_images

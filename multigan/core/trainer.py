@@ -27,6 +27,7 @@ import dataclasses
 import gc
 import json
 import math
+import re
 import time
 import warnings
 from collections import defaultdict
@@ -95,6 +96,8 @@ class TrainerConfig:
     num_workers: int = 0                    # DataLoader workers
     sync_batchnorm: bool = False            # convert BatchNorm to SyncBatchNorm under DDP
     find_unused_parameters: bool = False    # passed to DDP
+    time_limit: Optional[float] = None      # seconds (or "2h30m"): fit() stops after the iteration that
+                                            # passes it, writes a checkpoint and returns (None: no limit)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_critic", "g_steps", "log_every", "snapshot_size", "max_nonfinite"):
@@ -104,12 +107,48 @@ class TrainerConfig:
             raise ValueError(f"TrainerConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.d_accuracy_gate is not None and not 0.0 < self.d_accuracy_gate <= 1.0:
             raise ValueError(f"TrainerConfig.d_accuracy_gate must be in (0, 1], got {self.d_accuracy_gate}")
+        if self.time_limit is not None:
+            self.time_limit = parse_duration(self.time_limit)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly copy (penalty objects become dicts)."""
         out = dataclasses.asdict(self)
         out["penalties"] = [_penalty_spec(p) for p in self.penalties]
         return out
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds from ``"2h30m"``, ``"45m"``, ``"90s"``, ``"1.5h"`` or a bare number of seconds.
+
+    Example:
+        >>> parse_duration("1h30m"), parse_duration("45m"), parse_duration(20)
+        (5400.0, 2700.0, 20.0)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        match = _DURATION.fullmatch(text)
+        try:
+            seconds = float(text)
+        except ValueError:
+            if not text or match is None:
+                raise ValueError(f"cannot read the duration {value!r}: expected e.g. 2h30m, 45m, 90s or seconds")
+            h, m, sec = (float(g) if g else 0.0 for g in match.groups())
+            seconds = 3600 * h + 60 * m + sec
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+def add_time_limit_argument(parser: Any) -> None:
+    """``--time-limit`` on a ``multigan train MODALITY`` parser (→ :attr:`TrainerConfig.time_limit`)."""
+    parser.add_argument("--time-limit", type=parse_duration, default=None, metavar="DURATION",
+                        help="stop after this much training (e.g. 2h30m, 45m, 90s, or seconds) with a checkpoint "
+                             "and the exported model of that iteration; --resume continues the run")
 
 
 def _penalty_spec(p: Penalty | dict) -> dict:
@@ -241,6 +280,7 @@ class Trainer:
         self.commands: list[str] = []
         self.train_seconds = 0.0
         self._fit_clock: Optional[float] = None
+        self.stopped_by_time_limit = False  # the last fit() ended at config.time_limit, before its steps
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
         self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
@@ -267,11 +307,20 @@ class Trainer:
         last: dict[str, float] = {}
         start_time, start_step = time.perf_counter(), self.step
         self._fit_clock = start_time
+        self.stopped_by_time_limit = False
         try:
             while self.step < total:
                 logs = self.train_step(data)
                 bar.update(1)
                 self._emit("on_step_end", logs=logs)
+                if cfg.time_limit is not None and self.step < total and self.dist.all_true(
+                        time.perf_counter() - start_time >= cfg.time_limit, self.device):
+                    self.stopped_by_time_limit = True        # every rank agrees, so all stop on this iteration
+                    last = self._log(bar, start_time, start_step) if self._window else last
+                    if self.dist.is_main:
+                        bar.write(f"time limit of {cfg.time_limit:g} s reached at iteration {self.step}/{total}; "
+                                  "the checkpoint below resumes it")
+                    break
                 if self.step % cfg.log_every == 0 or self.step == total:
                     last = self._log(bar, start_time, start_step)
                 if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:

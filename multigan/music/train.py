@@ -19,16 +19,20 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from multigan.core.trainer import add_time_limit_argument
+
 __all__ = ["train", "evaluate_model", "cli", "demo"]
 
 
 def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = None, seed: int = 0,
           device: str = "auto", precision: str = "auto", ema_decay: float = 0.999, log_every: int = 200,
-          checkpoint_every: int = 1000, resume: bool = False, command: str = "") -> Path:
+          checkpoint_every: int = 1000, resume: bool = False, time_limit: Optional[float | str] = None,
+          command: str = "") -> Path:
     """Train MidiNet with its paper rules through the shared trainer; export the EMA generator.
 
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl`` and ``out/final/`` (fp16 EMA
     generator + ``training.json`` with the command, iterations, time and metric table).
+    ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -41,7 +45,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     config = TrainerConfig(**{**MidiNet.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
-                              "snapshot_every": checkpoint_every, "snapshot_size": 8})
+                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "time_limit": time_limit})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
     history = trainer.resume_run(resume, command)
@@ -51,7 +55,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     with trainer.ema.swapped_into(model.generator):
         table = evaluate_model(model, dataset, n=200, seed=seed)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
+            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "data": midi_folder or "bach_chorales (assets/music)",
             "examples": len(dataset), "trainer": trainer.config.to_dict(), "metrics": table}
@@ -121,6 +125,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+        add_time_limit_argument(p)
     elif command == "sample":
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
         p.add_argument("--out", required=True, help="MIDI file to write (.mid)")
@@ -146,7 +151,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, steps=args.steps, midi_folder=args.midi_folder, seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume,
+                      precision=args.precision, resume=args.resume, time_limit=args.time_limit,
                       command="multigan train music " + " ".join(argv))
         print(f"model written to {final}")
         return 0

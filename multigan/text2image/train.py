@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 import torch
 
+from multigan.core.trainer import add_time_limit_argument, parse_duration
+
 from .encoder import DEFAULT_ENCODER
 
 if TYPE_CHECKING:
@@ -113,7 +115,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
           precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
           checkpoint_every: int = 500, resume: bool = False, encoder: Any = DEFAULT_ENCODER,
           kl_weight: Optional[float] = None, gan_int: Optional[bool] = None, progress: bool = True,
-          command: str = "") -> Path:
+          time_limit: Optional[float | str] = None, command: str = "") -> Path:
     """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"`` on captioned shapes.
 
     Writes ``out/final/`` (EMA generator, fp16, ``save_pretrained`` format, with ``training.json``);
@@ -122,7 +124,9 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     ``preset`` is a name from :data:`~multigan.text2image.models.PRESETS` or a dict of the model's
     arguments. ``kl_weight`` (StackGAN only) overrides the conditioning augmentation's KL weight
     (the authors' 2.0 by default). ``gan_int`` switches the GAN-INT generator term on or off (default:
-    the preset's: on for GAN-CLS, off for StackGAN). Returns the ``final`` folder.
+    the preset's: on for GAN-CLS, off for StackGAN). ``time_limit`` (seconds or ``"2h30m"``, both
+    stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
+    goes on from there. Returns the ``final`` folder.
     """
     from multigan.core import Trainer, TrainerConfig
     from multigan.core.checkpoint import latest_checkpoint
@@ -154,6 +158,8 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
             "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
             "tensorboard": False}
     start, trainer, done, history, lineage = time.perf_counter(), None, {}, None, ([], 0.0)
+    deadline = None if time_limit is None else start + parse_duration(time_limit)
+    stopped = False
     for stage, steps in stages:
         if stackgan:
             net.set_stage(stage)
@@ -165,7 +171,15 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
         ema_start = steps // 2 if stackgan and stage == 2 else 0
-        trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start))
+        if deadline is not None and trainer is not None and trainer.dist.all_true(time.perf_counter() >= deadline,
+                                                                                 trainer.device):
+            stopped = True                   # Stage-I used the time up (every rank agrees): Stage-II next time
+            break
+        if trainer is not None:
+            trainer.close()                  # the next stage's trainer joins a fresh process group
+        limit = None if deadline is None else max(deadline - time.perf_counter(), 1e-9)   # ≥ 1 iteration
+        trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start,
+                                                   time_limit=limit))
         prior = trainer.resume_run(resume, command)
         if history is None:                  # the run's lineage: from the first stage trained now
             history = prior
@@ -174,14 +188,16 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         trainer.fit()
         lineage = (trainer.commands, trainer.train_seconds)
         done[f"stage{stage}"] = trainer.step
-        if stage != stages[-1][0]:
-            trainer.close()                  # the next stage's trainer joins a fresh process group
+        if trainer.stopped_by_time_limit:
+            stopped = True
+            break
         if stackgan and stage == 1 and len(stages) == 2 and trainer.ema is not None:
             net.generator.load_state_dict(trainer.ema.state_dict())   # Stage-II builds on the averaged Stage-I
     seconds = time.perf_counter() - start
     info = {"command": command, "commands": history["commands"] + [command], "model": model, "preset": preset,
             "overrides": overrides,
-            "stage": getattr(net, "stage", 1), "steps": done, "seconds_this_run": seconds,
+            "stage": getattr(net, "stage", 1), "steps": done, "stopped_by_time_limit": stopped,
+            "seconds_this_run": seconds,
             "seconds_total": history["seconds_total"] + seconds, "device": str(trainer.device),
             "precision": trainer.precision, "torch": torch.__version__, "python": platform.python_version(),
             "data": f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)",
@@ -409,6 +425,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true")
+        add_time_limit_argument(p)
     elif command == "sample":
         p.add_argument("captions", nargs="+", help="one or more captions")
         p.add_argument("--out", required=True, help="image file (.png .jpg); {i} for one file per image")
@@ -436,7 +453,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       steps_stage2=args.steps_stage2, batch_size=args.batch_size, n_train=args.n_train,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
                       encoder=args.encoder, kl_weight=args.kl_weight, gan_int=args.gan_int,
-                      command="multigan train text2image " + " ".join(argv))
+                      time_limit=args.time_limit, command="multigan train text2image " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import TextImageGAN

@@ -18,6 +18,8 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from multigan.core.trainer import add_time_limit_argument
+
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
@@ -33,13 +35,14 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
           batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
           n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          eval_n: int = 200, command: str = "") -> Path:
+          time_limit: Optional[float | str] = None, eval_n: int = 200, command: str = "") -> Path:
     """Train DVD-GAN (hinge loss, dual discriminators) through the shared trainer; export the EMA generator.
 
     ``preset``: a name from :data:`~multigan.video.models.PRESETS` or a dict of ``DVDGAN`` arguments.
     ``lr_g``, ``lr_d``, ``n_critic`` (D steps per G step): ``None`` keeps
     :meth:`DVDGAN.trainer_defaults`. ``ema_decay`` may change on resume; the average then continues
-    with the new decay.
+    with the new decay. ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint
+    (and exports that iteration's model); ``resume`` goes on from it.
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -57,7 +60,8 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     config = TrainerConfig(**{**DVDGAN.trainer_defaults(), **overrides, "steps": steps, "seed": seed,
                               "device": device, "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
-                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size})
+                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
+                              "time_limit": time_limit})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
     history = trainer.resume_run(resume, command)
@@ -70,7 +74,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
         model.to(trainer.device)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
+            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "preset": preset,
             "data": folder or "Moving MNIST (assets/video)", "examples": len(dataset),
@@ -142,6 +146,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
         p.add_argument("--resume", action="store_true")
+        add_time_limit_argument(p)
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")
@@ -168,7 +173,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
                       lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      checkpoint_every=args.checkpoint_every, command="multigan train video " + " ".join(argv))
+                      checkpoint_every=args.checkpoint_every, time_limit=args.time_limit,
+                      command="multigan train video " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import DVDGAN

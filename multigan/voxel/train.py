@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from multigan.core.trainer import add_time_limit_argument
+
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
@@ -40,12 +42,13 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           instance_noise: float = 0.0, objective: Optional[str] = None, n_critic: int = 1,
           betas: Optional[tuple[float, float]] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          eval_n: int = 200, command: str = "") -> Path:
+          time_limit: Optional[float | str] = None, eval_n: int = 200, command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl``, snapshots and ``out/final/``
     (fp16 EMA generator + discriminator trunk for :meth:`GAN3D.features` + ``training.json``).
+    ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
     """
     from multigan.core import Trainer, TrainerConfig
     from multigan.core.ema import recalibrate_batchnorm
@@ -62,7 +65,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
-                 "d_accuracy_gate": d_accuracy_gate}
+                 "d_accuracy_gate": d_accuracy_gate, "time_limit": time_limit}
     if objective is not None:       # e.g. WGAN-GP (3D-IWGAN, Smith & Meger 2017): λ 10, n_critic 5, β (0, 0.9)
         overrides["objective"] = objective
         overrides["objective_options"] = {"gp_weight": 10.0} if objective == "wgan-gp" else {}
@@ -96,7 +99,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none"), n=eval_n, seed=seed)
         model.to(trainer.device)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
+            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "preset": preset, "augment": augment,
             "data": folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
@@ -239,6 +242,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--precision", default="auto")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+        add_time_limit_argument(p)
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
@@ -269,7 +273,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      command="multigan train voxel " + " ".join(argv))
+                      time_limit=args.time_limit, command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import GAN3D

@@ -231,3 +231,25 @@ def test_train_refuses_a_torchrun_job(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="runs in one process"):
         train(tmp_path / "run", steps=1)
     assert not (tmp_path / "run").exists()
+
+
+def test_time_limit_returns_the_checkpoint_and_resume_finishes(folders, tmp_path, capsys):
+    """Cut by the time limit, nothing is exported (the encoder is not trained); --resume finishes the run."""
+    from multigan.anomaly.train import train_encoder
+
+    opts = dict(normal=str(folders / "healthy"), size=16, width=4, steps=3, encoder_steps=2, batch_size=8,
+                calibrate_search=False, checkpoint_every=10, device="cpu", precision="fp32")
+    stopped = train(tmp_path, **opts, time_limit=1e-9, command="first")
+    assert stopped == tmp_path / "checkpoints" / "step-0000001" and not (tmp_path / "final").exists()
+    final = train(tmp_path, **opts, resume=True, command="second")
+    info = json.loads((final / "training.json").read_text())
+    assert info["iterations"] == 3 and info["commands"] == ["first", "second"]
+    det = AnoGAN.from_pretrained(final)
+    log = train_encoder(det, torch.rand(16, 1, 16, 16) * 2 - 1, steps=5, batch_size=4, progress=False,
+                        state_file=tmp_path / "enc.pt", time_limit=1e-9)
+    assert log[-1]["step"] == 1 and log[-1]["stopped_by_time_limit"] is True
+    assert torch.load(tmp_path / "enc.pt", weights_only=True)["step"] == 1
+    assert cli("train", ["--normal", str(folders / "healthy"), "--out", str(tmp_path / "cli"), "--size", "16",
+                         "--width", "4", "--steps", "2", "--batch-size", "8", "--device", "cpu",
+                         "--time-limit", "0.000001"]) == 0
+    assert "time limit reached" in capsys.readouterr().out

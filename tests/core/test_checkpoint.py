@@ -235,3 +235,44 @@ def test_checkpoints_carry_the_run_lineage_without_a_final_folder(tmp_path):
     assert state["lineage"]["seconds"] > history["seconds_total"]
     third = make(4)
     assert third.resume_run(True)["commands"] == ["train --steps 2", "train --steps 4 --resume"]
+
+
+def test_time_limit_stops_with_a_checkpoint_that_resumes_bit_exactly(tmp_path):
+    """A run cut by ``time_limit`` and resumed ends with the same weights as one run straight through."""
+    def make(out, **options):
+        torch.manual_seed(0)
+        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=5, batch_size=16,
+                       progress=False, out_dir=str(out), tensorboard=False, device="cpu", ema_decay=0.9,
+                       log_every=2, **options)
+    straight = make(tmp_path / "straight")
+    straight.fit()
+    assert straight.step == 5 and not straight.stopped_by_time_limit
+    cut = make(tmp_path / "cut", time_limit=1e-9)               # spent after the first iteration
+    last = cut.fit()
+    assert cut.stopped_by_time_limit and cut.step == 1 and last["step"] == 1      # the partial window is logged
+    assert [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()] == ["step-0000001"]
+    resumed = make(tmp_path / "cut")                           # no limit: on to 5
+    resumed.resume_run(True)
+    assert resumed.step == 1
+    resumed.fit()
+    assert resumed.step == 5 and not resumed.stopped_by_time_limit
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    for a, b in zip(straight.ema.state_dict().values(), resumed.ema.state_dict().values()):
+        assert torch.equal(a, b)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 4, 5]
+
+
+def test_time_limit_parsing_and_bad_values():
+    from multigan.core import TrainerConfig, parse_duration
+
+    assert [parse_duration(v) for v in ("2h30m", "45m", "90s", "1.5h", "1h 5s", "20", 20)] == \
+        [9000.0, 2700.0, 90.0, 5400.0, 3605.0, 20.0, 20.0]
+    assert TrainerConfig(time_limit="1m").time_limit == 60.0
+    for bad in ("", "h", "2x", "abc"):
+        with pytest.raises(ValueError, match="cannot read the duration"):
+            parse_duration(bad)
+    for bad in ("0", -5, "inf"):
+        with pytest.raises(ValueError, match="must be positive"):
+            TrainerConfig(time_limit=bad)

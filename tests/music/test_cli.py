@@ -43,3 +43,7 @@ def test_train_on_a_midi_folder(tmp_path):
     info = json.loads((tmp_path / "run" / "final" / "training.json").read_text())
     assert info["iterations"] == 2 and "chord_tone_ratio" in info["metrics"]["generated"]
     assert MidiNet.from_pretrained(tmp_path / "run" / "final").config["latent_dim"] == 100
+    assert main(["train", "music", "--midi-folder", str(tmp_path / "midi"), "--out", str(tmp_path / "cut"),
+                 "--steps", "3", "--device", "cpu", "--time-limit", "0.000001"]) == 0
+    info = json.loads((tmp_path / "cut" / "final" / "training.json").read_text())
+    assert info["iterations"] == 1 and info["stopped_by_time_limit"] is True

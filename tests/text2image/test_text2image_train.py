@@ -120,3 +120,16 @@ def test_stage2_resume_after_a_lost_export_keeps_the_lineage(stackgan_run, tmp_p
                             encoder=ENCODER, kl_weight=0.5, resume=True, command="second", **FAST)
     info = json.loads((final / "training.json").read_text())
     assert info["commands"] == ["first", "second"] and info["seconds_total"] > info["seconds_this_run"]
+
+
+def test_time_limit_exports_the_stage_reached_and_resume_trains_both(tmp_path):
+    kw = dict(model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=2, encoder=WordEncoder(),
+              kl_weight=0.5, **FAST)
+    final = t2i_train.train(tmp_path, time_limit=1e-9, command="first", **kw)    # spent after one iteration
+    info = json.loads((final / "training.json").read_text())
+    assert info["steps"] == {"stage1": 1} and info["stage"] == 1 and info["stopped_by_time_limit"] is True
+    assert not (tmp_path / "stage2").exists()
+    final = t2i_train.train(tmp_path, resume=True, command="second", **kw)
+    info = json.loads((final / "training.json").read_text())
+    assert info["steps"] == {"stage1": 2, "stage2": 2} and info["stage"] == 2
+    assert info["stopped_by_time_limit"] is False and info["commands"] == ["first", "second"]

@@ -93,3 +93,21 @@ def test_resume_after_a_lost_export_keeps_the_command_lineage(trained, tmp_path)
     info = json.loads((final / "training.json").read_text())
     assert info["commands"] == ["first", "second"] and info["iterations"] == 2
     assert info["seconds_total"] > info["seconds_this_run"]
+
+
+def test_time_limit_exports_the_iteration_reached_and_resume_goes_on(trained, tmp_path):
+    root, _ = trained
+    kw = dict(preset=TINY, folder=str(root), batch_size=2, device="cpu", precision="fp32", checkpoint_every=10, seed=0)
+    final = train(tmp_path, steps=3, time_limit=1e-9, command="first", **kw)     # spent after one iteration
+    info = json.loads((final / "training.json").read_text())
+    assert info["iterations"] == 1 and info["stopped_by_time_limit"] is True
+    assert info["trainer"]["time_limit"] == 1e-9
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-0000001"]
+    final = train(tmp_path, steps=3, resume=True, command="second", **kw)
+    info = json.loads((final / "training.json").read_text())
+    assert info["iterations"] == 3 and info["stopped_by_time_limit"] is False
+    assert info["commands"] == ["first", "second"]
+    args = _parser("train").parse_args(["--out", "x", "--time-limit", "2h30m"])
+    assert args.time_limit == 9000.0
+    with pytest.raises(SystemExit):
+        _parser("train").parse_args(["--out", "x", "--time-limit", "soon"])

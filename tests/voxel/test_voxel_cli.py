@@ -122,11 +122,13 @@ def test_evaluate_model_cleanup_drops_specks_not_parts():
 def test_train_passes_objective_options(mesh_folder, tmp_path):
     final = train(tmp_path, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", objective="wgan-gp", n_critic=2, betas=(0.0, 0.9), d_accuracy_gate=None,
-                  discriminator_norm="spectral", instance_noise=0.1, minibatch_std=True, command="pytest")
+                  discriminator_norm="spectral", instance_noise=0.1, minibatch_std=True, time_limit="1h",
+                  command="pytest")
     info = json.loads((final / "training.json").read_text())
     assert info["trainer"]["objective"] == "wgan-gp" and info["trainer"]["n_critic"] == 2
     assert info["trainer"]["objective_options"] == {"gp_weight": 10.0}
     assert list(info["trainer"]["betas_d"]) == [0.0, 0.9] and info["trainer"]["d_accuracy_gate"] is None
+    assert info["trainer"]["time_limit"] == 3600.0 and info["stopped_by_time_limit"] is False
     cfg = json.loads((final / "config.json").read_text())["config"]
     assert cfg["discriminator_norm"] == "spectral" and cfg["minibatch_std"] and cfg["instance_noise"] == 0.1
 
@@ -136,3 +138,5 @@ def test_cli_train_takes_ema_decay():
 
     assert _parser("train").parse_args(["--out", "x", "--ema-decay", "0.99"]).ema_decay == 0.99
     assert _parser("train").parse_args(["--out", "x"]).ema_decay == 0.999
+    assert _parser("train").parse_args(["--out", "x", "--time-limit", "45m"]).time_limit == 2700.0
+    assert _parser("train").parse_args(["--out", "x"]).time_limit is None
