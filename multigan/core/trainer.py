@@ -319,7 +319,7 @@ class Trainer:
                     last = self._log(bar, start_time, start_step) if self._window else last
                     if self.dist.is_main:
                         bar.write(f"time limit of {cfg.time_limit:g} s reached at iteration {self.step}/{total}; "
-                                  "the checkpoint below resumes it")
+                                  "a checkpoint is written to resume from")
                     break
                 if self.step % cfg.log_every == 0 or self.step == total:
                     last = self._log(bar, start_time, start_step)
@@ -620,7 +620,8 @@ class Trainer:
         state = {"step": self.step, "d_updates": self.d_updates, "data_cursor": self.data_cursor,
                  "nonfinite_streak": self.nonfinite_streak, "optimizer_g": self.opt_g.state_dict(),
                  "optimizer_d": self.opt_d.state_dict(), "scaler": self.scaler.state_dict(),
-                 "latent_rng": self.latent_rng.get_state(), "rng": rng, "world_size": self.dist.world_size,
+                 "latent_rng": self.latent_rng.get_state(), "latent_rng_device": self.device.type,
+                 "rng": rng, "world_size": self.dist.world_size,
                  "trainer_config": json.dumps(self.config.to_dict(), default=str),
                  "lineage": {"commands": list(self.commands), "seconds": self._seconds()}}
         path = ckpt.save_training_checkpoint(path, self.model, state, ema=self.ema)
@@ -643,8 +644,15 @@ class Trainer:
         self.opt_g.load_state_dict(state["optimizer_g"])
         self.opt_d.load_state_dict(state["optimizer_d"])
         self.scaler.load_state_dict(state["scaler"])
-        self.latent_rng.set_state(state["latent_rng"])
         self.step, self.d_updates = int(state["step"]), int(state["d_updates"])
+        saved_device = state.get("latent_rng_device", "cpu" if state["latent_rng"].numel() > 16 else "cuda")
+        if saved_device == self.device.type:
+            self.latent_rng.set_state(state["latent_rng"])
+        else:                          # a CPU generator's state means nothing to a CUDA one, and back
+            warnings.warn(f"checkpoint was written on {saved_device}, resuming on {self.device.type}: the latent "
+                          "stream is reseeded (the run goes on, not bit-identical to one that stayed put)",
+                          RuntimeWarning, stacklevel=2)
+            self.latent_rng.manual_seed(self.config.seed + self.step)
         self.data_cursor, self.nonfinite_streak = int(state["data_cursor"]), int(state["nonfinite_streak"])
         lineage = state.get("lineage") or {}                      # absent in checkpoints before 2026-11-27
         self.commands, self.train_seconds = list(lineage.get("commands", [])), float(lineage.get("seconds", 0.0))

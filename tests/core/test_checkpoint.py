@@ -276,3 +276,32 @@ def test_time_limit_parsing_and_bad_values():
     for bad in ("0", -5, "inf"):
         with pytest.raises(ValueError, match="must be positive"):
             TrainerConfig(time_limit=bad)
+
+
+def test_resume_on_another_device_type_reseeds_the_latent_stream(tmp_path):
+    """A CUDA generator's state (16 bytes) cannot enter a CPU generator: warn, reseed, train on."""
+    def make(steps):
+        torch.manual_seed(0)
+        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=steps,
+                       batch_size=16, progress=False, out_dir=str(tmp_path), tensorboard=False, device="cpu")
+    first = make(2)
+    first.fit()
+    path = latest_checkpoint(tmp_path / "checkpoints")
+    state_file = path / ckpt_module.STATE_NAME
+    state = torch.load(state_file, weights_only=True)
+    assert state["latent_rng_device"] == "cpu"
+    same_device = make(3)
+    same_device.load_checkpoint(path)                          # no warning: the stream continues exactly
+    assert torch.equal(same_device.latent_rng.get_state(), state["latent_rng"])
+    state["latent_rng"], state["latent_rng_device"] = torch.zeros(16, dtype=torch.uint8), "cuda"
+    torch.save(state, state_file)                              # as if written on a GPU
+    moved = make(3)
+    with pytest.warns(RuntimeWarning, match="written on cuda, resuming on cpu"):
+        moved.load_checkpoint(path)
+    assert moved.step == 2
+    moved.fit()
+    assert moved.step == 3
+    del state["latent_rng_device"]                             # a checkpoint from before the key: told by size
+    torch.save(state, state_file)
+    with pytest.warns(RuntimeWarning, match="written on cuda"):
+        make(3).load_checkpoint(path)
