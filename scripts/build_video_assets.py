@@ -108,6 +108,9 @@ def build_clips(seed: int) -> dict[str, np.ndarray]:
 
 ATTRIBUTION = """# Video assets
 
+The real footage under `footage/` has its own sources and licence: see `footage.md`
+(built by `scripts/build_video_footage.py`).
+
 ## moving_mnist.npz
 
 Moving MNIST clips (one digit bouncing in a 32 × 32 frame, labelled by the digit), built by

@@ -1,4 +1,4 @@
-"""Video data: the built-in Moving MNIST set, a folder-of-videos reader and the clip checker.
+"""Video data: the built-in Moving MNIST set, built-in real footage, a folder-of-videos reader, the clip checker.
 
 Every dataset here is a :class:`torch.utils.data.TensorDataset` whose tensors are
 ``(clips, labels)``: float32 clips ``(N, T, C, H, W)`` in [-1, 1] and int64 labels ``(N,)``, so the
@@ -10,6 +10,7 @@ Example:
     >>> data.clips.shape, data.classes[:3]                       # doctest: +SKIP
     (torch.Size([10000, 16, 1, 32, 32]), ['0', '1', '2'])
     >>> mine = VideoFolder("clips/", frames=16, size=64)         # clips/<class>/*.mp4  # doctest: +SKIP
+    >>> real = Footage("train", frames=16, size=64)              # shipped opencv-doc clips  # doctest: +SKIP
 
 Moving MNIST (``assets/video/moving_mnist.npz``, built by ``scripts/build_video_assets.py``)
 ------------------------------------------------------------------------------------------------
@@ -37,10 +38,12 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 __all__ = [
+    "FOOTAGE_CROPS",
     "MOVING_MNIST_FILE",
     "READ_SUFFIXES",
     "MovingMNIST",
     "VideoFolder",
+    "Footage",
     "check_clips",
     "load_moving_mnist",
     "render_clips",
@@ -103,17 +106,22 @@ def _as_float(clips: Any, name: str = "clips") -> torch.Tensor:
     return x if x.ndim == 5 else x[None]
 
 
-def _resize_frames(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize ``(..., C, H, W)`` so the short side is ``size``, then centre-crop to ``size × size``."""
+def _resize_frames(x: torch.Tensor, size: int, anchors: tuple[float, ...] = (0.5,)) -> torch.Tensor:
+    """Resize ``(N, ..., C, H, W)`` so the short side is ``size``, then crop ``size × size`` squares.
+
+    ``anchors`` place the crop along the long side (0 first, 0.5 centre, 1 last); with several the
+    crops of each item follow one another: ``(N · len(anchors), ..., C, size, size)``.
+    """
     lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
     if (h, w) == (size, size):
-        return x
+        return x.repeat_interleave(len(anchors), 0) if len(anchors) > 1 else x
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     y = F.interpolate(x.reshape(-1, c, h, w), size=(nh, nw), mode="bilinear", align_corners=False,
-                      antialias=scale < 1)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return y[..., top:top + size, left:left + size].reshape(*lead, c, size, size).contiguous()
+                      antialias=scale < 1).reshape(*lead, c, nh, nw)
+    crops = [y[..., round((nh - size) * a):round((nh - size) * a) + size,
+               round((nw - size) * a):round((nw - size) * a) + size] for a in anchors]
+    return torch.stack(crops, 1).flatten(0, 1).contiguous()
 
 
 # -- Moving MNIST ----------------------------------------------------------------------------------
@@ -236,6 +244,19 @@ class MovingMNIST(_ClipDataset):
 
 # -- video folders ---------------------------------------------------------------------------------
 
+def _cut_clips(video: torch.Tensor, starts: range, frames: int, stride: int, size: int, channels: int,
+               anchors: tuple[float, ...] = (0.5,)) -> torch.Tensor:
+    """Clips of ``frames`` frames ``stride`` apart from each start of uint8 ``video`` (T, 3, H, W):
+    float ``(len(starts) · len(anchors), frames, channels, size, size)`` in [-1, 1], the crops of
+    one start next to each other (see :func:`_resize_frames`); ``channels=1`` is BT.601 luma."""
+    index = torch.tensor([s + k * stride for s in starts for k in range(frames)])
+    x = video[index].float().div_(127.5).sub_(1.0)
+    if channels == 1:
+        x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    x = x.reshape(len(starts), frames, *x.shape[1:])
+    return _resize_frames(x, size, anchors).clamp_(-1.0, 1.0)
+
+
 def _is_video(p: Path) -> bool:
     return p.is_file() and p.suffix.lower() in READ_SUFFIXES and not p.name.startswith(".")
 
@@ -315,12 +336,7 @@ class VideoFolder(_ClipDataset):
                 skipped.append((name, f"{len(video)} frames, a clip needs {span}"))
                 continue
             starts = range(0, len(video) - span + 1, step)
-            index = torch.tensor([s + k * stride for s in starts for k in range(frames)])
-            x = video[index].float().div_(127.5).sub_(1.0)
-            if channels == 1:
-                x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
-            x = _resize_frames(x, size).clamp_(-1.0, 1.0)
-            clips.append(x.reshape(len(starts), frames, channels, size, size))
+            clips.append(_cut_clips(video, starts, frames, stride, size, channels))
             labels += [label] * len(starts)
             names += [f"{name}@{s}" for s in starts]
         if skipped:
@@ -335,3 +351,96 @@ class VideoFolder(_ClipDataset):
 
     def __repr__(self) -> str:
         return f"VideoFolder({str(self.root)!r}, {len(self)} clips {tuple(self.clips.shape[1:])}, classes={self.classes})"
+
+
+# -- real footage ----------------------------------------------------------------------------------
+
+#: Crop positions of :class:`Footage` across the 4:3 frame (0 left edge, 0.5 centre, 1 right edge).
+FOOTAGE_CROPS = {"left": 0.0, "centre": 0.5, "right": 1.0}
+
+
+class Footage(_ClipDataset):
+    """Real footage: the sample videos of Debian's opencv-doc, one class per video (shipped, no download).
+
+    ``pedestrians`` (795 frames at 10 fps: a fixed camera over a lawn and a path, people walking
+    across), ``box`` (455 frames: a hand moving a printed box over a table) and ``cup`` (217
+    frames: a hand turning a black cup), stored as 128 × 170 H.264 MP4 under
+    ``assets/video/footage/`` (``scripts/build_video_footage.py``; licence in ``footage.md``).
+
+    Args:
+        split: ``"train"``, the first 85 % of each video's frames, or ``"test"``, the rest; no clip
+            straddles the boundary.
+        frames, stride: clip length and the source frames between two clip frames.
+        size: frame size; each frame is resized so its short side is ``size`` (antialiased).
+        channels: 3 (RGB) or 1 (BT.601 luma).
+        step: source frames between clip starts (default ``frames · stride // 2``: clips overlap by half).
+        crops: which ``size × size`` squares of the 4:3 frame become clips, from :data:`FOOTAGE_CROPS`
+            (default all three; each is its own clip).
+        root: folder of ``<class>.mp4`` files (default the shipped one); classes are the file stems, sorted.
+
+    A video whose part of the split is shorter than one clip gives no clips (a warning names it);
+    a ``ValueError`` is raised when no clip is left.
+
+    Example:
+        >>> data = Footage("train", frames=16, size=32)                  # doctest: +SKIP
+        >>> data.classes, data.clips.shape                               # doctest: +SKIP
+        (['box', 'cup', 'pedestrians'], torch.Size([456, 16, 3, 32, 32]))
+    """
+
+    TRAIN_FRACTION = 0.85
+
+    def __init__(self, split: str = "train", frames: int = 16, stride: int = 1, size: int = 64, channels: int = 3,
+                 step: int | None = None, crops: tuple[str, ...] = ("left", "centre", "right"),
+                 root: str | os.PathLike | None = None) -> None:
+        from multigan.io.video import read_video
+
+        if split not in _SPLITS:
+            raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+        frames, stride, size, channels = int(frames), int(stride), int(size), int(channels)
+        step = max(1, frames * stride // 2) if step is None else int(step)
+        for key, value in (("frames", frames), ("stride", stride), ("size", size), ("step", step)):
+            if value < 1:
+                raise ValueError(f"{key} must be >= 1, got {value}")
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        crops = (crops,) if isinstance(crops, str) else tuple(crops)
+        unknown = [c for c in crops if c not in FOOTAGE_CROPS]
+        if not crops or unknown:
+            raise ValueError(f"crops must be a non-empty choice of {list(FOOTAGE_CROPS)}, got {list(crops)}")
+        if root is None:
+            from multigan.core.module import assets_dir
+
+            root = assets_dir() / "video" / "footage"
+        root = Path(root)
+        files = sorted(p for p in root.glob("*.mp4") if not p.name.startswith(".")) if root.is_dir() else []
+        if not files:
+            raise FileNotFoundError(f"no footage videos (*.mp4) in {str(root)!r}; build them with: "
+                                    "python scripts/build_video_footage.py")
+        span = (frames - 1) * stride + 1
+        anchors = tuple(FOOTAGE_CROPS[c] for c in crops)
+        clips: list[torch.Tensor] = []
+        labels: list[int] = []
+        names: list[str] = []
+        short: list[str] = []
+        for label, path in enumerate(files):
+            video = read_video(path)                                        # uint8 (T, 3, H, W)
+            cut = int(len(video) * self.TRAIN_FRACTION)
+            lo, hi = (0, cut) if split == "train" else (cut, len(video))
+            starts = range(lo, hi - span + 1, step)
+            if not len(starts):
+                short.append(f"{path.stem} ({hi - lo} {split} frames)")
+                continue
+            clips.append(_cut_clips(video, starts, frames, stride, size, channels, anchors))
+            labels += [label] * (len(starts) * len(anchors))
+            names += [f"{path.stem}@{s}/{c}" for s in starts for c in crops]
+        if short:
+            warnings.warn(f"Footage: no {split} clip of {frames} frames at stride {stride} (span {span}) in "
+                          f"{', '.join(short)}", stacklevel=2)
+        if not clips:
+            raise ValueError(f"no {split} clip of {frames} frames at stride {stride} (span {span}) in any "
+                             f"footage video under {str(root)!r}")
+        super().__init__(torch.cat(clips), torch.tensor(labels, dtype=torch.int64))
+        self.split, self.root, self.classes, self.names = split, root, [p.stem for p in files], names
+
+    def __repr__(self) -> str:
+        return f"Footage({self.split!r}, {len(self)} clips {tuple(self.clips.shape[1:])}, classes={self.classes})"

@@ -1,6 +1,7 @@
 """Training, evaluation and the command line of the video modality.
 
     multigan train video --out runs/mmnist --steps 20000                 # built-in Moving MNIST
+    multigan train video --dataset footage --out runs/footage --preset cpu-64  # real clips (opencv-doc)
     multigan train video --folder clips/ --out runs/mine --preset cpu-64  # your videos, root/<class>/*.mp4
     multigan sample video --label 7 -n 4 --out clip.mp4 [--grid]          # MP4/WebM/GIF
     multigan eval video --model moving-mnist --n 200                      # frame accuracy, consistency, motion
@@ -23,11 +24,16 @@ from multigan.core.trainer import add_time_limit_argument
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
-def _dataset(folder: Optional[str], frames: int, size: int, channels: int):
-    from .data import MovingMNIST, VideoFolder
+DATASETS = ("moving-mnist", "footage")
+
+
+def _dataset(folder: Optional[str], frames: int, size: int, channels: int, dataset: str = "moving-mnist"):
+    from .data import Footage, MovingMNIST, VideoFolder
 
     if folder:
         return VideoFolder(folder, frames=frames, size=size, channels=channels)
+    if dataset == "footage":
+        return Footage("train", frames=frames, size=size, channels=channels)
     return MovingMNIST("train", frames=frames, size=size)
 
 
@@ -35,10 +41,14 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
           batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
           n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          time_limit: Optional[float | str] = None, eval_n: int = 200, command: str = "") -> Path:
+          time_limit: Optional[float | str] = None, eval_n: int = 200, dataset: str = "moving-mnist",
+          command: str = "") -> Path:
     """Train DVD-GAN (hinge loss, dual discriminators) through the shared trainer; export the EMA generator.
 
     ``preset``: a name from :data:`~multigan.video.models.PRESETS` or a dict of ``DVDGAN`` arguments.
+    ``dataset``: the built-in ``"moving-mnist"`` (greyscale digits, evaluated with the digit
+    classifier at the end) or ``"footage"`` (:class:`~multigan.video.data.Footage`, real RGB
+    clips, no evaluation); ``folder`` trains on your own videos instead.
     ``lr_g``, ``lr_d``, ``n_critic`` (D steps per G step): ``None`` keeps
     :meth:`DVDGAN.trainer_defaults`. ``ema_decay`` may change on resume; the average then continues
     with the new decay. ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint
@@ -50,9 +60,13 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
 
     if not isinstance(preset, dict) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}, or pass folder")
     arch = dict(preset) if isinstance(preset, dict) else dict(PRESETS[preset])
-    channels = arch.get("channels", 1 if folder is None else 3)
-    dataset = _dataset(folder, arch["frames"], arch["size"], channels)
+    source = folder or ("Footage (assets/video/footage)" if dataset == "footage" else "Moving MNIST (assets/video)")
+    mnist = folder is None and dataset == "moving-mnist"
+    channels = arch.get("channels", 1 if mnist else 3)
+    dataset = _dataset(folder, arch["frames"], arch["size"], channels, dataset)
     arch["channels"] = channels
     torch.manual_seed(seed)
     model = DVDGAN(**arch, classes=[str(c) for c in dataset.classes])
@@ -69,7 +83,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     trainer.fit()
     seconds = time.perf_counter() - start
     table = None
-    if folder is None and eval_n:
+    if mnist and eval_n:
         with trainer.ema.swapped_into(model.generator):
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
         model.to(trainer.device)
@@ -77,7 +91,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
             "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "preset": preset,
-            "data": folder or "Moving MNIST (assets/video)", "examples": len(dataset),
+            "data": source, "examples": len(dataset),
             "trainer": trainer.config.to_dict(), "metrics": table}
     final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
                            extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
@@ -134,6 +148,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--folder", default=None, help="train on root/<class>/*.mp4|avi|webm|gif instead")
+        p.add_argument("--dataset", default="moving-mnist", choices=DATASETS,
+                       help="built-in data without --folder: Moving MNIST, or real footage (opencv-doc clips, RGB)")
         p.add_argument("--preset", default="cpu-32", help="cpu-32, cpu-64 or paper-128")
         p.add_argument("--steps", type=int, default=20000)
         p.add_argument("--batch-size", type=int, default=16)
@@ -173,7 +189,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
                       lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      checkpoint_every=args.checkpoint_every, time_limit=args.time_limit,
+                      checkpoint_every=args.checkpoint_every, time_limit=args.time_limit, dataset=args.dataset,
                       command="multigan train video " + " ".join(argv))
         print(f"model written to {final}")
         return 0

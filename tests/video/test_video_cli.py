@@ -111,3 +111,17 @@ def test_time_limit_exports_the_iteration_reached_and_resume_goes_on(trained, tm
     assert args.time_limit == 9000.0
     with pytest.raises(SystemExit):
         _parser("train").parse_args(["--out", "x", "--time-limit", "soon"])
+
+
+def test_train_on_the_shipped_footage(tmp_path):
+    final = train(tmp_path, steps=1, preset={k: v for k, v in TINY.items() if k != "channels"}, dataset="footage",
+                  batch_size=2, device="cpu", precision="fp32", checkpoint_every=10, seed=0, command="pytest")
+    info = json.loads((final / "training.json").read_text())
+    assert info["data"] == "Footage (assets/video/footage)" and info["metrics"] is None
+    model = DVDGAN.from_pretrained(final)
+    assert model.classes == ["box", "cup", "pedestrians"] and model.config["channels"] == 3
+    clips = model.generate(1, label="pedestrians", seed=0)
+    assert clips.clips.shape == (1, 4, 3, 32, 32) and clips.labels == ["pedestrians"]
+    with pytest.raises(ValueError, match="unknown dataset 'ucf'"):
+        train(tmp_path, steps=1, dataset="ucf")
+    assert _parser("train").parse_args(["--out", "x", "--dataset", "footage"]).dataset == "footage"

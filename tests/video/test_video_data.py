@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from multigan.io.video import write_video
-from multigan.video.data import MovingMNIST, VideoFolder, check_clips, load_moving_mnist, render_clips
+from multigan.io.video import read_video, write_video
+from multigan.video.data import (Footage, MovingMNIST, VideoFolder, check_clips, load_moving_mnist,
+                                    render_clips)
 
 torch.set_num_threads(1)
 
@@ -93,3 +94,46 @@ def test_check_clips():
         check_clips(torch.zeros(2, 1, 4, 4, dtype=torch.int64))
     with pytest.raises(TypeError, match="tensor or numpy"):
         check_clips([[0.0]])
+
+
+def test_footage_splits_crops_and_labels(tmp_path):
+    """Clips come from each video's own part of the split; left/centre/right are exact crops of the frames."""
+    for name, n in (("walk", 20), ("wave", 12)):
+        frames = torch.zeros(n, 3, 24, 32, dtype=torch.uint8)
+        frames[:, 0] = torch.arange(32).mul(8).to(torch.uint8)              # red ramp across the frame
+        frames[:, 1] = torch.arange(n).mul(10).view(n, 1, 1).to(torch.uint8)  # green = frame index
+        write_video(frames, tmp_path / f"{name}.mp4", fps=8, crf=0)
+    train = Footage("train", frames=4, stride=1, size=24, step=2, root=tmp_path)
+    assert train.classes == ["walk", "wave"]
+    # walk: 17 train frames (85 %) → starts 0, 2, …, 12; wave: 10 → 0, 2, 4, 6; three crops each
+    assert train.labels.tolist() == [0] * 21 + [1] * 12
+    assert train.names[:4] == ["walk@0/left", "walk@0/centre", "walk@0/right", "walk@2/left"]
+    video = read_video(tmp_path / "walk.mp4").float() / 127.5 - 1
+    clip = train.clips[3 * 3 + 2]                                          # walk, start 6, right crop
+    assert torch.allclose(clip, video[6:10, :, :, 8:32], atol=1e-5)
+    assert torch.allclose(train.clips[3 * 3], video[6:10, :, :, 0:24], atol=1e-5)
+    assert torch.allclose(train.clips[3 * 3 + 1], video[6:10, :, :, 4:28], atol=1e-5)
+    with pytest.warns(UserWarning, match=r"no test clip of 3 frames.*wave \(2 test frames\)"):
+        test = Footage("test", frames=3, size=24, crops=("centre",), root=tmp_path)
+    assert test.names == ["walk@17/centre"] and test.labels.tolist() == [0]   # wave's 2 test frames: too short
+    assert torch.allclose(test.clips[0], video[17:20, :, :, 4:28], atol=1e-5)
+    grey = Footage("train", frames=4, size=12, channels=1, crops="left", root=tmp_path)
+    assert grey.clips.shape == (11, 4, 1, 12, 12)                           # walk 7 starts + wave 4 (step 2)
+    with pytest.raises(ValueError, match="no test clip"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Footage("test", frames=8, root=tmp_path)
+    with pytest.raises(ValueError, match="split"):
+        Footage("val", root=tmp_path)
+    with pytest.raises(ValueError, match="crops"):
+        Footage(crops=("middle",), root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="build_video_footage"):
+        Footage(root=tmp_path / "missing")
+
+
+def test_shipped_footage_is_real_moving_video():
+    data = Footage("test", frames=8, size=16)
+    assert data.classes == ["box", "cup", "pedestrians"]
+    assert sorted(set(data.labels.tolist())) == [0, 1, 2] and data.clips.shape[1:] == (8, 3, 16, 16)
+    motion = (data.clips[:, 1:] - data.clips[:, :-1]).abs().mean((1, 2, 3, 4))
+    assert motion.min() > 0 and motion.mean() > 0.002                       # every clip moves
+    assert data.clips.std() > 0.2                                           # not a flat image
