@@ -39,6 +39,7 @@ from torch.utils.data import TensorDataset
 
 __all__ = [
     "FOOTAGE_CROPS",
+    "FOOTAGE_DIR",
     "MOVING_MNIST_FILE",
     "READ_SUFFIXES",
     "MovingMNIST",
@@ -355,6 +356,8 @@ class VideoFolder(_ClipDataset):
 
 # -- real footage ----------------------------------------------------------------------------------
 
+#: The shipped footage (``<class>.mp4`` files), relative to :func:`multigan.core.module.assets_dir`.
+FOOTAGE_DIR = "video/footage"
 #: Crop positions of :class:`Footage` across the 4:3 frame (0 left edge, 0.5 centre, 1 right edge).
 FOOTAGE_CROPS = {"left": 0.0, "centre": 0.5, "right": 1.0}
 
@@ -410,7 +413,7 @@ class Footage(_ClipDataset):
         if root is None:
             from multigan.core.module import assets_dir
 
-            root = assets_dir() / "video" / "footage"
+            root = assets_dir() / FOOTAGE_DIR
         root = Path(root)
         files = sorted(p for p in root.glob("*.mp4") if not p.name.startswith(".")) if root.is_dir() else []
         if not files:

@@ -293,17 +293,19 @@ def diversity(clips: Any, labels: Any, metric: str = "l1") -> dict[str, Any]:
 
 # -- everything ------------------------------------------------------------------------------------
 
-def _side(clips: Any, labels: Any, classifier: nn.Module) -> dict[str, float]:
-    probs = predict_frames(clips, classifier)
+def _side(clips: Any, labels: Any, classifier: nn.Module | None) -> dict[str, float]:
     mo, fl = motion(clips), flicker(clips)
-    return {**frame_label_metrics(clips, labels, classifier, probs=probs),
-            "label_consistency": label_consistency(clips, classifier, probs=probs),
-            "motion": mo["mean"], "motion_p5": mo["p5"], "motion_p95": mo["p95"],
+    digits: dict[str, float] = {}
+    if classifier is not None:
+        probs = predict_frames(clips, classifier)
+        digits = {**frame_label_metrics(clips, labels, classifier, probs=probs),
+                  "label_consistency": label_consistency(clips, classifier, probs=probs)}
+    return {**digits, "motion": mo["mean"], "motion_p5": mo["p5"], "motion_p95": mo["p95"],
             "flicker": fl["mean"], "diversity_l1": diversity(clips, labels)["mean"]}
 
 
 def evaluate_clips(generated: Any, labels: Any, reference: Any, reference_labels: Any,
-                   classifier: nn.Module | None = None) -> dict[str, Any]:
+                   classifier: nn.Module | None | bool = None) -> dict[str, Any]:
     """All metrics for generated clips and reference (data) clips side by side.
 
     Returns ``{"generated": {...}, "reference": {...}, "data_motion_range": [p5, p95],
@@ -311,9 +313,10 @@ def evaluate_clips(generated: Any, labels: Any, reference: Any, reference_labels
     ``mean_confidence``, ``label_consistency``, ``motion`` (mean), ``motion_p5``, ``motion_p95``,
     ``flicker`` (mean), ``diversity_l1`` (all floats). ``motion_in_data_range`` is True when the
     generated clips' mean motion lies within the 5th–95th percentile of the reference clips'
-    per-clip motion. ``classifier`` defaults to :func:`load_digit_classifier`.
+    per-clip motion. ``classifier`` defaults to :func:`load_digit_classifier`; ``False`` leaves the
+    digit metrics out (clips that are not digits: motion, flicker and diversity only).
     """
-    classifier = load_digit_classifier() if classifier is None else classifier
+    classifier = load_digit_classifier() if classifier is None else (None if classifier is False else classifier)
     gen = _side(generated, labels, classifier)
     ref = _side(reference, reference_labels, classifier)
     lo, hi = ref["motion_p5"], ref["motion_p95"]

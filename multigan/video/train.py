@@ -46,9 +46,9 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     """Train DVD-GAN (hinge loss, dual discriminators) through the shared trainer; export the EMA generator.
 
     ``preset``: a name from :data:`~multigan.video.models.PRESETS` or a dict of ``DVDGAN`` arguments.
-    ``dataset``: the built-in ``"moving-mnist"`` (greyscale digits, evaluated with the digit
-    classifier at the end) or ``"footage"`` (:class:`~multigan.video.data.Footage`, real RGB
-    clips, no evaluation); ``folder`` trains on your own videos instead.
+    ``dataset``: the built-in ``"moving-mnist"`` (greyscale digits) or ``"footage"``
+    (:class:`~multigan.video.data.Footage`, real RGB clips); both are evaluated at the end
+    (:func:`evaluate_model`). ``folder`` trains on your own videos instead (no evaluation).
     ``lr_g``, ``lr_d``, ``n_critic`` (D steps per G step): ``None`` keeps
     :meth:`DVDGAN.trainer_defaults`. ``ema_decay`` may change on resume; the average then continues
     with the new decay. ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint
@@ -64,8 +64,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
         raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}, or pass folder")
     arch = dict(preset) if isinstance(preset, dict) else dict(PRESETS[preset])
     source = folder or ("Footage (assets/video/footage)" if dataset == "footage" else "Moving MNIST (assets/video)")
-    mnist = folder is None and dataset == "moving-mnist"
-    channels = arch.get("channels", 1 if mnist else 3)
+    channels = arch.get("channels", 1 if folder is None and dataset == "moving-mnist" else 3)
     dataset = _dataset(folder, arch["frames"], arch["size"], channels, dataset)
     arch["channels"] = channels
     torch.manual_seed(seed)
@@ -83,7 +82,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     trainer.fit()
     seconds = time.perf_counter() - start
     table = None
-    if mnist and eval_n:
+    if folder is None and eval_n:
         with trainer.ema.swapped_into(model.generator):
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
         model.to(trainer.device)
@@ -99,19 +98,47 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     return final
 
 
+def _reference(model):
+    """The built-in test split a model's classes come from, and whether the digit metrics apply."""
+    from multigan.core.module import assets_dir
+
+    from .data import FOOTAGE_DIR, Footage, MovingMNIST
+
+    if list(model.classes) == [str(d) for d in range(10)] and model.config["channels"] == 1:
+        return MovingMNIST("test", frames=model.frames, size=model.size), True
+    shipped = sorted(p.stem for p in (assets_dir() / FOOTAGE_DIR).glob("*.mp4"))
+    if shipped and list(model.classes) == shipped:
+        return Footage("test", frames=model.frames, size=model.size, channels=model.config["channels"]), False
+    raise ValueError(f"no built-in test data for a model of classes {list(model.classes)} with "
+                     f"{model.config['channels']} channel(s): the metrics compare against Moving MNIST (digits "
+                     "0-9, greyscale) or the shipped footage (box, cup, pedestrians)")
+
+
 @torch.no_grad()
-def evaluate_model(model, *, n: int = 200, seed: int = 0) -> dict[str, Any]:
-    """Frame-label accuracy, label consistency, motion and diversity of ``n`` generated clips vs test data."""
-    from .data import MovingMNIST
+def evaluate_model(model, *, n: int = 200, seed: int = 0, data: Any = None) -> dict[str, Any]:
+    """Metrics of ``n`` generated clips vs the built-in test data of the model's classes.
+
+    Moving MNIST models: frame-label accuracy and label consistency (the digit classifier), motion,
+    flicker and diversity. Footage models (:class:`~multigan.video.data.Footage`): motion, flicker
+    and diversity against the footage test clips. ``data`` (a folder of videos, read like
+    :class:`~multigan.video.data.VideoFolder` at the model's frames, size and channels, or a clip
+    dataset) is the reference instead: motion, flicker and diversity only.
+    """
+    from .data import VideoFolder
     from .metrics import evaluate_clips, load_digit_classifier
 
-    data = MovingMNIST("test", frames=model.frames, size=model.size)
+    if data is None:
+        data, digits = _reference(model)
+    else:
+        digits = False
+        if isinstance(data, (str, Path)):
+            data = VideoFolder(data, frames=model.frames, size=model.size, channels=model.config["channels"])
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(len(model.classes), (n,), generator=g)
     clips = model.generate(n, label=labels, seed=seed)
     ref_idx = torch.randperm(len(data), generator=g)[:n]
     ref, ref_labels = data.tensors[0][ref_idx], data.tensors[1][ref_idx]
-    return evaluate_clips(clips.clips, labels, ref, ref_labels, load_digit_classifier())
+    return evaluate_clips(clips.clips, labels, ref, ref_labels, load_digit_classifier() if digits else False)
 
 
 def format_metrics(table: dict[str, Any]) -> str:
@@ -175,6 +202,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--model", default="moving-mnist",
                        help="shipped name, model folder, or a run's checkpoint (runs/x/checkpoints/step-N) or run folder")
         p.add_argument("--raw", action="store_true", help="a checkpoint's raw generator instead of its EMA")
+        p.add_argument("--data", default=None,
+                       help="compare with this video folder (motion, flicker, diversity) instead of the built-in "
+                            "test clips of the model's classes")
         p.add_argument("--n", type=int, default=200)
         p.add_argument("--seed", type=int, default=0)
     else:
@@ -200,5 +230,5 @@ def cli(command: str, argv: Sequence[str]) -> int:
         for path in clips.write_video(args.out, fps=args.fps, grid=args.grid):
             print(path)
         return 0
-    print(format_metrics(evaluate_model(model, n=args.n, seed=args.seed)))
+    print(format_metrics(evaluate_model(model, n=args.n, seed=args.seed, data=args.data)))
     return 0

@@ -73,11 +73,14 @@ def test_train_passes_optimiser_options(trained, tmp_path):
 
 
 def test_cli_eval_reads_a_run_checkpoint(trained, capsys):
-    _, final = trained
+    root, final = trained
     step = final.parent / "checkpoints" / "step-0000002"
     for extra in ([], ["--raw"]):
-        assert cli("eval", ["--model", str(step), "--n", "4", *extra]) == 0
-        assert "| frame_accuracy |" in capsys.readouterr().out
+        assert cli("eval", ["--model", str(step), "--n", "4", "--data", str(root), *extra]) == 0
+        out = capsys.readouterr().out
+        assert "| motion |" in out and "| diversity_l1 |" in out and "frame_accuracy" not in out
+    with pytest.raises(ValueError, match="no built-in test data"):          # left/right: no digits, no footage
+        cli("eval", ["--model", str(step), "--n", "4"])
     raw, ema = DVDGAN.from_pretrained(step, ema=False), DVDGAN.from_pretrained(final.parent)
     z = torch.randn(1, TINY["latent_dim"])
     assert not torch.equal(raw.generator(z, torch.tensor([0])), ema.generator(z, torch.tensor([0])))
@@ -117,11 +120,15 @@ def test_train_on_the_shipped_footage(tmp_path):
     final = train(tmp_path, steps=1, preset={k: v for k, v in TINY.items() if k != "channels"}, dataset="footage",
                   batch_size=2, device="cpu", precision="fp32", checkpoint_every=10, seed=0, command="pytest")
     info = json.loads((final / "training.json").read_text())
-    assert info["data"] == "Footage (assets/video/footage)" and info["metrics"] is None
+    assert info["data"] == "Footage (assets/video/footage)"
+    gen, ref = info["metrics"]["generated"], info["metrics"]["reference"]     # no digit metrics for footage
+    assert "frame_accuracy" not in gen and gen["motion"] > 0 and ref["motion"] > 0 and ref["diversity_l1"] > 0
     model = DVDGAN.from_pretrained(final)
     assert model.classes == ["box", "cup", "pedestrians"] and model.config["channels"] == 3
     clips = model.generate(1, label="pedestrians", seed=0)
     assert clips.clips.shape == (1, 4, 3, 32, 32) and clips.labels == ["pedestrians"]
+    with pytest.raises(ValueError, match=r"no built-in test data for a model of classes \['left', 'right'\]"):
+        evaluate_model(DVDGAN(**{**TINY, "channels": 3}, classes=["left", "right"]), n=2)
     with pytest.raises(ValueError, match="unknown dataset 'ucf'"):
         train(tmp_path, steps=1, dataset="ucf")
     assert _parser("train").parse_args(["--out", "x", "--dataset", "footage"]).dataset == "footage"
