@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from multigan.core.checkpoint import latest_checkpoint
-from multigan.core.trainer import add_time_limit_argument, parse_duration
+from multigan.core.trainer import add_time_limit_argument
 
 __all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
 
@@ -261,7 +261,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start
-    limit = None if time_limit is None else parse_duration(time_limit) - gan_seconds
+    limit = None if trainer.config.time_limit is None else trainer.config.time_limit - gan_seconds
     if trainer.stopped_by_time_limit or (limit is not None and limit <= 0):
         return latest_checkpoint(out / "checkpoints")
     if trainer.ema is not None:

@@ -55,7 +55,8 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     with trainer.ema.swapped_into(model.generator):
         table = evaluate_model(model, dataset, n=200, seed=seed)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
+            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds,
+            "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "data": midi_folder or "bach_chorales (assets/music)",
             "examples": len(dataset), "trainer": trainer.config.to_dict(), "metrics": table}

@@ -46,6 +46,7 @@ __all__ = [
     "VideoFolder",
     "Footage",
     "check_clips",
+    "footage_files",
     "load_moving_mnist",
     "render_clips",
 ]
@@ -250,12 +251,15 @@ def _cut_clips(video: torch.Tensor, starts: range, frames: int, stride: int, siz
     """Clips of ``frames`` frames ``stride`` apart from each start of uint8 ``video`` (T, 3, H, W):
     float ``(len(starts) · len(anchors), frames, channels, size, size)`` in [-1, 1], the crops of
     one start next to each other (see :func:`_resize_frames`); ``channels=1`` is BT.601 luma."""
-    index = torch.tensor([s + k * stride for s in starts for k in range(frames)])
-    x = video[index].float().div_(127.5).sub_(1.0)
+    first, last = starts[0], starts[-1] + (frames - 1) * stride          # each source frame is resized once,
+    x = video[first:last + 1].float().div_(127.5).sub_(1.0)               # however many clips share it
     if channels == 1:
         x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    x = x.reshape(len(starts), frames, *x.shape[1:])
-    return _resize_frames(x, size, anchors).clamp_(-1.0, 1.0)
+    x = _resize_frames(x, size, anchors).clamp_(-1.0, 1.0)
+    x = x.reshape(last + 1 - first, len(anchors), channels, size, size)
+    index = torch.tensor([s - first + k * stride for s in starts for k in range(frames)])
+    x = x[index].reshape(len(starts), frames, len(anchors), channels, size, size)
+    return x.transpose(1, 2).flatten(0, 1).contiguous()
 
 
 def _is_video(p: Path) -> bool:
@@ -362,6 +366,16 @@ FOOTAGE_DIR = "video/footage"
 FOOTAGE_CROPS = {"left": 0.0, "centre": 0.5, "right": 1.0}
 
 
+def footage_files(root: str | os.PathLike | None = None) -> list[Path]:
+    """The ``<class>.mp4`` files of :class:`Footage` under ``root`` (default the shipped folder), sorted."""
+    if root is None:
+        from multigan.core.module import assets_dir
+
+        root = assets_dir() / FOOTAGE_DIR
+    root = Path(root)
+    return sorted(p for p in root.glob("*.mp4") if not p.name.startswith(".")) if root.is_dir() else []
+
+
 class Footage(_ClipDataset):
     """Real footage: the sample videos of Debian's opencv-doc, one class per video (shipped, no download).
 
@@ -415,7 +429,7 @@ class Footage(_ClipDataset):
 
             root = assets_dir() / FOOTAGE_DIR
         root = Path(root)
-        files = sorted(p for p in root.glob("*.mp4") if not p.name.startswith(".")) if root.is_dir() else []
+        files = footage_files(root)
         if not files:
             raise FileNotFoundError(f"no footage videos (*.mp4) in {str(root)!r}; build them with: "
                                     "python scripts/build_video_footage.py")

@@ -87,7 +87,8 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
         model.to(trainer.device)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
+            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds,
+            "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "preset": preset,
             "data": source, "examples": len(dataset),
@@ -100,13 +101,11 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
 
 def _reference(model):
     """The built-in test split a model's classes come from, and whether the digit metrics apply."""
-    from multigan.core.module import assets_dir
-
-    from .data import FOOTAGE_DIR, Footage, MovingMNIST
+    from .data import Footage, MovingMNIST, footage_files
 
     if list(model.classes) == [str(d) for d in range(10)] and model.config["channels"] == 1:
         return MovingMNIST("test", frames=model.frames, size=model.size), True
-    shipped = sorted(p.stem for p in (assets_dir() / FOOTAGE_DIR).glob("*.mp4"))
+    shipped = [p.stem for p in footage_files()]
     if shipped and list(model.classes) == shipped:
         return Footage("test", frames=model.frames, size=model.size, channels=model.config["channels"]), False
     raise ValueError(f"no built-in test data for a model of classes {list(model.classes)} with "

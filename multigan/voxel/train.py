@@ -99,7 +99,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none"), n=eval_n, seed=seed)
         model.to(trainer.device)
     info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
+            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds,
+            "seconds_total": history["seconds_total"] + seconds,
             "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
             "python": platform.python_version(), "preset": preset, "augment": augment,
             "data": folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
