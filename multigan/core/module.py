@@ -390,6 +390,15 @@ class AdversarialModel(ModelMixin):
             return cond[:n]
         raise NotImplementedError(f"{self.model_type}: override snapshot_condition for {type(cond).__name__}")
 
+    def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
+        """Numbers to track during training (``TrainerConfig.eval_every``): ``{name: value}``.
+
+        Called by :meth:`Trainer.evaluate` with the training ``dataset``, the model in ``eval()``
+        mode and the EMA generator (if any) swapped in; generate ``n`` samples seeded by ``seed``.
+        Default: not available (the trainer warns once and goes on without).
+        """
+        raise NotImplementedError(f"{self.model_type} defines no training_metrics")
+
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:
         """Write a batch of samples as files named after ``path`` (no suffix); return the files.
 

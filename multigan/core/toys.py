@@ -74,6 +74,21 @@ class MixtureGAN(AdversarialModel):
     def run_discriminator(self, discriminator, x, cond):
         return discriminator(x).squeeze(-1)
 
+    @torch.no_grad()
+    def training_metrics(self, dataset, *, n: int, seed: int) -> dict[str, float]:
+        """Mean distance from ``n`` samples to their nearest of ``n`` data points, and back.
+
+        ``fake_to_data`` grows when samples land off the data; ``data_to_fake`` when data regions
+        (modes) get no samples.
+        """
+        points = dataset.tensors[0] if hasattr(dataset, "tensors") else torch.stack([dataset[i][0] for i in
+                                                                                    range(len(dataset))])
+        gen = torch.Generator().manual_seed(seed)
+        ref = points[torch.randperm(len(points), generator=gen)[:n]].float()
+        fake = self.sample(n, seed=seed).float().cpu()
+        dist = torch.cdist(fake, ref)
+        return {"fake_to_data": float(dist.min(1).values.mean()), "data_to_fake": float(dist.min(0).values.mean())}
+
 
 class _DCGANDiscriminator(nn.Module):
     def __init__(self, channels: int, width: int):

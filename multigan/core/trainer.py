@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
@@ -50,7 +51,7 @@ from .penalties import Penalty, get_penalty
 
 __all__ = ["Trainer", "TrainerConfig", "NonFiniteLossError", "GlobalBatchSampler", "EVENTS"]
 
-EVENTS = ("on_train_start", "on_step_end", "on_log", "on_snapshot", "on_checkpoint", "on_train_end")
+EVENTS = ("on_train_start", "on_step_end", "on_log", "on_snapshot", "on_eval", "on_checkpoint", "on_train_end")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -89,6 +90,9 @@ class TrainerConfig:
     log_every: int = 50                     # iterations between log lines
     snapshot_every: Optional[int] = None    # iterations between sample snapshots (None: off)
     snapshot_size: int = 16                 # samples per snapshot (fixed latents)
+    eval_every: Optional[int] = None        # iterations between in-training evaluations, written to eval.jsonl
+                                            # (the model's ``training_metrics``, EMA generator; None: off)
+    eval_size: int = 64                     # samples each in-training evaluation generates
     checkpoint_every: Optional[int] = None  # iterations between training checkpoints (None: only at the end)
     keep_checkpoints: int = 2               # most recent training checkpoints kept
     progress: bool = True                   # tqdm progress bar
@@ -100,7 +104,8 @@ class TrainerConfig:
                                             # passes it, writes a checkpoint and returns (None: no limit)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "n_critic", "g_steps", "log_every", "snapshot_size", "max_nonfinite"):
+        for name in ("steps", "batch_size", "n_critic", "g_steps", "log_every", "snapshot_size", "eval_size",
+                     "max_nonfinite"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TrainerConfig.{name} must be ≥ 1, got {getattr(self, name)}")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -109,6 +114,8 @@ class TrainerConfig:
             raise ValueError(f"TrainerConfig.d_accuracy_gate must be in (0, 1], got {self.d_accuracy_gate}")
         if self.time_limit is not None:
             self.time_limit = parse_duration(self.time_limit)
+        if self.eval_every is not None and int(self.eval_every) < 1:
+            raise ValueError(f"TrainerConfig.eval_every must be ≥ 1 or None, got {self.eval_every}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly copy (penalty objects become dicts)."""
@@ -149,6 +156,14 @@ def add_time_limit_argument(parser: Any) -> None:
     parser.add_argument("--time-limit", type=parse_duration, default=None, metavar="DURATION",
                         help="stop after this much training (e.g. 2h30m, 45m, 90s, or seconds) with a checkpoint "
                              "and the exported model of that iteration; --resume continues the run")
+
+
+def add_eval_arguments(parser: Any, what: str = "samples") -> None:
+    """``--eval-every`` and ``--eval-size`` on a ``multigan train MODALITY`` parser (``TrainerConfig.eval_every``)."""
+    parser.add_argument("--eval-every", type=int, default=None, metavar="N",
+                        help=f"score {what} from the averaged generator every N iterations into RUN/eval.jsonl "
+                             "(training is unchanged by it)")
+    parser.add_argument("--eval-size", type=int, default=64, metavar="N", help=f"{what} per --eval-every score")
 
 
 def _penalty_spec(p: Penalty | dict) -> dict:
@@ -285,6 +300,8 @@ class Trainer:
         self._stepped: set[int] = set()
         self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
         self._snapshot: Optional[tuple[Tensor, Any]] = None
+        self.eval_history: list[dict[str, float]] = []     # in-training evaluations of this process's fit()s
+        self._eval_off = False                              # the model has no training_metrics
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self._tb = None
 
@@ -325,6 +342,8 @@ class Trainer:
                     last = self._log(bar, start_time, start_step)
                 if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
                     self.snapshot()
+                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    self.evaluate()
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < total:
                     self.save_checkpoint()
             if self.out_dir is not None:
@@ -607,6 +626,45 @@ class Trainer:
             return []
         self._emit("on_snapshot", files=files)
         return files
+
+    def evaluate(self) -> dict[str, float]:
+        """Score the model now with its ``training_metrics`` hook; append the row to ``eval.jsonl``.
+
+        The EMA generator (if any) is swapped in and the whole model is in ``eval()`` mode, so no
+        BatchNorm statistics or spectral-norm vectors move; every RNG is forked, so a run with
+        evaluations trains bit-identically to one without. Rank 0 evaluates; other ranks return
+        ``{}``. A model without the hook is warned about once and not asked again.
+        """
+        if not self.dist.is_main or self._eval_off:
+            return {}
+        model = self.model
+        was_training = model.training
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        start = time.perf_counter()
+        with torch.random.fork_rng(devices=devices), \
+                (self.ema.swapped_into(model.generator) if self.ema is not None else contextlib.nullcontext()):
+            model.eval()
+            try:
+                metrics = model.training_metrics(self.dataset, n=self.config.eval_size, seed=self.config.seed)
+            except NotImplementedError as err:
+                self._eval_off = True
+                warnings.warn(f"in-training evaluation skipped: {err}", RuntimeWarning, stacklevel=2)
+                return {}
+            finally:
+                model.train(was_training)
+        record = {"step": self.step, **{k: float(v) for k, v in metrics.items()},
+                  "eval_seconds": time.perf_counter() - start}
+        self.eval_history.append(record)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.out_dir / "eval.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for key, value in record.items():
+                if key != "step":
+                    self._tb.add_scalar(f"eval/{key}", value, self.step)
+        self._emit("on_eval", record=record)
+        return record
 
     def save_checkpoint(self, path: Optional[str | Path] = None) -> Optional[Path]:
         """Write a resumable training checkpoint (rank 0 writes; every rank's RNG state is kept)."""

@@ -167,6 +167,11 @@ class MidiNet(AdversarialModel):
     def snapshot_condition(self, cond: tuple[Tensor, Tensor], n: int) -> tuple[Tensor, Tensor]:
         return cond[0][:n], cond[1][:n]
 
+    def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
+        """The generated side of :func:`multigan.music.train.evaluate_model` on ``n`` 8-bar melodies."""
+        from .train import evaluate_model
+        return {k: float(v) for k, v in evaluate_model(self, dataset, n=n, seed=seed)["generated"].items()}
+
     def write_samples(self, samples: Tensor, path) -> list:
         from multigan.io.image import write_image
         from multigan.io.midi import pianoroll_to_midi

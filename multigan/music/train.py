@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from multigan.core.trainer import add_time_limit_argument
+from multigan.core.trainer import add_eval_arguments, add_time_limit_argument
 
 __all__ = ["train", "evaluate_model", "cli", "demo"]
 
@@ -27,12 +27,14 @@ __all__ = ["train", "evaluate_model", "cli", "demo"]
 def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = None, seed: int = 0,
           device: str = "auto", precision: str = "auto", ema_decay: float = 0.999, log_every: int = 200,
           checkpoint_every: int = 1000, resume: bool = False, time_limit: Optional[float | str] = None,
-          command: str = "") -> Path:
+          eval_every: Optional[int] = None, eval_size: int = 64, command: str = "") -> Path:
     """Train MidiNet with its paper rules through the shared trainer; export the EMA generator.
 
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl`` and ``out/final/`` (fp16 EMA
     generator + ``training.json`` with the command, iterations, time and metric table).
     ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
+    ``eval_every`` scores ``eval_size`` 8-bar melodies every that many iterations into
+    ``out/eval.jsonl`` (:meth:`MidiNet.training_metrics`; training stays bit-identical).
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -45,7 +47,8 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     config = TrainerConfig(**{**MidiNet.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
-                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "time_limit": time_limit})
+                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "time_limit": time_limit,
+                              "eval_every": eval_every, "eval_size": eval_size})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
     history = trainer.resume_run(resume, command)
@@ -127,6 +130,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
         add_time_limit_argument(p)
+        add_eval_arguments(p, "8-bar melodies")
     elif command == "sample":
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
         p.add_argument("--out", required=True, help="MIDI file to write (.mid)")
@@ -153,6 +157,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "train":
         final = train(args.out, steps=args.steps, midi_folder=args.midi_folder, seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume, time_limit=args.time_limit,
+                      eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train music " + " ".join(argv))
         print(f"model written to {final}")
         return 0

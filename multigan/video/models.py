@@ -345,6 +345,12 @@ class DVDGAN(AdversarialModel):
     def run_discriminator(self, discriminator: nn.Module, x: Tensor, cond: Optional[Tensor]):
         return discriminator(x, cond)
 
+    def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
+        """Frame accuracy, label consistency, motion, flicker, diversity of ``n`` clips
+        (:func:`multigan.video.train.training_metrics`)."""
+        from .train import training_metrics
+        return training_metrics(self, dataset, n=n, seed=seed)
+
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:
         """A GIF grid of the snapshot clips (8 fps)."""
         from .clips import Clips

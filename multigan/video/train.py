@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from multigan.core.trainer import add_time_limit_argument
+from multigan.core.trainer import add_eval_arguments, add_time_limit_argument
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
@@ -41,7 +41,8 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
           batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
           n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          time_limit: Optional[float | str] = None, eval_n: int = 200, dataset: str = "moving-mnist",
+          time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
+          eval_size: int = 64, dataset: str = "moving-mnist",
           command: str = "") -> Path:
     """Train DVD-GAN (hinge loss, dual discriminators) through the shared trainer; export the EMA generator.
 
@@ -52,7 +53,9 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     ``lr_g``, ``lr_d``, ``n_critic`` (D steps per G step): ``None`` keeps
     :meth:`DVDGAN.trainer_defaults`. ``ema_decay`` may change on resume; the average then continues
     with the new decay. ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint
-    (and exports that iteration's model); ``resume`` goes on from it.
+    (and exports that iteration's model); ``resume`` goes on from it. ``eval_every`` scores
+    ``eval_size`` clips from the EMA generator every that many iterations into ``out/eval.jsonl``
+    (:meth:`DVDGAN.training_metrics`; training stays bit-identical); ``eval_n`` clips are scored at the end.
     """
     from multigan.core import Trainer, TrainerConfig
 
@@ -74,7 +77,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
                               "device": device, "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
                               "log_every": log_every, "checkpoint_every": checkpoint_every,
                               "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
-                              "time_limit": time_limit})
+                              "time_limit": time_limit, "eval_every": eval_every, "eval_size": eval_size})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
     history = trainer.resume_run(resume, command)
@@ -100,7 +103,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
 
 
 def _reference(model):
-    """The built-in test split a model's classes come from, and whether the digit metrics apply."""
+    """The built-in test split a model's classes come from and whether the digit metrics apply, or None."""
     from .data import Footage, MovingMNIST, footage_files
 
     if list(model.classes) == [str(d) for d in range(10)] and model.config["channels"] == 1:
@@ -108,9 +111,7 @@ def _reference(model):
     shipped = [p.stem for p in footage_files()]
     if shipped and list(model.classes) == shipped:
         return Footage("test", frames=model.frames, size=model.size, channels=model.config["channels"]), False
-    raise ValueError(f"no built-in test data for a model of classes {list(model.classes)} with "
-                     f"{model.config['channels']} channel(s): the metrics compare against Moving MNIST (digits "
-                     "0-9, greyscale) or the shipped footage (box, cup, pedestrians)")
+    return None
 
 
 @torch.no_grad()
@@ -124,20 +125,42 @@ def evaluate_model(model, *, n: int = 200, seed: int = 0, data: Any = None) -> d
     dataset) is the reference instead: motion, flicker and diversity only.
     """
     from .data import VideoFolder
-    from .metrics import evaluate_clips, load_digit_classifier
 
     if data is None:
-        data, digits = _reference(model)
+        found = _reference(model)
+        if found is None:
+            raise ValueError(f"no built-in test data for a model of classes {list(model.classes)} with "
+                             f"{model.config['channels']} channel(s): the metrics compare against Moving MNIST "
+                             "(digits 0-9, greyscale) or the shipped footage (box, cup, pedestrians); pass data")
+        data, digits = found
     else:
         digits = False
         if isinstance(data, (str, Path)):
             data = VideoFolder(data, frames=model.frames, size=model.size, channels=model.config["channels"])
+    return _evaluate(model, data, digits, n=n, seed=seed)
+
+
+def _evaluate(model, data: Any, digits: bool, *, n: int, seed: int) -> dict[str, Any]:
+    from .metrics import evaluate_clips, load_digit_classifier
+
     g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(len(model.classes), (n,), generator=g)
+    labels = torch.randint(len(model.classes), (n,), generator=g) if model.classes else None
     clips = model.generate(n, label=labels, seed=seed)
     ref_idx = torch.randperm(len(data), generator=g)[:n]
     ref, ref_labels = data.tensors[0][ref_idx], data.tensors[1][ref_idx]
     return evaluate_clips(clips.clips, labels, ref, ref_labels, load_digit_classifier() if digits else False)
+
+
+def training_metrics(model, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
+    """The in-training evaluation (``DVDGAN.training_metrics``): :func:`evaluate_model`'s generated-side
+    numbers and ``motion_in_data_range`` (0/1) on ``n`` clips, against the built-in test split of the
+    model's classes, else against the training ``dataset`` (a folder of your videos)."""
+    found = _reference(model)
+    data, digits = found if found is not None else (dataset, False)
+    table = _evaluate(model, data, digits, n=n, seed=seed)
+    out = {k: float(v) for k, v in table["generated"].items() if k not in ("motion_p5", "motion_p95")}
+    out["motion_in_data_range"] = float(table["motion_in_data_range"])
+    return out
 
 
 def format_metrics(table: dict[str, Any]) -> str:
@@ -189,6 +212,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
         p.add_argument("--resume", action="store_true")
         add_time_limit_argument(p)
+        add_eval_arguments(p, "clips")
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")
@@ -219,6 +243,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
                       checkpoint_every=args.checkpoint_every, time_limit=args.time_limit, dataset=args.dataset,
+                      eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train video " + " ".join(argv))
         print(f"model written to {final}")
         return 0

@@ -204,6 +204,11 @@ class GAN3D(AdversarialModel):
             x = x + self.instance_noise * torch.randn_like(x)
         return discriminator(x, cond)
 
+    def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
+        """Validity, coverage, MMD and diversity per class (:func:`multigan.voxel.train.training_metrics`)."""
+        from .train import training_metrics
+        return training_metrics(self, dataset, n=n, seed=seed)
+
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:
         from .render import render_grid
         return [render_grid(samples.float().cpu(), path.with_suffix(".png"), views=("iso",))]

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from multigan.core.trainer import add_time_limit_argument
+from multigan.core.trainer import add_eval_arguments, add_time_limit_argument
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
@@ -42,16 +42,18 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           instance_noise: float = 0.0, objective: Optional[str] = None, n_critic: int = 1,
           betas: Optional[tuple[float, float]] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          time_limit: Optional[float | str] = None, eval_n: int = 200, command: str = "") -> Path:
+          time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
+          eval_size: int = 64, command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl``, snapshots and ``out/final/``
     (fp16 EMA generator + discriminator trunk for :meth:`GAN3D.features` + ``training.json``).
     ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
+    ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
+    ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
     from multigan.core import Trainer, TrainerConfig
-    from multigan.core.ema import recalibrate_batchnorm
 
     from .models import GAN3D, PRESETS
 
@@ -65,7 +67,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
-                 "d_accuracy_gate": d_accuracy_gate, "time_limit": time_limit}
+                 "d_accuracy_gate": d_accuracy_gate, "time_limit": time_limit, "eval_every": eval_every,
+                 "eval_size": eval_size}
     if objective is not None:       # e.g. WGAN-GP (3D-IWGAN, Smith & Meger 2017): λ 10, n_critic 5, β (0, 0.9)
         overrides["objective"] = objective
         overrides["objective_options"] = {"gp_weight": 10.0} if objective == "wgan-gp" else {}
@@ -83,17 +86,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     trainer.fit()
     seconds = time.perf_counter() - start
 
-    # BatchNorm statistics re-estimated for the averaged weights, over all classes.
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    n_cls = max(1, len(model.classes))
-
-    def calibration_batch(g):
-        z = model.sample_latent(64, generator=gen).to(trainer.device)
-        y = torch.arange(64) % n_cls if model.conditional else None
-        g(z, None if y is None else y.to(trainer.device))
-
-    if trainer.ema is not None:
-        recalibrate_batchnorm(trainer.ema.module, calibration_batch, batches=16)
+    if trainer.ema is not None:       # BatchNorm statistics re-estimated for the averaged weights
+        recalibrate_generator(model, trainer.ema.module, seed=seed)
     with (trainer.ema.swapped_into(model.generator) if trainer.ema is not None else contextlib.nullcontext()):
         model.cpu()
         table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none"), n=eval_n, seed=seed)
@@ -163,6 +157,37 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
     if probe and model.conditional:
         table["probe"] = {"accuracy": probe_accuracy(model, dataset, seed=seed)}
     return table
+
+
+def recalibrate_generator(model, generator: torch.nn.Module, *, seed: int = 0) -> None:
+    """Re-estimate ``generator``'s BatchNorm statistics (e.g. an EMA copy) on 16 batches of 64 latents
+    spread evenly over all classes, drawn from a generator seeded by ``seed`` (no global RNG)."""
+    from multigan.core.ema import recalibrate_batchnorm
+
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    n_cls = max(1, len(model.classes))
+    device = next(generator.parameters()).device
+
+    def calibration_batch(g):
+        z = model.sample_latent(64, generator=gen).to(device)
+        y = torch.arange(64) % n_cls if model.conditional else None
+        g(z, None if y is None else y.to(device))
+
+    recalibrate_batchnorm(generator, calibration_batch, batches=16)
+
+
+def training_metrics(model, dataset, *, n: int, seed: int) -> dict[str, float]:
+    """The in-training evaluation (``GAN3D.training_metrics``): :func:`evaluate_model` without the probe,
+    ``n`` shapes per class, as ``{"<class>/<metric>": value}``, on a copy of the model whose
+    BatchNorm statistics are re-estimated as the export's are (the trained model is not touched)."""
+    import copy
+
+    scored = copy.deepcopy(model)
+    recalibrate_generator(scored, scored.generator, seed=seed)
+    scored.eval()
+    table = evaluate_model(scored, dataset, n=n, seed=seed, probe=False)
+    return {f"{name}/{key.replace(' ', '_')}": value for name, row in table.items() for key, value in row.items()
+            if key not in ("shapes (data)", "diversity (data)")}
 
 
 def probe_accuracy(model, dataset, *, seed: int = 0, held_out: float = 0.3) -> float:
@@ -244,6 +269,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
         add_time_limit_argument(p)
+        add_eval_arguments(p, "shapes per class")
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
@@ -274,7 +300,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      time_limit=args.time_limit, command="multigan train voxel " + " ".join(argv))
+                      time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
+                      command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import GAN3D

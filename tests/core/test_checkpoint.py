@@ -305,3 +305,44 @@ def test_resume_on_another_device_type_reseeds_the_latent_stream(tmp_path):
     torch.save(state, state_file)
     with pytest.warns(RuntimeWarning, match="written on cuda"):
         make(3).load_checkpoint(path)
+
+
+def test_in_training_evaluation_is_logged_and_leaves_training_bit_identical(tmp_path):
+    """``eval_every`` writes eval.jsonl rows from the EMA generator and changes no weight or RNG stream."""
+    def make(out, **options):
+        torch.manual_seed(0)
+        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=5, batch_size=16,
+                       progress=False, out_dir=str(out), tensorboard=False, device="cpu", ema_decay=0.9,
+                       log_every=5, **options)
+    plain = make(tmp_path / "plain")
+    plain.fit()
+    plain_rng = torch.get_rng_state()
+    seen = []
+    scored = make(tmp_path / "scored", eval_every=2, eval_size=32)
+    scored.add_callback("on_eval", lambda trainer, record: seen.append(record["step"]))
+    scored.fit()
+    assert torch.equal(torch.get_rng_state(), plain_rng)           # the global stream did not move either
+    rows = [json.loads(line) for line in (tmp_path / "scored" / "eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4] == seen
+    assert all(r["fake_to_data"] > 0 and r["data_to_fake"] > 0 and r["eval_seconds"] >= 0 for r in rows)
+    assert scored.model.training                                   # back in train mode
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(scored.model.state_dict()[key], value), key
+    for a, b in zip(plain.ema.state_dict().values(), scored.ema.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.equal(plain.latent_rng.get_state(), scored.latent_rng.get_state())
+    # the row is the EMA generator's: scoring it by hand gives the same numbers
+    with scored.ema.swapped_into(scored.model.generator):
+        scored.model.eval()
+        again = scored.model.training_metrics(scored.dataset, n=32, seed=0)
+        scored.model.train()
+    assert again["fake_to_data"] == pytest.approx(scored.evaluate()["fake_to_data"])
+    # a model without the hook: one warning, then training goes on without evaluations
+    torch.manual_seed(0)
+    conv = Trainer(ConvGAN(latent_dim=4, channels=1, width=4), torch.rand(8, 1, 32, 32) * 2 - 1, steps=2,
+                   batch_size=4, progress=False, tensorboard=False, device="cpu", eval_every=1)
+    with pytest.warns(RuntimeWarning, match="ConvGAN defines no training_metrics"):
+        conv.fit()
+    assert conv.eval_history == [] and conv.step == 2
+    with pytest.raises(ValueError, match="eval_every must be ≥ 1"):
+        make(tmp_path / "bad", eval_every=0)

@@ -132,3 +132,23 @@ def test_train_on_the_shipped_footage(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'ucf'"):
         train(tmp_path, steps=1, dataset="ucf")
     assert _parser("train").parse_args(["--out", "x", "--dataset", "footage"]).dataset == "footage"
+
+
+def test_in_training_evaluation_scores_digits_on_moving_mnist_and_motion_on_a_folder(trained, tmp_path):
+    kw = dict(preset=TINY, batch_size=2, device="cpu", precision="fp32", checkpoint_every=10, seed=0, eval_n=0,
+              eval_every=1, eval_size=4, command="pytest")
+    train(tmp_path / "mnist", steps=2, **kw)
+    rows = [json.loads(line) for line in (tmp_path / "mnist" / "eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    for row in rows:
+        assert 0.0 <= row["frame_accuracy"] <= 1.0 and 0.0 <= row["label_consistency"] <= 1.0
+        assert row["motion"] >= 0 and row["motion_in_data_range"] in (0.0, 1.0)
+    # the row is the EMA generator's at that iteration: the exported model at 2 scores the same
+    model = DVDGAN.from_pretrained(tmp_path / "mnist" / "final")
+    assert model.training_metrics(None, n=4, seed=0)["frame_accuracy"] == pytest.approx(rows[-1]["frame_accuracy"])
+    root, _ = trained                                              # your videos: compared with themselves
+    train(tmp_path / "folder", steps=1, folder=str(root), **kw)
+    row = json.loads((tmp_path / "folder" / "eval.jsonl").read_text())
+    assert "frame_accuracy" not in row and row["motion"] > 0 and row["diversity_l1"] >= 0
+    args = _parser("train").parse_args(["--out", "x", "--eval-every", "500", "--eval-size", "32"])
+    assert (args.eval_every, args.eval_size) == (500, 32)

@@ -140,3 +140,23 @@ def test_cli_train_takes_ema_decay():
     assert _parser("train").parse_args(["--out", "x"]).ema_decay == 0.999
     assert _parser("train").parse_args(["--out", "x", "--time-limit", "45m"]).time_limit == 2700.0
     assert _parser("train").parse_args(["--out", "x"]).time_limit is None
+
+
+def test_in_training_evaluation_scores_a_copy_and_leaves_training_unchanged(mesh_folder, tmp_path):
+    from safetensors.torch import load_file
+
+    kw = dict(steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu", precision="fp32",
+              checkpoint_every=10, command="pytest")
+    plain = train(tmp_path / "plain", **kw)
+    scored = train(tmp_path / "scored", eval_every=1, eval_size=3, **kw)
+    rows = [json.loads(line) for line in (tmp_path / "scored" / "eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1]
+    for row in rows:
+        for name in ("ball", "box"):
+            assert 0 <= row[f"{name}/valid"] <= row[f"{name}/valid_after_cleanup"] + 1e-9 <= 1 + 1e-9
+            assert 0 <= row[f"{name}/coverage"] <= 1 and row[f"{name}/diversity_ratio"] >= 0
+    a, b = load_file(plain / "model.safetensors"), load_file(scored / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)      # BatchNorm stats included
+    info = json.loads((scored / "training.json").read_text())
+    assert info["trainer"]["eval_every"] == 1
+    assert info["metrics"] == json.loads((plain / "training.json").read_text())["metrics"]
