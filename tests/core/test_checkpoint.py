@@ -237,13 +237,17 @@ def test_checkpoints_carry_the_run_lineage_without_a_final_folder(tmp_path):
     assert third.resume_run(True)["commands"] == ["train --steps 2", "train --steps 4 --resume"]
 
 
+def _toy_trainer(out, **options):
+    """A 5-iteration toy run with EMA writing to ``out`` (options override)."""
+    torch.manual_seed(0)
+    options = {"log_every": 2, **options}
+    return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=5, batch_size=16,
+                   progress=False, out_dir=str(out), tensorboard=False, device="cpu", ema_decay=0.9, **options)
+
+
 def test_time_limit_stops_with_a_checkpoint_that_resumes_bit_exactly(tmp_path):
     """A run cut by ``time_limit`` and resumed ends with the same weights as one run straight through."""
-    def make(out, **options):
-        torch.manual_seed(0)
-        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=5, batch_size=16,
-                       progress=False, out_dir=str(out), tensorboard=False, device="cpu", ema_decay=0.9,
-                       log_every=2, **options)
+    make = _toy_trainer
     straight = make(tmp_path / "straight")
     straight.fit()
     assert straight.step == 5 and not straight.stopped_by_time_limit
@@ -310,10 +314,7 @@ def test_resume_on_another_device_type_reseeds_the_latent_stream(tmp_path):
 def test_in_training_evaluation_is_logged_and_leaves_training_bit_identical(tmp_path):
     """``eval_every`` writes eval.jsonl rows from the EMA generator and changes no weight or RNG stream."""
     def make(out, **options):
-        torch.manual_seed(0)
-        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=5, batch_size=16,
-                       progress=False, out_dir=str(out), tensorboard=False, device="cpu", ema_decay=0.9,
-                       log_every=5, **options)
+        return _toy_trainer(out, log_every=5, **options)
     plain = make(tmp_path / "plain")
     plain.fit()
     plain_rng = torch.get_rng_state()
