@@ -293,15 +293,16 @@ def diversity(clips: Any, labels: Any, metric: str = "l1") -> dict[str, Any]:
 
 # -- everything ------------------------------------------------------------------------------------
 
-def _side(clips: Any, labels: Any, classifier: nn.Module | None) -> dict[str, float]:
+def _side(clips: Any, labels: Any, classifier: nn.Module | None) -> tuple[dict[str, float], torch.Tensor | None]:
     mo, fl = motion(clips), flicker(clips)
     digits: dict[str, float] = {}
+    probs = None
     if classifier is not None:
         probs = predict_frames(clips, classifier)
         digits = {**frame_label_metrics(clips, labels, classifier, probs=probs),
                   "label_consistency": label_consistency(clips, classifier, probs=probs)}
     return {**digits, "motion": mo["mean"], "motion_p5": mo["p5"], "motion_p95": mo["p95"],
-            "flicker": fl["mean"], "diversity_l1": diversity(clips, labels)["mean"]}
+            "flicker": fl["mean"], "diversity_l1": diversity(clips, labels)["mean"]}, probs
 
 
 def evaluate_clips(generated: Any, labels: Any, reference: Any, reference_labels: Any,
@@ -309,7 +310,8 @@ def evaluate_clips(generated: Any, labels: Any, reference: Any, reference_labels
     """All metrics for generated clips and reference (data) clips side by side.
 
     Returns ``{"generated": {...}, "reference": {...}, "data_motion_range": [p5, p95],
-    "motion_in_data_range": bool}``; each side holds ``frame_accuracy``, ``label_confidence``,
+    "motion_in_data_range": bool}`` and, with a classifier, ``"frame_accuracy_by_frame"`` (the
+    generated clips' frame accuracy at each time step, a list of T floats); each side holds ``frame_accuracy``, ``label_confidence``,
     ``mean_confidence``, ``label_consistency``, ``motion`` (mean), ``motion_p5``, ``motion_p95``,
     ``flicker`` (mean), ``diversity_l1`` (all floats). ``motion_in_data_range`` is True when the
     generated clips' mean motion lies within the 5th–95th percentile of the reference clips'
@@ -317,8 +319,12 @@ def evaluate_clips(generated: Any, labels: Any, reference: Any, reference_labels
     digit metrics out (clips that are not digits: motion, flicker and diversity only).
     """
     classifier = load_digit_classifier() if classifier is None else (None if classifier is False else classifier)
-    gen = _side(generated, labels, classifier)
-    ref = _side(reference, reference_labels, classifier)
+    gen, probs = _side(generated, labels, classifier)
+    ref, _ = _side(reference, reference_labels, classifier)
     lo, hi = ref["motion_p5"], ref["motion_p95"]
-    return {"generated": gen, "reference": ref, "data_motion_range": [lo, hi],
-            "motion_in_data_range": bool(lo <= gen["motion"] <= hi)}
+    out = {"generated": gen, "reference": ref, "data_motion_range": [lo, hi],
+           "motion_in_data_range": bool(lo <= gen["motion"] <= hi)}
+    if probs is not None:                      # where in the clip the generated digit is right
+        hits = probs.argmax(2) == _labels(labels, probs.shape[0])[:, None]
+        out["frame_accuracy_by_frame"] = hits.float().mean(0).tolist()
+    return out

@@ -173,7 +173,10 @@ def format_metrics(table: dict[str, Any]) -> str:
         lines.append(f"| {k} | {'' if r is None else f'{r:.3f}'} | {gen[k]:.3f} |")
     extra = {k: v for k, v in table.items() if k not in ("generated", "reference")}
     if extra:
-        lines.append("\n" + ", ".join(f"{k}: {v}" for k, v in extra.items()))
+        def show(v: Any) -> str:
+            return " ".join(f"{x:.2f}" for x in v) if isinstance(v, list) and all(
+                isinstance(x, float) for x in v) else str(v)
+        lines.append("\n" + ", ".join(f"{k}: {show(v)}" for k, v in extra.items()))
     return "\n".join(lines)
 
 

@@ -68,6 +68,10 @@ def test_shipped_classifier_and_evaluate():
     gen = table["generated"]
     assert gen["frame_accuracy"] >= 0.9 and gen["label_consistency"] >= 0.9 and table["motion_in_data_range"]
     assert set(gen) == set(table["reference"]) and all(isinstance(v, float) for v in gen.values())
+    by_frame = table["frame_accuracy_by_frame"]
+    assert len(by_frame) == 16 and sum(by_frame) / 16 == pytest.approx(gen["frame_accuracy"])
+    shuffled = evaluate_clips(real[20:], labels[20:].roll(1), real[:20], labels[:20], clf)
+    assert max(shuffled["frame_accuracy_by_frame"]) < min(by_frame)       # wrong labels: wrong at every step
     still = real[20:, :1].expand(-1, 16, -1, -1, -1)
     assert evaluate_clips(still, labels[20:], real[:20], labels[:20], clf)["motion_in_data_range"] is False
     with pytest.raises(FileNotFoundError, match="build_video_assets.py"):
