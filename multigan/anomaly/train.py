@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -287,16 +286,13 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         thresholds["search"] = model.calibrate(val_set.subset(torch.arange(n_cal)), fpr=fpr, method="search",
                                                iterations=search_iterations)
     seconds = time.perf_counter() - start
-    info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "encoder_iterations": encoder_steps, "encoder_lr": encoder_lr, "gan_seconds": gan_seconds, "encoder_seconds": enc_seconds,
-            "seconds_this_run": seconds, "seconds_total": history["seconds_total"] + seconds,
-            "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
-            "python": platform.python_version(), "data": _describe(normal),
-            "train_images": len(train_set), "val_images": len(val_set), "fpr": fpr, "thresholds": thresholds,
-            "search_iterations": search_iterations,
-            "search_calibration_images": min(len(val_set), int(search_calibration_images)) if calibrate_search else 0,
-            "trainer": trainer.config.to_dict(),
-            "encoder_log": enc_log[-5:]}
+    info = trainer.run_info(
+        command, history, seconds, encoder_iterations=encoder_steps, encoder_lr=encoder_lr,
+        gan_seconds=gan_seconds, encoder_seconds=enc_seconds, data=_describe(normal),
+        train_images=len(train_set), val_images=len(val_set), fpr=fpr, thresholds=thresholds,
+        search_iterations=search_iterations,
+        search_calibration_images=min(len(val_set), int(search_calibration_images)) if calibrate_search else 0)
+    info["encoder_log"] = enc_log[-5:]
     if selection_set is not None:
         info["encoder_selection"] = {"on": selection_name, "images": len(selection_set),
                                      "abnormal": int(selection_set.labels.sum()),

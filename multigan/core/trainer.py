@@ -28,6 +28,7 @@ import dataclasses
 import gc
 import json
 import math
+import platform
 import re
 import time
 import warnings
@@ -745,6 +746,22 @@ class Trainer:
         self.commands = history["commands"] + ([command] if command else [])
         self.train_seconds = float(history["seconds_total"])
         return history
+
+    def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:
+        """The provenance every exported ``training.json`` starts with, then ``fields``, then the config.
+
+        ``history`` is :meth:`resume_run`'s return value (the lineage before this command) and
+        ``seconds`` this command's training time. ``eval`` holds the last in-training evaluation
+        (``eval_every``) when there was one.
+        """
+        info = {"command": command, "commands": history["commands"] + [command], "iterations": self.step,
+                "stopped_by_time_limit": self.stopped_by_time_limit, "seconds_this_run": seconds,
+                "seconds_total": history["seconds_total"] + seconds, "device": str(self.device),
+                "precision": self.precision, "torch": torch.__version__, "python": platform.python_version(),
+                **fields, "trainer": self.config.to_dict()}
+        if self.eval_history:
+            info["eval"] = self.eval_history[-1]
+        return info
 
     def _seconds(self) -> float:
         """Seconds spent in :meth:`fit` over the run's lineage, up to now."""

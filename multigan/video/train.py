@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -89,13 +88,8 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
         with trainer.ema.swapped_into(model.generator):
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
         model.to(trainer.device)
-    info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds,
-            "seconds_total": history["seconds_total"] + seconds,
-            "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
-            "python": platform.python_version(), "preset": preset,
-            "data": source, "examples": len(dataset),
-            "trainer": trainer.config.to_dict(), "metrics": table}
+    info = trainer.run_info(command, history, seconds, preset=preset, data=source, examples=len(dataset),
+                            metrics=table)
     final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
                            extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
     trainer.close()                                      # torchrun: leave the process group (no-op alone)

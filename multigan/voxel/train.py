@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -92,15 +91,11 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         model.cpu()
         table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none"), n=eval_n, seed=seed)
         model.to(trainer.device)
-    info = {"command": command, "commands": history["commands"] + [command], "iterations": trainer.step,
-            "stopped_by_time_limit": trainer.stopped_by_time_limit, "seconds_this_run": seconds,
-            "seconds_total": history["seconds_total"] + seconds,
-            "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__,
-            "python": platform.python_version(), "preset": preset, "augment": augment,
-            "data": folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
-            "examples": len(dataset), "classes": dataset.classes, "trainer": trainer.config.to_dict(),
-            "batchnorm": "EMA generator's BatchNorm statistics re-estimated on 16×64 samples",
-            "metrics": table}
+    info = trainer.run_info(command, history, seconds, preset=preset, augment=augment,
+                            data=folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
+                            examples=len(dataset), classes=dataset.classes,
+                            batchnorm="EMA generator's BatchNorm statistics re-estimated on 16×64 samples",
+                            metrics=table)
     final = trainer.export(Path(out) / "final", dtype=torch.float16, extra_files={
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
     trainer.close()                                      # torchrun: leave the process group (no-op alone)

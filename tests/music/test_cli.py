@@ -44,7 +44,7 @@ def test_train_on_a_midi_folder(tmp_path):
     assert info["iterations"] == 2 and "chord_tone_ratio" in info["metrics"]["generated"]
     row = json.loads((tmp_path / "run" / "eval.jsonl").read_text())      # one in-training score, at 2
     assert row["step"] == 2 and 0 <= row["chord_tone_ratio"] <= 1 and row["empty_bar_rate"] >= 0
-    assert info["trainer"]["eval_every"] == 2 and info["trainer"]["eval_size"] == 4
+    assert info["trainer"]["eval_every"] == 2 and info["trainer"]["eval_size"] == 4 and info["eval"] == row
     assert MidiNet.from_pretrained(tmp_path / "run" / "final").config["latent_dim"] == 100
     assert main(["train", "music", "--midi-folder", str(tmp_path / "midi"), "--out", str(tmp_path / "cut"),
                  "--steps", "3", "--device", "cpu", "--time-limit", "0.000001"]) == 0

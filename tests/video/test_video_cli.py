@@ -144,6 +144,8 @@ def test_in_training_evaluation_scores_digits_on_moving_mnist_and_motion_on_a_fo
         assert 0.0 <= row["frame_accuracy"] <= 1.0 and 0.0 <= row["label_consistency"] <= 1.0
         assert row["motion"] >= 0 and row["motion_in_data_range"] in (0.0, 1.0)
     # the row is the EMA generator's at that iteration: the exported model at 2 scores the same
+    info = json.loads((tmp_path / "mnist" / "final" / "training.json").read_text())
+    assert info["eval"] == rows[-1] and info["python"] and info["iterations"] == 2      # the last one travels
     model = DVDGAN.from_pretrained(tmp_path / "mnist" / "final")
     assert model.training_metrics(None, n=4, seed=0)["frame_accuracy"] == pytest.approx(rows[-1]["frame_accuracy"])
     root, _ = trained                                              # your videos: compared with themselves
