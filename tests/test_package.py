@@ -73,10 +73,10 @@ def test_cli_demo_writes_every_kind(tmp_path, capsys):
                  "00006_z127", "00010_z043")]                      # 4 normal + 4 lesioned test slices
     assert written == [*overlays, "anomaly/scores.csv", "image/grid.png", "music/melody.mid", "music/melody.wav",
                        "music/roll.png", "music/scale.mid", "music/scale.wav", "text2image/grid.png",
-                       "video/square.gif", "video/square.mp4", "voxel/chair.glb", "voxel/preview.png", "voxel/table.obj",
+                       "video/clip.mp4", "video/grid.gif", "video/square.gif", "video/square.mp4", "voxel/chair.glb", "voxel/preview.png", "voxel/table.obj",
                        "voxel/torus.glb", "voxel/torus.obj"]
     assert all((tmp_path / w).stat().st_size > 100 for w in written)
-    assert "wrote 23 files" in capsys.readouterr().out
+    assert "wrote 25 files" in capsys.readouterr().out
     import csv
     rows = list(csv.DictReader(open(tmp_path / "anomaly" / "scores.csv")))
     flagged = [r["truth"] for r in rows if r["label"] == "anomalous"]
