@@ -311,9 +311,10 @@ def evaluate_clips(generated: Any, labels: Any, reference: Any, reference_labels
 
     Returns ``{"generated": {...}, "reference": {...}, "data_motion_range": [p5, p95],
     "motion_in_data_range": bool}`` and, with a classifier, ``"frame_accuracy_by_frame"`` (the
-    generated clips' frame accuracy at each time step, a list of T floats); each side holds ``frame_accuracy``, ``label_confidence``,
-    ``mean_confidence``, ``label_consistency``, ``motion`` (mean), ``motion_p5``, ``motion_p95``,
-    ``flicker`` (mean), ``diversity_l1`` (all floats). ``motion_in_data_range`` is True when the
+    generated clips' frame accuracy at each time step, a list of T floats); each side holds
+    ``frame_accuracy``, ``label_confidence``, ``mean_confidence``, ``label_consistency``, ``motion``
+    (mean), ``motion_p5``, ``motion_p95``, ``flicker`` (mean), ``diversity_l1`` (all floats).
+    ``motion_in_data_range`` is True when the
     generated clips' mean motion lies within the 5th–95th percentile of the reference clips'
     per-clip motion. ``classifier`` defaults to :func:`load_digit_classifier`; ``False`` leaves the
     digit metrics out (clips that are not digits: motion, flicker and diversity only).
