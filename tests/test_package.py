@@ -86,3 +86,13 @@ def test_cli_demo_writes_every_kind(tmp_path, capsys):
         max(score[r["name"]] for r in rows if r["label"] == "normal")          # one threshold splits them
     mean = {t: sum(score[r["name"]] for r in rows if r["truth"] == t) / 4 for t in ("normal", "anomalous")}
     assert mean["anomalous"] > mean["normal"]
+
+
+def test_cli_demo_without_shipped_models_skips_each_with_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MULTIGAN_ASSETS", str(tmp_path / "no-assets"))
+    assert main(["demo", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    for modality in ("music", "video", "voxel", "anomaly", "text2image"):
+        assert err.count(f"{modality} demo skipped: no checkpoint folder") == 1, modality
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert not [w for w in written if w.startswith(("anomaly/", "text2image/", "voxel/chair", "video/clip"))]

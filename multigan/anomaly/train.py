@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from multigan.core.checkpoint import latest_checkpoint
-from multigan.core.trainer import add_time_limit_argument
+from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
 
@@ -361,10 +361,8 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .models import AnoGAN
 
     out_dir = Path(out_dir)
-    try:
-        det = AnoGAN.from_pretrained("brain-mri")
-    except FileNotFoundError as err:
-        print(f"anomaly demo skipped: {err}", file=sys.stderr)
+    det = AnoGAN.for_demo("brain-mri")
+    if det is None:
         return []
     test = brain_mri("test", size=det.image_size)
     normal = torch.nonzero(test.labels == 0).flatten()[:4]
@@ -412,11 +410,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--select-on", default=None,
                        help="choose the encoder checkpoint by image AUROC on this labelled folder (normal/, "
                             "abnormal/), or 'simulated': the held-out normal images, half with simulated lesions")
-        p.add_argument("--device", default="auto")
-        p.add_argument("--precision", default="auto")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--resume", action="store_true")
-        add_time_limit_argument(p)
+        add_run_arguments(p)
     elif command == "score":
         p.add_argument("source", help="image folder or file (PNG/JPEG, DICOM, NIfTI)")
         p.add_argument("--out", required=True, help="report folder (scores.csv, report.json, overlays/)")

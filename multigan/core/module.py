@@ -27,6 +27,7 @@ import functools
 import inspect
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
 
@@ -178,6 +179,16 @@ class ModelMixin(nn.Module):
         model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
                            map_location=map_location)
         return model.eval()
+
+    @classmethod
+    def for_demo(cls, name: str):
+        """The shipped model ``name`` for ``multigan demo``, or ``None`` with one "demo skipped" line on
+        stderr when it is not installed (the demo then writes nothing for this modality)."""
+        try:
+            return cls.from_pretrained(name)
+        except FileNotFoundError as err:
+            print(f"{cls.modality} demo skipped: {err}", file=sys.stderr)
+            return None
 
     def load_weights(self, file: str | os.PathLike, *, components: Optional[Sequence[str]] = None,
                      map_location: str | torch.device = "cpu") -> None:

@@ -167,6 +167,27 @@ def add_eval_arguments(parser: Any, what: str = "samples") -> None:
     parser.add_argument("--eval-size", type=int, default=64, metavar="N", help=f"{what} per --eval-every score")
 
 
+def add_run_arguments(parser: Any, eval_what: Optional[str] = None) -> None:
+    """The options every ``multigan train MODALITY`` shares: ``--device``, ``--precision``, ``--seed``,
+    ``--resume``, ``--time-limit`` and, with ``eval_what`` (what one in-training score looks at, e.g.
+    ``"clips"``), ``--eval-every`` / ``--eval-size`` (:func:`add_eval_arguments`).
+
+    Example:
+        >>> import argparse
+        >>> p = argparse.ArgumentParser(); add_run_arguments(p, "clips")
+        >>> a = p.parse_args(["--resume", "--time-limit", "1h"]); (a.device, a.precision, a.seed, a.resume, a.time_limit)
+        ('auto', 'auto', 0, True, 3600.0)
+    """
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precision", default="auto",
+                        help="auto (bf16 on CUDA GPUs that support it, else fp32), fp32, bf16 or fp16 (GPU only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    add_time_limit_argument(parser)
+    if eval_what is not None:
+        add_eval_arguments(parser, eval_what)
+
+
 def _penalty_spec(p: Penalty | dict) -> dict:
     if isinstance(p, dict):
         return dict(p)

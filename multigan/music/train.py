@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from multigan.core.trainer import add_eval_arguments, add_time_limit_argument
+from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "cli", "demo"]
 
@@ -104,10 +104,8 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .models import MidiNet
 
     out_dir = Path(out_dir)
-    try:
-        model = MidiNet.from_pretrained("bach")
-    except FileNotFoundError as err:
-        print(f"music demo skipped: {err}", file=sys.stderr)
+    model = MidiNet.for_demo("bach")
+    if model is None:
         return []
     song = model.generate(["C", "G", "Am", "F", "C", "G", "F", "C"], seed=seed)
     return [song.write_midi(out_dir / "melody.mid"), song.write_audio(out_dir / "melody.wav"),
@@ -120,12 +118,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--midi-folder", default=None, help="train on these 4/4 MIDI files instead of the Bach set")
         p.add_argument("--steps", type=int, default=12000)
-        p.add_argument("--device", default="auto")
-        p.add_argument("--precision", default="auto")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-        add_time_limit_argument(p)
-        add_eval_arguments(p, "8-bar melodies")
+        add_run_arguments(p, "8-bar melodies")
     elif command == "sample":
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
         p.add_argument("--out", required=True, help="MIDI file to write (.mid)")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 import torch
 
-from multigan.core.trainer import add_time_limit_argument, parse_duration
+from multigan.core.trainer import add_run_arguments, parse_duration
 
 from .encoder import DEFAULT_ENCODER
 
@@ -421,11 +421,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="StackGAN: weight of the conditioning-augmentation KL term (default: the preset's 2.0)")
         p.add_argument("--gan-int", action=argparse.BooleanOptionalAction, default=None,
                        help="GAN-INT generator term on interpolated captions (default: on for gan-cls, off for stackgan)")
-        p.add_argument("--device", default="auto")
-        p.add_argument("--precision", default="auto")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--resume", action="store_true")
-        add_time_limit_argument(p)
+        add_run_arguments(p)
     elif command == "sample":
         p.add_argument("captions", nargs="+", help="one or more captions")
         p.add_argument("--out", required=True, help="image file (.png .jpg); {i} for one file per image")

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from multigan.core.trainer import add_eval_arguments, add_time_limit_argument
+from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
@@ -179,10 +179,8 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .models import DVDGAN
 
     out_dir = Path(out_dir)
-    try:
-        model = DVDGAN.from_pretrained("moving-mnist")
-    except FileNotFoundError as err:
-        print(f"video demo skipped: {err}", file=sys.stderr)
+    model = DVDGAN.for_demo("moving-mnist")
+    if model is None:
         return []
     clip = model.generate(1, label="7", seed=seed)
     grid = model.generate(len(model.classes), label=list(model.classes), seed=seed)
@@ -203,13 +201,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--lr-d", type=float, default=None, help="D's Adam lr (default 5e-4)")
         p.add_argument("--n-critic", type=int, default=None, help="D steps per G step (default 2)")
         p.add_argument("--ema-decay", type=float, default=0.999, help="EMA of G's weights (the exported G)")
-        p.add_argument("--device", default="auto")
-        p.add_argument("--precision", default="auto")
-        p.add_argument("--seed", type=int, default=0)
         p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
-        p.add_argument("--resume", action="store_true")
-        add_time_limit_argument(p)
-        add_eval_arguments(p, "clips")
+        add_run_arguments(p, "clips")
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")

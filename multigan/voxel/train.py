@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from multigan.core.trainer import add_eval_arguments, add_time_limit_argument
+from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
@@ -222,10 +222,8 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .models import GAN3D
 
     out_dir = Path(out_dir)
-    try:
-        model = GAN3D.from_pretrained("furniture-32")
-    except FileNotFoundError as err:
-        print(f"voxel demo skipped: {err}", file=sys.stderr)
+    model = GAN3D.for_demo("furniture-32")
+    if model is None:
         return []
     chair = model.generate(1, label="chair", seed=seed)
     table = model.generate(1, label="table", seed=seed)
@@ -259,12 +257,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
         p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
         p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
-        p.add_argument("--device", default="auto")
-        p.add_argument("--precision", default="auto")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-        add_time_limit_argument(p)
-        add_eval_arguments(p, "shapes per class")
+        add_run_arguments(p, "shapes per class")
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
