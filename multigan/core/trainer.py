@@ -175,7 +175,8 @@ def add_run_arguments(parser: Any, eval_what: Optional[str] = None) -> None:
     Example:
         >>> import argparse
         >>> p = argparse.ArgumentParser(); add_run_arguments(p, "clips")
-        >>> a = p.parse_args(["--resume", "--time-limit", "1h"]); (a.device, a.precision, a.seed, a.resume, a.time_limit)
+        >>> a = p.parse_args(["--resume", "--time-limit", "1h"])
+        >>> (a.device, a.precision, a.seed, a.resume, a.time_limit)
         ('auto', 'auto', 0, True, 3600.0)
     """
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
