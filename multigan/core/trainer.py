@@ -167,10 +167,11 @@ def add_eval_arguments(parser: Any, what: str = "samples") -> None:
     parser.add_argument("--eval-size", type=int, default=64, metavar="N", help=f"{what} per --eval-every score")
 
 
-def add_run_arguments(parser: Any, eval_what: Optional[str] = None) -> None:
+def add_run_arguments(parser: Any, eval_what: Optional[str] = None, init_from: bool = False) -> None:
     """The options every ``multigan train MODALITY`` shares: ``--device``, ``--precision``, ``--seed``,
     ``--resume``, ``--time-limit`` and, with ``eval_what`` (what one in-training score looks at, e.g.
-    ``"clips"``), ``--eval-every`` / ``--eval-size`` (:func:`add_eval_arguments`).
+    ``"clips"``), ``--eval-every`` / ``--eval-size`` (:func:`add_eval_arguments`); with ``init_from``,
+    ``--init-from MODEL`` (:meth:`Trainer.warm_start`).
 
     Example:
         >>> import argparse
@@ -187,6 +188,10 @@ def add_run_arguments(parser: Any, eval_what: Optional[str] = None) -> None:
     add_time_limit_argument(parser)
     if eval_what is not None:
         add_eval_arguments(parser, eval_what)
+    if init_from:
+        parser.add_argument("--init-from", metavar="MODEL", default=None,
+                            help="start from an exported model's weights (a folder or a shipped name) with fresh "
+                                 "optimizers, counting iterations on from it; built with the same options")
 
 
 def _penalty_spec(p: Penalty | dict) -> dict:
@@ -745,7 +750,8 @@ class Trainer:
             seed_everything(self.config.seed + self.step, self.dist.rank)
         return path
 
-    def resume_run(self, resume: bool = True, command: Optional[str] = None) -> dict[str, Any]:
+    def resume_run(self, resume: bool = True, command: Optional[str] = None,
+                   init_from: Optional[str | Path] = None) -> dict[str, Any]:
         """Load the newest checkpoint of ``out_dir`` (when ``resume`` and one exists) and return the
         run's history so far, ``{"commands": [...], "seconds_total": s}`` (empty for a fresh run), so
         exported ``training.json`` files accumulate over resumes.
@@ -753,10 +759,15 @@ class Trainer:
         The history is the checkpoint's own lineage (the commands before this one and the seconds
         trained up to the checkpoint), or for an older checkpoint ``out_dir/final/training.json``.
         ``command`` (this run's) joins the lineage of the checkpoints written from now on.
+        ``init_from`` (an exported model, see :meth:`warm_start`) starts a run that has no checkpoint
+        to resume from that model's weights; a checkpoint, when there is one to resume, wins.
         """
         history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
         out = Path(self.config.out_dir) if self.config.out_dir else None
-        if resume and out is not None and (out / "checkpoints").exists():
+        resuming = resume and out is not None and (out / "checkpoints").exists()
+        if init_from is not None and not (resuming and ckpt.latest_checkpoint(out / "checkpoints")):
+            history = self.warm_start(init_from)
+        elif resuming:
             self.load_checkpoint("latest")
             previous = out / "final" / "training.json"
             if self.commands:
@@ -769,6 +780,38 @@ class Trainer:
         self.train_seconds = float(history["seconds_total"])
         return history
 
+    def warm_start(self, name_or_path: str | Path) -> dict[str, Any]:
+        """Load every part an exported model holds (``save_pretrained`` / ``export``: a folder or a
+        shipped name) into this trainer's model, with fresh optimizers, and go on counting iterations
+        from the model's ``training.json``.
+
+        The EMA (when on) restarts from the loaded generator. Returns the model's history, as
+        :meth:`resume_run` does, plus ``"init_from"`` (the folder and its iterations), so the next
+        export's ``training.json`` still lists every command behind its weights. The model's type
+        and constructor arguments must match this trainer's; otherwise a ``ValueError`` names them.
+        """
+        from .module import WEIGHTS_NAME, read_config
+
+        model = self.model
+        folder = type(model)._resolve_pretrained(name_or_path)
+        meta = read_config(folder)
+        own = json.loads(json.dumps(model.config, default=str))
+        if meta["model_type"] != model.model_type or meta["config"] != own:
+            differ = sorted(k for k in set(own) | set(meta["config"]) if own.get(k) != meta["config"].get(k))
+            raise ValueError(f"--init-from {folder}: holds a {meta['model_type']} model that differs from the one "
+                             f"being trained ({model.model_type}) in {differ or 'its type'}; start it with the "
+                             "same options it was trained with")
+        model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
+                           map_location=self.device)
+        if self.ema is not None:
+            self.ema.load_state_dict(model.generator.state_dict())
+        info_file = folder / "training.json"
+        old = json.loads(info_file.read_text()) if info_file.is_file() else {}
+        self.step = int(old.get("iterations", 0))
+        return {"commands": old.get("commands", [old["command"]] if "command" in old else []),
+                "seconds_total": float(old.get("seconds_total", 0.0)),
+                "init_from": {"model": str(folder), "iterations": self.step}}
+
     def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:
         """The provenance every exported ``training.json`` starts with, then ``fields``, then the config.
 
@@ -780,6 +823,7 @@ class Trainer:
                 "stopped_by_time_limit": self.stopped_by_time_limit, "seconds_this_run": seconds,
                 "seconds_total": history["seconds_total"] + seconds, "device": str(self.device),
                 "precision": self.precision, "torch": torch.__version__, "python": platform.python_version(),
+                **({"init_from": history["init_from"]} if "init_from" in history else {}),
                 **fields, "trainer": self.config.to_dict()}
         if self.eval_history:
             info["eval"] = self.eval_history[-1]

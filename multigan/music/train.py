@@ -25,7 +25,8 @@ __all__ = ["train", "evaluate_model", "cli", "demo"]
 
 def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = None, seed: int = 0,
           device: str = "auto", precision: str = "auto", ema_decay: float = 0.999, log_every: int = 200,
-          checkpoint_every: int = 1000, resume: bool = False, time_limit: Optional[float | str] = None,
+          checkpoint_every: int = 1000, resume: bool = False,
+          init_from: Optional[str] = None, time_limit: Optional[float | str] = None,
           eval_every: Optional[int] = None, eval_size: int = 64, command: str = "") -> Path:
     """Train MidiNet with its paper rules through the shared trainer; export the EMA generator.
 
@@ -50,7 +51,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
                               "eval_every": eval_every, "eval_size": eval_size})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command)
+    history = trainer.resume_run(resume, command, init_from=init_from)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -118,7 +119,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--midi-folder", default=None, help="train on these 4/4 MIDI files instead of the Bach set")
         p.add_argument("--steps", type=int, default=12000)
-        add_run_arguments(p, "8-bar melodies")
+        add_run_arguments(p, "8-bar melodies", init_from=True)
     elif command == "sample":
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
         p.add_argument("--out", required=True, help="MIDI file to write (.mid)")
@@ -144,7 +145,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, steps=args.steps, midi_folder=args.midi_folder, seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume, time_limit=args.time_limit,
+                      precision=args.precision, resume=args.resume,
+                      init_from=args.init_from, time_limit=args.time_limit,
                       eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train music " + " ".join(argv))
         print(f"model written to {final}")

@@ -40,6 +40,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
           batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
           n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
+          init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
           eval_size: int = 64, dataset: str = "moving-mnist",
           command: str = "") -> Path:
@@ -79,7 +80,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
                               "time_limit": time_limit, "eval_every": eval_every, "eval_size": eval_size})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command)
+    history = trainer.resume_run(resume, command, init_from=init_from)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -202,7 +203,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--n-critic", type=int, default=None, help="D steps per G step (default 2)")
         p.add_argument("--ema-decay", type=float, default=0.999, help="EMA of G's weights (the exported G)")
         p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
-        add_run_arguments(p, "clips")
+        add_run_arguments(p, "clips", init_from=True)
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")
@@ -232,6 +233,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
                       lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
+                      init_from=args.init_from,
                       checkpoint_every=args.checkpoint_every, time_limit=args.time_limit, dataset=args.dataset,
                       eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train video " + " ".join(argv))

@@ -41,6 +41,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           instance_noise: float = 0.0, objective: Optional[str] = None, n_critic: int = 1,
           betas: Optional[tuple[float, float]] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
+          init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
           eval_size: int = 64, command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
@@ -49,6 +50,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl``, snapshots and ``out/final/``
     (fp16 EMA generator + discriminator trunk for :meth:`GAN3D.features` + ``training.json``).
     ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
+    ``init_from`` (an exported model, e.g. ``"furniture-32"``) starts from its weights with fresh
+    optimizers (:meth:`Trainer.warm_start <multigan.core.Trainer.warm_start>`).
     ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
     ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
@@ -80,7 +83,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         overrides["lr_d"] = lr_d
     trainer = Trainer(model, dataset, TrainerConfig(**{**GAN3D.trainer_defaults(), **overrides}))
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command)
+    history = trainer.resume_run(resume, command, init_from=init_from)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -257,7 +260,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
         p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
         p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
-        add_run_arguments(p, "shapes per class")
+        add_run_arguments(p, "shapes per class", init_from=True)
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
@@ -288,6 +291,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      init_from=args.init_from,
                       time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")

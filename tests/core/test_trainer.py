@@ -223,3 +223,34 @@ def test_tensorboard_events_when_installed(tmp_path):
     model, trainer = tiny(out_dir=str(tmp_path), log_every=2)
     trainer.fit()
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_warm_start_from_an_exported_model(tmp_path):
+    model, trainer = tiny(out_dir=str(tmp_path / "first"), ema_decay=0.9, checkpoint_every=2, tensorboard=False)
+    history = trainer.resume_run(False, "train one")
+    trainer.fit()
+    info = trainer.run_info("train one", history, 1.0)
+    trainer.export(tmp_path / "first" / "final", extra_files={"training.json": json.dumps(info)})
+    exported_g, exported_d = params(trainer.ema.module), params(model.discriminator)
+
+    torch.manual_seed(1)                                    # other initial weights, same architecture
+    fresh = MixtureGAN(latent_dim=4, hidden=16, depth=2)
+    second = Trainer(fresh, DATA, TrainerConfig(steps=6, batch_size=32, progress=False, seed=0, device="cpu",
+                                                ema_decay=0.9, out_dir=str(tmp_path / "second"), tensorboard=False))
+    history = second.resume_run(False, "train two", init_from=tmp_path / "first" / "final")
+    assert history["commands"] == ["train one"] and history["init_from"]["iterations"] == 4
+    assert second.step == 4 and second.commands == ["train one", "train two"]
+    assert same(params(fresh.generator), exported_g) and same(params(fresh.discriminator), exported_d)
+    assert same(params(second.ema.module), exported_g)
+    assert second.opt_g.state_dict()["state"] == {} and second.opt_d.state_dict()["state"] == {}
+    second.fit()
+    assert second.step == 6
+    assert second.run_info("train two", history, 1.0)["init_from"]["iterations"] == 4
+
+    other = Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=2), DATA, steps=1, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="hidden"):
+        other.resume_run(False, init_from=tmp_path / "first" / "final")
+
+    model, again = tiny(out_dir=str(tmp_path / "first"), ema_decay=0.9, tensorboard=False)
+    again.resume_run(True, init_from=tmp_path / "second" / "checkpoints")      # a checkpoint to resume wins
+    assert again.step == 4 and again.opt_g.state_dict()["state"] != {}
