@@ -194,6 +194,13 @@ def add_run_arguments(parser: Any, eval_what: Optional[str] = None, init_from: b
                                  "optimizers, counting iterations on from it; built with the same options")
 
 
+def _exported_history(info: dict[str, Any]) -> dict[str, Any]:
+    """The lineage an exported ``training.json`` records: ``{"commands": [...], "seconds_total": s}``
+    (older files hold one ``command`` and ``seconds_this_run``)."""
+    return {"commands": info.get("commands", [info["command"]] if "command" in info else []),
+            "seconds_total": float(info.get("seconds_total", info.get("seconds_this_run", 0.0)))}
+
+
 def _penalty_spec(p: Penalty | dict) -> dict:
     if isinstance(p, dict):
         return dict(p)
@@ -773,9 +780,7 @@ class Trainer:
             if self.commands:
                 history = {"commands": list(self.commands), "seconds_total": self.train_seconds}
             elif previous.is_file():
-                old = json.loads(previous.read_text())
-                history["commands"] = old.get("commands", [old["command"]] if "command" in old else [])
-                history["seconds_total"] = old.get("seconds_total", old.get("seconds_this_run", 0.0))
+                history = _exported_history(json.loads(previous.read_text()))
         self.commands = history["commands"] + ([command] if command else [])
         self.train_seconds = float(history["seconds_total"])
         return history
@@ -808,9 +813,7 @@ class Trainer:
         info_file = folder / "training.json"
         old = json.loads(info_file.read_text()) if info_file.is_file() else {}
         self.step = int(old.get("iterations", 0))
-        return {"commands": old.get("commands", [old["command"]] if "command" in old else []),
-                "seconds_total": float(old.get("seconds_total", 0.0)),
-                "init_from": {"model": str(folder), "iterations": self.step}}
+        return {**_exported_history(old), "init_from": {"model": str(folder), "iterations": self.step}}
 
     def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:
         """The provenance every exported ``training.json`` starts with, then ``fields``, then the config.
