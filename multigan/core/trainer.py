@@ -800,8 +800,8 @@ class Trainer:
         model = self.model
         folder = type(model)._resolve_pretrained(name_or_path)
         meta = read_config(folder)
-        own = json.loads(json.dumps(model.config, default=str))
-        if meta["model_type"] != model.model_type or meta["config"] != own:
+        if meta["model_type"] != model.model_type or not ckpt._same_config(meta["config"], model):
+            own = ckpt._jsonable(model.config)
             differ = sorted(k for k in set(own) | set(meta["config"]) if own.get(k) != meta["config"].get(k))
             raise ValueError(f"--init-from {folder}: holds a {meta['model_type']} model that differs from the one "
                              f"being trained ({model.model_type}) in {differ or 'its type'}; start it with the "

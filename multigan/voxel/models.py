@@ -133,6 +133,12 @@ class Discriminator3D(nn.Module):
         return logits
 
 
+#: Where the training shapes sit in the grid: ``"centre"`` (as voxelised) or ``"floor"`` (moved down to
+#: y = 0, :func:`multigan.voxel.data.stand_on_floor`). The model learns that placement; evaluation
+#: compares it with data placed the same way.
+PLACEMENTS = ("centre", "floor")
+
+
 class GAN3D(AdversarialModel):
     """3D-GAN: a voxel generator and discriminator, optionally class-conditional.
 
@@ -147,6 +153,8 @@ class GAN3D(AdversarialModel):
         discriminator_norm: ``"batch"`` (paper: BatchNorm after every D conv but the first) or
                      ``"spectral"`` (spectral normalisation of every D layer, no BatchNorm — steadier
                      on small data sets; see the README's note on the shipped model).
+        placement:   where its training shapes sat (:data:`PLACEMENTS`): ``"centre"`` or ``"floor"``.
+                     Metadata for evaluation; the networks do not use it.
 
     Training defaults (:meth:`trainer_defaults`): binary cross-entropy (non-saturating G loss),
     Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, batch 100, D updated only while its accuracy on the last
@@ -157,8 +165,12 @@ class GAN3D(AdversarialModel):
 
     def __init__(self, resolution: int = 64, latent_dim: int = 200, channels: Sequence[int] = (512, 256, 128, 64),
                  classes: Sequence[str] = (), embed_dim: int = 32, latent: str = "uniform", bias: bool = False,
-                 discriminator_norm: str = "batch", minibatch_std: bool = False, instance_noise: float = 0.0):
+                 discriminator_norm: str = "batch", minibatch_std: bool = False, instance_noise: float = 0.0,
+                 placement: str = "centre"):
         super().__init__()
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.placement = placement
         channels = tuple(int(c) for c in channels)
         _stages(int(resolution), channels)
         if latent not in ("uniform", "normal"):

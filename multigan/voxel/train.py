@@ -23,15 +23,18 @@ from multigan.core.trainer import add_run_arguments
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
-def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[str]], augment: str):
+def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[str]], augment: str,
+             placement: str = "centre"):
     from .data import VoxelDataset
 
     rotations, mirror = {"none": (False, False), "mirror": (False, True), "rotate": (True, True)}[augment]
     if folder:
-        return VoxelDataset.from_folder(folder, resolution=resolution, augment=augment != "none",
+        data = VoxelDataset.from_folder(folder, resolution=resolution, augment=augment != "none",
                                         rotations=rotations, mirror=mirror)
-    return VoxelDataset.furniture(resolution=resolution, classes=classes, augment=augment != "none",
-                                  rotations=rotations, mirror=mirror)
+    else:
+        data = VoxelDataset.furniture(resolution=resolution, classes=classes, augment=augment != "none",
+                                      rotations=rotations, mirror=mirror)
+    return data.on_floor() if placement == "floor" else data
 
 
 def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder: Optional[str] = None,
@@ -43,7 +46,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
           init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
-          eval_size: int = 64, command: str = "") -> Path:
+          eval_size: int = 64, placement: str = "centre", command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
@@ -52,20 +55,24 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
     ``init_from`` (an exported model, e.g. ``"furniture-32"``) starts from its weights with fresh
     optimizers (:meth:`Trainer.warm_start <multigan.core.Trainer.warm_start>`).
+    ``placement="floor"`` stands every training shape on the grid's floor (:func:`stand_on_floor
+    <multigan.voxel.data.stand_on_floor>`) instead of leaving it centred; the model records it.
     ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
     ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
     from multigan.core import Trainer, TrainerConfig
 
-    from .models import GAN3D, PRESETS
+    from .models import GAN3D, PLACEMENTS, PRESETS
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     arch = PRESETS[preset]
-    dataset = _dataset(folder, arch["resolution"], classes, augment)
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    dataset = _dataset(folder, arch["resolution"], classes, augment, placement)
     torch.manual_seed(seed)
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
-                  minibatch_std=minibatch_std, instance_noise=instance_noise)
+                  minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement)
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
@@ -92,7 +99,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         recalibrate_generator(model, trainer.ema.module, seed=seed)
     with (trainer.ema.swapped_into(model.generator) if trainer.ema is not None else contextlib.nullcontext()):
         model.cpu()
-        table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none"), n=eval_n, seed=seed)
+        table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none", placement), n=eval_n, seed=seed)
         model.to(trainer.device)
     info = trainer.run_info(command, history, seconds, preset=preset, augment=augment,
                             data=folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
@@ -260,6 +267,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
         p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
         p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
+        p.add_argument("--placement", choices=("centre", "floor"), default="centre",
+                       help="training shapes as voxelised (centre) or each moved down onto the grid's floor")
         add_run_arguments(p, "shapes per class", init_from=True)
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
@@ -291,7 +300,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      init_from=args.init_from,
+                      init_from=args.init_from, placement=args.placement,
                       time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
@@ -306,6 +315,6 @@ def cli(command: str, argv: Sequence[str]) -> int:
             written.append(shapes.render(args.preview))
         print("\n".join(str(w) for w in written))
         return 0
-    dataset = _dataset(args.folder, model.resolution, model.classes or None, "none")
+    dataset = _dataset(args.folder, model.resolution, model.classes or None, "none", model.placement)
     print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed)))
     return 0

@@ -133,6 +133,25 @@ def test_train_passes_objective_options(mesh_folder, tmp_path):
     assert cfg["discriminator_norm"] == "spectral" and cfg["minibatch_std"] and cfg["instance_noise"] == 0.1
 
 
+def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_folder, tmp_path):
+    from multigan.voxel.train import _dataset, _parser
+
+    final = train(tmp_path, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
+                  precision="fp32", placement="floor", command="pytest")
+    model = GAN3D.from_pretrained(final)
+    assert model.placement == "floor"
+    centred = _dataset(str(mesh_folder), 32, None, "none")
+    floor = _dataset(str(mesh_folder), 32, None, "none", model.placement)
+    def bottom_layer_used(data):                                           # per shape: any voxel at y = 0
+        return data.voxels[:, 0].amax(dim=(1, 3))[:, 0] > 0
+
+    assert bool(bottom_layer_used(floor).all()) and not bool(bottom_layer_used(centred).any())
+    assert torch.equal(floor.voxels.sum((1, 2, 3, 4)), centred.voxels.sum((1, 2, 3, 4)))
+    assert _parser("train").parse_args(["--out", "x", "--placement", "floor"]).placement == "floor"
+    with pytest.raises(ValueError, match="placement"):
+        GAN3D(resolution=16, channels=(8, 4), placement="top")
+
+
 def test_cli_train_takes_ema_decay():
     from multigan.voxel.train import _parser
 

@@ -101,6 +101,28 @@ def test_rotate_vertical_is_exact_and_keeps_up() -> None:
     np.testing.assert_array_equal(out[1, 0].numpy(), variants[5])
 
 
+def test_stand_on_floor_moves_each_shape_down_exactly() -> None:
+    grid = _chiral()
+    lifted = np.zeros((2, 1) + grid.shape, bool)
+    lifted[0, 0, :, 3:] = grid[:, :grid.shape[1] - 3]                       # the shape 3 layers up (if it fits)
+    lifted[1, 0, 2, 5, 1] = True                                             # one voxel at y = 5
+    down = vd.stand_on_floor(torch.from_numpy(lifted))
+    assert isinstance(down, torch.Tensor) and down.shape == lifted.shape
+    for before, after in zip(lifted[:, 0], down.numpy()[:, 0]):
+        assert after.sum() == before.sum() and after.any(axis=(0, 2))[0]  # nothing lost, lowest layer y = 0
+        ys = np.flatnonzero(before.any(axis=(0, 2)))
+        np.testing.assert_array_equal(after[:, :before.shape[1] - ys[0]], before[:, ys[0]:])
+    np.testing.assert_array_equal(vd.stand_on_floor(vd.rotate_vertical(lifted, 1)),
+                                  vd.rotate_vertical(vd.stand_on_floor(lifted), 1))
+    empty = np.zeros((4, 4, 4))
+    np.testing.assert_array_equal(vd.stand_on_floor(empty), empty)
+    data = VoxelDataset.from_arrays(lifted[:, 0], labels=[0, 0], classes=["x"]).on_floor()
+    np.testing.assert_array_equal(data.voxels.numpy() > 0, down.numpy())
+    assert data.names and data.classes == ["x"]
+    with pytest.raises(ValueError, match="x, y, z"):
+        vd.stand_on_floor(np.zeros((4, 4)))
+
+
 @pytest.mark.parametrize("res", [8, 12, 32])
 def test_pack_round_trip(res) -> None:
     grid = np.random.default_rng(res).random((3, res, res, res)) < 0.3
