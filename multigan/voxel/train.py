@@ -62,17 +62,15 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     """
     from multigan.core import Trainer, TrainerConfig
 
-    from .models import GAN3D, PLACEMENTS, PRESETS
+    from .models import GAN3D, PRESETS
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     arch = PRESETS[preset]
-    if placement not in PLACEMENTS:
-        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     dataset = _dataset(folder, arch["resolution"], classes, augment, placement)
     torch.manual_seed(seed)
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
-                  minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement)
+                  minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement)   # checks it
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
@@ -99,7 +97,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         recalibrate_generator(model, trainer.ema.module, seed=seed)
     with (trainer.ema.swapped_into(model.generator) if trainer.ema is not None else contextlib.nullcontext()):
         model.cpu()
-        table = evaluate_model(model, _dataset(folder, arch["resolution"], classes, "none", placement), n=eval_n, seed=seed)
+        reference = _dataset(folder, arch["resolution"], classes, "none", placement)
+        table = evaluate_model(model, reference, n=eval_n, seed=seed)
         model.to(trainer.device)
     info = trainer.run_info(command, history, seconds, preset=preset, augment=augment,
                             data=folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
