@@ -266,7 +266,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
         p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
         p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
-        p.add_argument("--placement", choices=("centre", "floor"), default="centre",
+        from .models import PLACEMENTS
+
+        p.add_argument("--placement", choices=PLACEMENTS, default="centre",
                        help="training shapes as voxelised (centre) or each moved down onto the grid's floor")
         add_run_arguments(p, "shapes per class", init_from=True)
     elif command == "sample":
