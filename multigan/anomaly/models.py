@@ -41,10 +41,12 @@ from torch import Tensor, nn
 
 from multigan.core.module import AdversarialModel
 
-__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "anomaly_map", "top_fraction_mean"]
+__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "top_fraction_mean"]
 
 #: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
 METHODS = ("izif", "search", "izif+search")
+#: how :meth:`AnoGAN.calibrate` sets a threshold: a false-positive rate on normal images, or best F1 on labelled ones
+CALIBRATION_RULES = ("fpr", "f1")
 #: what an image's score is: the method's loss (the papers) or the mean of the map's top fraction
 IMAGE_SCORES = ("loss", "map")
 
@@ -402,22 +404,41 @@ class AnoGAN(AdversarialModel):
                              failures=failures, truth=truth, masks=masks)
 
     def calibrate(self, normal_images: Any, *, fpr: float = 0.05, method: str = "izif", iterations: int = 500,
-                  **score_kwargs: Any) -> float:
-        """Set ``method``'s threshold so that a fraction ``fpr`` of held-out normal images is flagged.
+                  rule: str = "fpr", labels: Any = None, **score_kwargs: Any) -> float:
+        """Set ``method``'s decision threshold from held-out images and store it in the model.
 
-        Scores use the model's own options (``image_score``, ``map_sigma``, ``map_shift``). Stored in
-        the model (saved by ``save_pretrained``); returns the threshold.
+        ``rule="fpr"`` (default): the threshold flags a fraction ``fpr`` of ``normal_images``, which
+        must all be normal. ``rule="f1"``: ``normal_images`` is a *labelled validation* set (a
+        labelled :class:`~multigan.anomaly.data.ImageSet`, or images with ``labels``: 0 normal,
+        1 anomalous, both present) and the threshold maximises F1 on it
+        (:func:`~multigan.anomaly.metrics.best_f1_threshold`). Scores use the model's own options
+        (``image_score``, ``map_sigma``, ``map_shift``). Saved by ``save_pretrained``; returns the threshold.
         """
-        from .metrics import threshold_at_fpr
+        from .metrics import best_f1_threshold, threshold_at_fpr
 
         overridden = sorted(set(self.inference_options) & set(score_kwargs))
         if overridden:
             raise ValueError(f"calibrate scores with the model's own {', '.join(overridden)}; build the model "
                              "with the options to calibrate for")
-        if not 0 < fpr < 1:
+        if rule not in CALIBRATION_RULES:
+            raise ValueError(f"unknown calibration rule {rule!r}; choose from {CALIBRATION_RULES}")
+        if rule == "fpr" and not 0 < fpr < 1:
             raise ValueError(f"fpr must be in (0, 1), got {fpr}")
+        if rule == "f1":
+            labels = getattr(normal_images, "labels", None) if labels is None else labels
+            if labels is None:
+                raise ValueError("rule='f1' needs labelled images: a labelled ImageSet (normal/ and abnormal/) "
+                                 "or labels=")
+            labels = torch.as_tensor(labels).flatten().long()
+            n_images = len(getattr(normal_images, "images", normal_images))
+            if len(labels) != n_images or not set(labels.tolist()) <= {0, 1}:
+                raise ValueError(f"labels must be {n_images} values of 0 (normal) or 1 (anomalous), got "
+                                 f"{len(labels)} with values {sorted(set(labels.tolist()))[:5]}")
+            if labels.min() == labels.max():
+                raise ValueError(f"rule='f1' needs normal and anomalous images; all {len(labels)} are labelled "
+                                 f"{int(labels[0])}")
         res = self.score(normal_images, method=method, iterations=iterations, **score_kwargs)
-        t = float(threshold_at_fpr(res.scores, fpr))
+        t = float(threshold_at_fpr(res.scores, fpr) if rule == "fpr" else best_f1_threshold(res.scores, labels)[0])
         self.thresholds[METHODS.index(method)] = t
         if method != "izif":
             self.calibration_iterations.fill_(int(iterations))

@@ -158,7 +158,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
 def _check_selection_set(select_on: Any, name: str = "select_on") -> None:
     labels = getattr(select_on, "labels", None)
     if not hasattr(select_on, "images"):
-        raise ValueError(f"select_on must be a labelled ImageSet, got {type(select_on).__name__}")
+        raise ValueError(f"{name.split()[0]} must be a labelled ImageSet, got {type(select_on).__name__}")
     if labels is None:
         raise ValueError(f"{name} is not labelled: it needs normal/ and abnormal/ images")
     if int(labels.min()) == int(labels.max()):
@@ -189,8 +189,9 @@ def encoder_selection(state_file: str | Path) -> Optional[dict[str, Any]]:
             "curve": [dict(row) for row in state.get("selection", [])]}
 
 
-def _selection_set(select_on: Any, val_set, size: int, channels: int):
-    """The labelled set ``select_on`` names (None for none) and its description for ``training.json``."""
+def _selection_set(select_on: Any, val_set, size: int, channels: int, what: str = "select_on"):
+    """The labelled set ``select_on`` names (None for none) and its description for ``training.json``;
+    ``what`` names the argument in errors."""
     from .data import ImageSet, read_images, with_simulated_lesions
 
     if select_on is None:
@@ -199,7 +200,7 @@ def _selection_set(select_on: Any, val_set, size: int, channels: int):
         return (with_simulated_lesions(val_set, seed=7),
                 "held-out normal images, simulated lesions on half (with_simulated_lesions, seed 7)")
     data = select_on if isinstance(select_on, ImageSet) else read_images(select_on, size=size, channels=channels)
-    _check_selection_set(data, f"select_on {_describe(select_on)!r}")
+    _check_selection_set(data, f"{what} {_describe(select_on)!r}")
     return data, _describe(select_on)
 
 
@@ -209,7 +210,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss",
           ema_decay: Optional[float] = None, encoder_width: Optional[int] = None, select_on: Any = None,
-          seed: int = 0, device: str = "auto",
+          calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           time_limit: Optional[float | str] = None, command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
@@ -230,6 +231,10 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     ``select_on`` chooses the encoder checkpoint by image AUROC (:func:`train_encoder`): a labelled
     folder (``normal/``, ``abnormal/``), an :class:`ImageSet`, or ``"simulated"`` for the held-out
     normal split with simulated lesions added to half of it (:func:`with_simulated_lesions`, seed 7).
+    ``calibrate_on`` (the same kinds of set) replaces the ``fpr`` rule: each threshold is the one
+    with the best F1 on that labelled validation set (``AnoGAN.calibrate(rule="f1")``; the search's
+    on a random ``search_calibration_images`` of it with each class's share kept,
+    :func:`stratified_subset`). Never pass the test set.
     One process only: the encoder stage and the calibration are not split across a torchrun job.
     ``time_limit`` (seconds or ``"2h30m"``, both stages together) stops training early: nothing is
     exported and the path returned is the GAN's newest checkpoint (or the encoder's state file);
@@ -245,6 +250,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
     train_set, val_set = _normal_set(normal, size, channels)
     selection_set, selection_name = _selection_set(select_on, val_set, size, channels)   # fails before training
+    calibration_set, calibration_name = _selection_set(calibrate_on, val_set, size, channels, "calibrate_on")
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
                    map_shift=map_shift, image_score=image_score)
@@ -280,18 +286,28 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     if enc_log and enc_log[-1].get("stopped_by_time_limit"):
         return out / "encoder_state.pt"
     model.cpu().eval()
-    thresholds = {"izif": model.calibrate(val_set, fpr=fpr, method="izif")}
-    if calibrate_search:
+    if calibration_set is None:
+        rule, cal_set = "fpr", val_set
         n_cal = min(len(val_set), int(search_calibration_images))
-        thresholds["search"] = model.calibrate(val_set.subset(torch.arange(n_cal)), fpr=fpr, method="search",
-                                               iterations=search_iterations)
+        search_set = val_set.subset(torch.arange(n_cal))
+    else:
+        rule, cal_set = "f1", calibration_set
+        n_cal = min(len(cal_set), int(search_calibration_images))
+        search_set = cal_set if n_cal == len(cal_set) else cal_set.subset(stratified_subset(cal_set.labels, n_cal,
+                                                                                              seed=seed))
+    thresholds = {"izif": model.calibrate(cal_set, fpr=fpr, method="izif", rule=rule)}
+    if calibrate_search:
+        thresholds["search"] = model.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations,
+                                               rule=rule)
     seconds = time.perf_counter() - start
     info = trainer.run_info(
         command, history, seconds, encoder_iterations=encoder_steps, encoder_lr=encoder_lr,
         gan_seconds=gan_seconds, encoder_seconds=enc_seconds, data=_describe(normal),
-        train_images=len(train_set), val_images=len(val_set), fpr=fpr, thresholds=thresholds,
-        search_iterations=search_iterations,
-        search_calibration_images=min(len(val_set), int(search_calibration_images)) if calibrate_search else 0)
+        train_images=len(train_set), val_images=len(val_set), fpr=fpr if rule == "fpr" else None,
+        thresholds=thresholds, search_iterations=search_iterations,
+        search_calibration_images=len(search_set) if calibrate_search else 0,
+        calibration={"rule": rule, "on": "held-out normal images" if rule == "fpr" else calibration_name,
+                     "images": len(cal_set)})
     info["encoder_log"] = enc_log[-5:]
     if selection_set is not None:
         info["encoder_selection"] = {"on": selection_name, "images": len(selection_set),
@@ -347,6 +363,18 @@ def balanced_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Ten
     return torch.cat(picks).sort().values
 
 
+def stratified_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of about ``n`` images drawn at random with each label's share kept (at least one
+    of each label present), so that a threshold fit on the subset sees the set's prevalence."""
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for label in torch.unique(labels).tolist():
+        pool = torch.nonzero(labels == label).flatten()
+        count = min(len(pool), max(1, round(n * len(pool) / len(labels))))
+        picks.append(pool[torch.randperm(len(pool), generator=g)[:count]])
+    return torch.cat(picks).sort().values
+
+
 def format_metrics(table: dict[str, dict[str, float]]) -> str:
     keys = sorted({k for row in table.values() for k in row})
     lines = ["| method | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
@@ -393,6 +421,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--encoder-steps", type=int, default=2000)
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--fpr", type=float, default=0.05, help="false-positive rate of the calibrated thresholds")
+        p.add_argument("--calibrate-on", default=None,
+                       help="set thresholds by best F1 on this labelled validation folder (normal/, abnormal/) "
+                            "instead of --fpr, or 'simulated' (as for --select-on); never the test set")
         p.add_argument("--search-iterations", type=int, default=500, help="Γ used to calibrate AnoGAN's threshold")
         p.add_argument("--search-calibration-images", type=int, default=128,
                        help="held-out normal images used to calibrate the search threshold")
@@ -446,6 +477,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       map_shift=args.map_shift, image_score=args.image_score,
                       ema_decay=args.ema_decay, encoder_width=args.encoder_width, select_on=args.select_on,
+                      calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume, time_limit=args.time_limit,
                       command="multigan train anomaly " + " ".join(argv))

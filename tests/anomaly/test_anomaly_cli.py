@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import warnings
 
 import numpy as np
@@ -223,6 +224,32 @@ def test_train_selects_encoder_on_labelled_folder(folders, tmp_path):
     with pytest.raises(ValueError, match="healthy' is not labelled"):
         train(tmp_path / "again", normal=str(folders / "healthy"), size=16, width=4, steps=1, encoder_steps=1,
               batch_size=8, calibrate_search=False, device="cpu", select_on=str(folders / "healthy"))
+    assert not (tmp_path / "again" / "checkpoints").exists()          # refused before any training
+
+
+def test_train_calibrates_by_f1_on_a_labelled_folder(folders, tmp_path):
+    """--calibrate-on: thresholds are the best-F1 splits on the labelled folder, not the --fpr rule."""
+    from multigan.anomaly import read_images
+    from multigan.anomaly.metrics import best_f1_threshold
+    from multigan.anomaly.train import stratified_subset
+
+    final = train(tmp_path, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=3, batch_size=8,
+                  search_iterations=2, search_calibration_images=6, checkpoint_every=2, device="cpu",
+                  precision="fp32", calibrate_on=str(folders / "labelled"), command="pytest")
+    info = json.loads((final / "training.json").read_text())
+    assert info["calibration"]["rule"] == "f1" and info["calibration"]["images"] == 8 and info["fpr"] is None
+    assert info["calibration"]["on"].endswith("labelled") and info["search_calibration_images"] == 6
+    det = AnoGAN.from_pretrained(final)
+    labelled = read_images(str(folders / "labelled"), size=16)
+    scores = det.score(labelled, method="izif").scores                  # fp16 export: scores move slightly
+    assert info["thresholds"]["izif"] == pytest.approx(best_f1_threshold(scores, labelled.labels)[0], rel=1e-2)
+    assert float(det.thresholds[0]) == pytest.approx(info["thresholds"]["izif"], rel=1e-3)
+    assert not math.isnan(info["thresholds"]["search"])
+    picked = stratified_subset(torch.tensor([0] * 30 + [1] * 10), 8, seed=1)
+    assert len(picked) == 8 and int((picked >= 30).sum()) == 2 and torch.equal(picked, picked.sort().values)
+    with pytest.raises(ValueError, match="calibrate_on '.*healthy' is not labelled"):
+        train(tmp_path / "again", normal=str(folders / "healthy"), size=16, width=4, steps=1, encoder_steps=1,
+              batch_size=8, calibrate_search=False, device="cpu", calibrate_on=str(folders / "healthy"))
     assert not (tmp_path / "again" / "checkpoints").exists()          # refused before any training
 
 

@@ -198,6 +198,37 @@ def test_calibrate_sets_fpr_threshold_and_round_trips(det, tmp_path):
         det.score(normal[:2], method="search", iterations=3)
 
 
+def test_calibrate_by_best_f1_on_labelled_images(det):
+    """rule="f1": the stored threshold is the best-F1 split of the model's own scores on labelled images."""
+    from multigan.anomaly import ImageSet
+    from multigan.anomaly.metrics import best_f1_threshold, f1_at
+
+    x = _images(24, seed=3)
+    labels = torch.tensor([0, 1] * 12)
+    x[labels == 1, :, 4:10, 4:10] = 1.0                          # a bright square on the "anomalous" half
+    t = det.calibrate(x, method="izif", rule="f1", labels=labels)
+    scores = det.score(x, method="izif").scores
+    best_t, best_f1 = best_f1_threshold(scores, labels)
+    assert t == pytest.approx(best_t) and float(det.thresholds[METHODS.index("izif")]) == pytest.approx(t)
+    assert f1_at(scores, labels, t)["f1"] == pytest.approx(best_f1)
+    for other in torch.linspace(float(scores.min()) - 1, float(scores.max()) + 1, 41).tolist():
+        assert f1_at(scores, labels, other)["f1"] <= best_f1 + 1e-12     # no threshold does better
+    labelled = ImageSet(x, [f"i{k}" for k in range(24)], labels=labels)
+    assert det.calibrate(labelled, method="izif", rule="f1") == pytest.approx(t)     # labels from the set
+    before = det.thresholds.clone()
+    with pytest.raises(ValueError, match="needs labelled images"):
+        det.calibrate(x, rule="f1")
+    with pytest.raises(ValueError, match="all 24 are labelled 0"):
+        det.calibrate(x, rule="f1", labels=torch.zeros(24))
+    with pytest.raises(ValueError, match="24 values of 0"):
+        det.calibrate(x, rule="f1", labels=torch.tensor([0, 1, 2] * 8))
+    with pytest.raises(ValueError, match="24 values of 0"):
+        det.calibrate(x, rule="f1", labels=[0, 1])
+    with pytest.raises(ValueError, match="unknown calibration rule"):
+        det.calibrate(x, rule="f2")
+    assert torch.equal(det.thresholds.nan_to_num(-7), before.nan_to_num(-7))     # refusals store nothing
+
+
 def test_bad_input(det):
     with pytest.raises(ValueError, match="greyscale"):
         det.score(torch.zeros(1, 3, 16, 16))
