@@ -349,30 +349,36 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
     return table
 
 
+def _draw_per_label(labels: torch.Tensor, counts: dict[int, int], seed: int) -> torch.Tensor:
+    """Sorted indices: ``counts[label]`` images of each label, drawn at random (seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for label, count in counts.items():
+        pool = torch.nonzero(labels == label).flatten()
+        picks.append(pool[torch.randperm(len(pool), generator=g)[:count]])
+    return torch.cat(picks).sort().values
+
+
 def balanced_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
     """Sorted indices of ``n`` images, half normal (label 0) and half abnormal, drawn at random."""
     if n < 2:
         raise ValueError(f"a balanced subset needs at least 2 images, got {n}")
-    g = torch.Generator().manual_seed(seed)
-    picks = []
-    for label, count in ((0, n // 2), (1, n - n // 2)):
-        pool = torch.nonzero(labels == label).flatten()
-        if len(pool) < count:
-            raise ValueError(f"a balanced subset of {n} needs {count} images of label {label}, the set has {len(pool)}")
-        picks.append(pool[torch.randperm(len(pool), generator=g)[:count]])
-    return torch.cat(picks).sort().values
+    counts = {0: n // 2, 1: n - n // 2}
+    for label, count in counts.items():
+        have = int((labels == label).sum())
+        if have < count:
+            raise ValueError(f"a balanced subset of {n} needs {count} images of label {label}, the set has {have}")
+    return _draw_per_label(labels, counts, seed)
 
 
 def stratified_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
     """Sorted indices of about ``n`` images drawn at random with each label's share kept (at least one
     of each label present), so that a threshold fit on the subset sees the set's prevalence."""
-    g = torch.Generator().manual_seed(seed)
-    picks = []
+    counts = {}
     for label in torch.unique(labels).tolist():
-        pool = torch.nonzero(labels == label).flatten()
-        count = min(len(pool), max(1, round(n * len(pool) / len(labels))))
-        picks.append(pool[torch.randperm(len(pool), generator=g)[:count]])
-    return torch.cat(picks).sort().values
+        have = int((labels == label).sum())
+        counts[label] = min(have, max(1, round(n * have / len(labels))))
+    return _draw_per_label(labels, counts, seed)
 
 
 def format_metrics(table: dict[str, dict[str, float]]) -> str:
