@@ -286,15 +286,10 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     if enc_log and enc_log[-1].get("stopped_by_time_limit"):
         return out / "encoder_state.pt"
     model.cpu().eval()
-    if calibration_set is None:
-        rule, cal_set = "fpr", val_set
-        n_cal = min(len(val_set), int(search_calibration_images))
-        search_set = val_set.subset(torch.arange(n_cal))
-    else:
-        rule, cal_set = "f1", calibration_set
-        n_cal = min(len(cal_set), int(search_calibration_images))
-        search_set = cal_set if n_cal == len(cal_set) else cal_set.subset(stratified_subset(cal_set.labels, n_cal,
-                                                                                              seed=seed))
+    rule, cal_set = ("fpr", val_set) if calibration_set is None else ("f1", calibration_set)
+    n_cal = min(len(cal_set), int(search_calibration_images))
+    search_set = cal_set.subset(torch.arange(n_cal) if rule == "fpr" else stratified_subset(cal_set.labels, n_cal,
+                                                                                           seed=seed))
     thresholds = {"izif": model.calibrate(cal_set, fpr=fpr, method="izif", rule=rule)}
     if calibrate_search:
         thresholds["search"] = model.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations,
