@@ -1,6 +1,7 @@
 """Generate furniture with the shipped 3D-GAN and write meshes (GLB/OBJ/STL/PLY/OFF) and a preview PNG.
 
     python examples/generate_shapes.py --label chair --n 4 --out outputs/voxel
+    python examples/generate_shapes.py --label table --whole      # redraw tables until each is one piece
     python examples/generate_shapes.py --probe          # linear classifier on discriminator features
 """
 
@@ -18,12 +19,14 @@ def main() -> None:
     parser.add_argument("--format", default="glb", choices=["glb", "obj", "stl", "ply", "off"])
     parser.add_argument("--model", default="furniture-32", help="shipped model name or checkpoint folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--whole", action="store_true",
+                        help="redraw every shape that is not in one piece (rejection sampling)")
     parser.add_argument("--probe", action="store_true",
                         help="also train a linear classifier on D features of the furniture set (paper §4.2)")
     args = parser.parse_args()
 
     model = GAN3D.from_pretrained(args.model)
-    shapes = model.generate(args.n, label=args.label, seed=args.seed)
+    shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole)
     out = Path(args.out)
     for path in shapes.write_mesh(out / f"{args.label}_{{i}}.{args.format}"):
         print(path)

@@ -42,7 +42,8 @@ from multigan.io._common import as_numpy
 __all__ = [
     "binarize", "is_valid", "validity_flags", "validity", "iou_matrix", "coverage_mmd", "diversity",
     "surface_points", "chamfer_distance", "linear_probe_accuracy", "evaluate_shapes",
-    "largest_piece_share", "SOLID_BOX_FILL", "MAX_GRID_FILL", "MAX_STRAY_FRACTION",
+    "largest_piece_share", "valid_after_cleanup", "SOLID_BOX_FILL", "MAX_GRID_FILL", "MAX_STRAY_FRACTION",
+    "MAX_DROPPED_FRACTION",
 ]
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ MAX_GRID_FILL = 0.6
 #: Isolated single voxels (no 26-neighbour) tolerated by :func:`validity_flags`, as a share of the
 #: occupied voxels (rounded down: a 500-voxel shape may have 5 strays, a 99-voxel shape none).
 MAX_STRAY_FRACTION = 0.01
+#: :func:`valid_after_cleanup`: the pieces dropped may hold at most this share of a shape's voxels.
+MAX_DROPPED_FRACTION = 0.02
 
 _STRUCT26 = np.ones((3, 3, 3), dtype=bool)
 _SINGLE_THREAD_NUMEL = 2 ** 20
@@ -187,6 +190,33 @@ def largest_piece_share(voxels: VoxelsLike, threshold: float = 0.5) -> Tensor:
     shares = [sizes.max() / sizes.sum() if len(sizes) else math.nan
               for sizes in (_pieces(grid)[1] for grid in binarize(voxels, threshold).cpu().numpy())]
     return torch.tensor(shares, dtype=torch.float64)
+
+
+def valid_after_cleanup(voxels: VoxelsLike, threshold: float = 0.5,
+                        max_dropped: float = MAX_DROPPED_FRACTION) -> Tensor:
+    """Per shape, bool ``(N,)``: valid (:func:`validity_flags`) once only its largest 26-connected piece
+    is kept (what a mesh export keeps), counted only where the pieces dropped held at most
+    ``max_dropped`` (2 %) of its voxels, so specks are excused and a table whose legs came off is not.
+
+    Example:
+        >>> g = torch.zeros(2, 16, 16, 16, dtype=torch.bool)
+        >>> g[:, 2:14, 2:4, 2:14] = True; g[:, 2:4, 4:12, 2:4] = True     # a slab and a leg: 320 voxels
+        >>> g[0, 14, 14, 13:15] = True                                     # + a 2-voxel speck (0.6 %)
+        >>> g[1, 8:12, 12:15, 8:12] = True                                 # + a detached block (13 %)
+        >>> valid_after_cleanup(g).tolist()
+        [True, False]
+    """
+    if isinstance(max_dropped, bool) or not isinstance(max_dropped, (int, float)) or not 0 <= max_dropped < 1:
+        raise ValueError(f"max_dropped must be a number in [0, 1), got {max_dropped!r}")
+    grids = binarize(voxels, threshold).cpu().numpy()
+    kept = np.zeros_like(grids)
+    mostly_one_piece = np.zeros(len(grids), dtype=bool)
+    for i, grid in enumerate(grids):
+        labels, sizes = _pieces(grid)
+        if len(sizes):
+            kept[i] = labels == int(sizes.argmax()) + 1
+            mostly_one_piece[i] = sizes.max() / sizes.sum() >= 1 - max_dropped
+    return validity_flags(torch.from_numpy(kept))["valid"] & torch.from_numpy(mostly_one_piece)
 
 
 def is_valid(grid: VoxelsLike, threshold: float = 0.5) -> bool:

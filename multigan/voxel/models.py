@@ -233,16 +233,56 @@ class GAN3D(AdversarialModel):
 
     @torch.no_grad()
     def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,
-                 z: Optional[Tensor] = None, batch_size: int = 64):
-        """Generate ``n`` shapes (eval mode; seeded when ``seed`` is given) as :class:`Shapes`."""
+                 z: Optional[Tensor] = None, batch_size: int = 64, whole: bool = False, max_draws: int = 50):
+        """Generate ``n`` shapes (eval mode; seeded when ``seed`` is given) as :class:`Shapes`.
+
+        ``whole=True`` is rejection sampling: every shape that is not valid after cleanup
+        (:func:`~multigan.voxel.metrics.valid_after_cleanup`: one piece once specks holding at most
+        2 % of its voxels are dropped) is drawn again from a fresh latent, up to ``max_draws`` times,
+        and the specks of the shapes kept are removed (as :meth:`Shapes.largest_component`). The
+        first draw uses the latents ``whole=False`` would, so the shapes that pass it are the same.
+        The share of draws kept for a class is the model's "valid after cleanup" rate for it.
+
+        Raises:
+            RuntimeError: with ``whole=True``, some shape was still not whole after ``max_draws``.
+            ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws``.
+        """
         from .shapes import Shapes
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         labels = self.label_tensor(label, int(n))
-        samples = self.generate_batched(int(n), labels, seed=seed, z=z, batch_size=batch_size)[:, 0]
         names = None if labels is None else [self.classes[k] for k in labels.tolist()]
+        if whole:
+            samples = self._generate_whole(int(n), labels, names, seed, z, batch_size, max_draws)
+        else:
+            samples = self.generate_batched(int(n), labels, seed=seed, z=z, batch_size=batch_size)[:, 0]
         return Shapes(samples, labels=names)
+
+    def _generate_whole(self, n: int, labels: Optional[Tensor], names: Optional[list[str]], seed: Optional[int],
+                        z: Optional[Tensor], batch_size: int, max_draws: int) -> Tensor:
+        """:meth:`generate`'s ``whole=True``: redraw the shapes not valid after cleanup; (n, R, R, R) probabilities."""
+        from .metrics import valid_after_cleanup
+        from .shapes import Shapes
+
+        if z is not None:
+            raise ValueError("whole=True draws its own latents (seeded by seed); pass seed, not z")
+        if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1:
+            raise ValueError(f"max_draws must be an integer >= 1, got {max_draws!r}")
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        out = torch.zeros(n, *(self.resolution,) * 3)
+        todo = torch.arange(n)
+        for _ in range(max_draws):
+            probs = self.generate_batched(len(todo), None if labels is None else labels[todo], batch_size=batch_size,
+                                          z=self.sample_latent(len(todo), generator=gen))[:, 0]
+            ok = valid_after_cleanup(probs)
+            out[todo[ok]] = Shapes(probs[ok]).largest_component().probs
+            todo = todo[~ok]
+            if not len(todo):
+                return out
+        which = "" if names is None else f" ({', '.join(sorted({names[i] for i in todo.tolist()}))})"
+        raise RuntimeError(f"{len(todo)} of {n} shapes{which} were still not whole after {max_draws} draws each: "
+                           "this model rarely makes them in one piece; raise max_draws or use whole=False")
 
     @torch.no_grad()
     def features(self, voxels: Any, *, batch_size: int = 64) -> Tensor:

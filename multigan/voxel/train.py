@@ -111,10 +111,6 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     return final
 
 
-#: "valid after cleanup" (:func:`evaluate_model`): the pieces dropped may hold at most this share of a shape
-MAX_DROPPED_FRACTION = 0.02
-
-
 def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
     """(N, R, R, R) → (N, 8, R, R, R): the 4 rotations about the vertical axis, each also mirrored."""
     from .data import rotate_vertical
@@ -130,13 +126,12 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
     vertical axis × mirror): a reference counts as matched by its best-aligned variant. Diversity
     is the mean pairwise IoU distance, for generated shapes and for the data. Validity is given for
-    the raw grids and "after cleanup": valid once :meth:`Shapes.largest_component` has dropped the
-    other pieces (what a mesh export keeps), counted only where those pieces held at most
-    :data:`MAX_DROPPED_FRACTION` (2 %) of the shape's voxels, so a table whose legs came off is not
-    valid. ``largest piece`` is the mean share of voxels in the largest piece. ``probe`` adds the
+    the raw grids and "after cleanup" (:func:`~multigan.voxel.metrics.valid_after_cleanup`: valid
+    once only the largest piece is kept, where the pieces dropped held at most 2 % of the shape's
+    voxels, so a table whose legs came off is not valid). ``largest piece`` is the mean share of voxels in the largest piece. ``probe`` adds the
     linear-classifier accuracy on D features (held-out 30 % of shapes, by shape).
     """
-    from .metrics import binarize, diversity, iou_matrix, largest_piece_share, validity_flags
+    from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
 
     table: dict[str, dict[str, float]] = {}
     data = binarize(dataset.voxels)
@@ -149,7 +144,7 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
         iou = iou_matrix(gen, _rotation_variants(ref).flatten(0, 1)).view(len(gen), len(ref), 8).amax(2)
         nearest = iou.argmax(1)
         share = largest_piece_share(gen)
-        cleaned = validity_flags(shapes.largest_component().voxels)["valid"] & (share >= 1 - MAX_DROPPED_FRACTION)
+        cleaned = valid_after_cleanup(gen)
         div_gen, div_data = diversity(gen, seed=seed), diversity(ref, seed=seed)
         table[name] = {"shapes (data)": float(len(ref)), "valid": float(validity_flags(gen)["valid"].double().mean()),
                        "valid after cleanup": float(cleaned.double().mean()),
@@ -225,8 +220,8 @@ def format_metrics(table: dict[str, dict[str, float]]) -> str:
 def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     """``multigan demo``: a chair (GLB), a table (OBJ) and a preview PNG from the shipped model.
 
-    The meshes keep each shape's largest piece (the mesh writers' default), and so does the preview
-    of one shape per class, so the picture shows what the files hold.
+    Every shape is drawn with ``whole=True`` (redrawn until it is one piece, specks of at most 2 %
+    removed), so the table has its legs and the preview shows what the files hold.
     """
     from .models import GAN3D
 
@@ -234,11 +229,11 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     model = GAN3D.for_demo("furniture-32")
     if model is None:
         return []
-    chair = model.generate(1, label="chair", seed=seed)
-    table = model.generate(1, label="table", seed=seed)
-    preview = model.generate(len(model.classes), label=list(model.classes), seed=seed)
+    chair = model.generate(1, label="chair", seed=seed, whole=True)
+    table = model.generate(1, label="table", seed=seed, whole=True)
+    preview = model.generate(len(model.classes), label=list(model.classes), seed=seed, whole=True)
     return [*chair.write_mesh(out_dir / "chair.glb"), *table.write_mesh(out_dir / "table.obj"),
-            preview.largest_component().render(out_dir / "preview.png")]
+            preview.render(out_dir / "preview.png")]
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -280,6 +275,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--format", default="glb", choices=["obj", "stl", "ply", "glb", "off"])
         p.add_argument("--smooth", type=int, default=3, help="Taubin smoothing passes")
         p.add_argument("--preview", default=None, help="also write a preview PNG here")
+        p.add_argument("--whole", action="store_true",
+                       help="redraw every shape not in one piece (specks of at most 2 %% aside), up to 50 times")
     elif command == "eval":
         p.add_argument("--model", default="furniture-32")
         p.add_argument("--n", type=int, default=200, help="shapes generated per class")
@@ -309,7 +306,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import GAN3D
     model = GAN3D.from_pretrained(args.model)
     if command == "sample":
-        shapes = model.generate(args.n, label=args.label, seed=args.seed)
+        shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole)
         stem = args.label or "shape"
         written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
         if args.preview:

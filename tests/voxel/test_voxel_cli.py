@@ -67,6 +67,24 @@ def test_cli_sample_and_eval(trained, mesh_folder, tmp_path, capsys):
     assert "| box |" in out and "linear probe" in out
     with pytest.raises(ValueError, match="unknown label 'lamp'"):
         cli("sample", ["--model", str(final), "--label", "lamp", "--out", str(tmp_path / "x")])
+
+
+def test_cli_sample_whole_asks_for_whole_shapes(trained, tmp_path, monkeypatch):
+    from multigan.voxel import GAN3D
+
+    _, final = trained
+    seen = []
+    plain_generate = GAN3D.generate
+
+    def generate(self, n=1, label=None, **kw):
+        seen.append(kw.get("whole"))
+        return plain_generate(self, n, label, seed=kw.get("seed"))
+
+    monkeypatch.setattr(GAN3D, "generate", generate)
+    for extra in ([], ["--whole"]):
+        assert cli("sample", ["--model", str(final), "--label", "box", "-n", "1", "--seed", "0",
+                              "--out", str(tmp_path / "s"), *extra]) == 0
+    assert seen == [False, True]
     with pytest.raises(NotImplementedError):
         cli("score", [])
 

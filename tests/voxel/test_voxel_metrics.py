@@ -205,6 +205,25 @@ def test_validity_tolerates_a_few_stray_voxels_only() -> None:
     assert not M.is_valid(lone)                                                 # a lone voxel is a "box"
 
 
+def test_valid_after_cleanup_excuses_up_to_two_percent_dropped() -> None:
+    r = 32
+    big = box((2, 30), (2, 4), (2, 30), r) | box((2, 4), (4, 30), (2, 30), r)   # 3024 voxels in one piece
+    at_bound, over = big.clone(), big.clone()
+    at_bound[31, 0:30, 0:2] = True
+    at_bound[31, 30, 0] = True                                                  # + 61 apart: 1.98 % dropped
+    over[31, 0:31, 0:2] = True                                                  # + 62 apart: 2.01 %
+    plate = box((0, 20), (0, 2), (0, 20), r)                                    # one piece, but a solid box
+    batch = torch.stack([big, at_bound, over, plate, empty(1, r)[0]])
+    assert M.valid_after_cleanup(batch).tolist() == [True, True, False, False, False]
+    assert M.validity_flags(batch)["valid"].tolist() == [True, False, False, False, False]
+    assert M.valid_after_cleanup(batch, max_dropped=0.03).tolist() == [True, True, True, False, False]
+    assert M.valid_after_cleanup(batch, max_dropped=0).tolist() == [True, False, False, False, False]
+    assert M.valid_after_cleanup(batch.float() * 0.7, threshold=0.8).tolist() == [False] * 5
+    for bad in (1.0, -0.1, True, "0.02"):
+        with pytest.raises(ValueError, match="max_dropped"):
+            M.valid_after_cleanup(batch, max_dropped=bad)
+
+
 def test_validity_threshold_and_batch_errors() -> None:
     probs = l_shape().float() * 0.7
     assert M.is_valid(probs) and not M.is_valid(probs, threshold=0.8)

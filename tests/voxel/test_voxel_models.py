@@ -71,6 +71,46 @@ def test_generate_is_seeded_and_labels_matter():
     assert m.training                                                # generate restores the mode
 
 
+class _WholeOrBroken(torch.nn.Module):
+    """Stands in for G: ``_blob()`` at a z-dependent occupancy (0.6–1), whole where z[:, 0] > 0, else
+    with a detached 27-voxel block (6 % of the shape: not whole); a 2-voxel speck where z[:, 1] > 0."""
+
+    def __init__(self, always_broken: bool = False):
+        super().__init__()
+        self.always_broken = always_broken
+
+    def forward(self, z, labels=None):
+        g = _blob().expand(len(z), 16, 16, 16).clone()
+        g[(z[:, 0] <= 0) | self.always_broken, 0:3, 13:16, 0:3] = 1
+        g[z[:, 1] > 0, 15, 0, 14:16] = 1
+        return (g * (0.6 + 0.4 * torch.sigmoid(z[:, 2])).view(-1, 1, 1, 1))[:, None]
+
+
+def test_generate_whole_redraws_the_shapes_not_in_one_piece():
+    from multigan.voxel.metrics import valid_after_cleanup
+
+    m = GAN3D(**TINY, classes=["chair", "table"], latent="normal")
+    m.generator = _WholeOrBroken()
+    labels = ["table", "chair"] * 6
+    plain = m.generate(12, label=labels, seed=5)
+    whole = m.generate(12, label=labels, seed=5, whole=True)
+    passed = valid_after_cleanup(plain.probs)
+    assert 0 < int(passed.sum()) < 12                                   # the first draw has both kinds
+    assert whole.labels == labels and valid_after_cleanup(whole.probs).all()
+    assert torch.equal(whole.voxels, (_blob() > 0.5).expand(12, 16, 16, 16))   # specks gone, broken ones redrawn
+    assert torch.equal(whole.probs[passed], plain.largest_component().probs[passed])   # the same first draw
+    assert not torch.isin(whole.probs[~passed].amax((1, 2, 3)), plain.probs.amax((1, 2, 3))).any()
+    assert torch.equal(m.generate(12, label=labels, seed=5, whole=True).probs, whole.probs)   # seeded
+
+    m.generator = _WholeOrBroken(always_broken=True)
+    with pytest.raises(RuntimeError, match=r"3 of 3 shapes \(table\) were still not whole after 4 draws"):
+        m.generate(3, label="table", seed=0, whole=True, max_draws=4)
+    with pytest.raises(ValueError, match="pass seed, not z"):
+        m.generate(2, label="table", z=torch.zeros(2, 8), whole=True)
+    with pytest.raises(ValueError, match="max_draws"):
+        m.generate(2, label="table", whole=True, max_draws=0)
+
+
 def test_features_paper_representation():
     m = GAN3D(**TINY, classes=["a", "b"])
     f = m.features(torch.stack([_blob(), _blob().flip(1)]) > 0.5)
