@@ -128,8 +128,9 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
     is the mean pairwise IoU distance, for generated shapes and for the data. Validity is given for
     the raw grids and "after cleanup" (:func:`~multigan.voxel.metrics.valid_after_cleanup`: valid
     once only the largest piece is kept, where the pieces dropped held at most 2 % of the shape's
-    voxels, so a table whose legs came off is not valid). ``largest piece`` is the mean share of voxels in the largest piece. ``probe`` adds the
-    linear-classifier accuracy on D features (held-out 30 % of shapes, by shape).
+    voxels, so a table whose legs came off is not valid). ``largest piece`` is the mean share of
+    voxels in the largest piece. ``probe`` adds the linear-classifier accuracy on D features
+    (held-out 30 % of shapes, by shape).
     """
     from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
 
