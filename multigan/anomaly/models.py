@@ -250,6 +250,22 @@ class AnoGAN(AdversarialModel):
         return {"objective": "wgan-gp", "objective_options": {"gp_weight": 10.0}, "n_critic": 5,
                 "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": (0.0, 0.9), "betas_d": (0.0, 0.9), "batch_size": 64}
 
+    @torch.no_grad()
+    def recalibrate_generator(self, *, batch_size: int = 64, seed: int = 0,
+                              device: Optional[torch.device | str] = None) -> None:
+        """Re-estimate G's BatchNorm statistics on 20 batches of ``batch_size`` latents drawn from a
+        generator seeded by ``seed`` (what training does to the averaged generator before the encoder)."""
+        from multigan.core.ema import recalibrate_batchnorm
+
+        noise = torch.Generator().manual_seed(int(seed))
+        device = device if device is not None else next(self.generator.parameters()).device
+        recalibrate_batchnorm(self.generator,
+                              lambda g: g(self.sample_latent(batch_size, generator=noise, device=device)))
+
+    def prepare_averaged_generator(self) -> None:
+        """A checkpoint's averaged generator gets its BatchNorm statistics re-estimated (seed 0)."""
+        self.recalibrate_generator()
+
     # -- pieces ------------------------------------------------------------------------------------
 
     def check_images(self, images: Any) -> Tensor:

@@ -270,12 +270,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     if trainer.stopped_by_time_limit or (limit is not None and limit <= 0):
         return latest_checkpoint(out / "checkpoints")
     if trainer.ema is not None:
-        from multigan.core.ema import recalibrate_batchnorm
-
         model.generator.load_state_dict(trainer.ema.state_dict())
-        noise = torch.Generator().manual_seed(seed)
-        recalibrate_batchnorm(model.generator,
-                              lambda g: g(model.sample_latent(batch_size, generator=noise, device=trainer.device)))
+        model.recalibrate_generator(batch_size=batch_size, seed=seed, device=trainer.device)
     enc_start = time.perf_counter()
     enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size, seed=seed,
                             device=trainer.device, state_file=out / "encoder_state.pt",

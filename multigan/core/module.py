@@ -153,7 +153,8 @@ class ModelMixin(nn.Module):
 
         A training checkpoint (``run/checkpoints/step-N``) or a run folder (its newest checkpoint)
         loads too, to evaluate a run part-way: the generator gets the checkpoint's EMA weights when it
-        has them, or its raw training weights with ``ema=False``.
+        has them (then :meth:`AdversarialModel.prepare_averaged_generator` runs, as the modality's
+        export would), or its raw training weights with ``ema=False``.
 
         Example:
             >>> model = DVDGAN.from_pretrained("runs/mmnist/checkpoints/step-0003000")  # doctest: +SKIP
@@ -169,6 +170,7 @@ class ModelMixin(nn.Module):
                 from safetensors.torch import load_file
 
                 model.generator.load_state_dict(load_file(str(path / EMA_NAME), device=str(map_location)))
+                model.prepare_averaged_generator()
             return model
         folder = cls._resolve_pretrained(name_or_path)
         meta = read_config(folder)
@@ -310,6 +312,14 @@ class AdversarialModel(ModelMixin):
 
     latent_dim: int = 0
     inference_options: tuple[str, ...] = ()
+
+    def prepare_averaged_generator(self) -> None:
+        """Called by :meth:`from_pretrained` once a checkpoint's EMA weights are in ``self.generator``.
+
+        The EMA copies the raw network's BatchNorm buffers as they are; a modality whose export
+        re-estimates them for the averaged weights does the same here, so a checkpoint loads as its
+        export would. Default: nothing.
+        """
 
     # -- hooks the trainer calls ------------------------------------------------------------------
 

@@ -216,6 +216,11 @@ class GAN3D(AdversarialModel):
             x = x + self.instance_noise * torch.randn_like(x)
         return discriminator(x, cond)
 
+    def prepare_averaged_generator(self) -> None:
+        """Re-estimate the averaged generator's BatchNorm statistics as the export does (seed 0)."""
+        from .train import recalibrate_generator
+        recalibrate_generator(self, self.generator, seed=0)
+
     def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
         """Validity, coverage, MMD and diversity per class (:func:`multigan.voxel.train.training_metrics`)."""
         from .train import training_metrics

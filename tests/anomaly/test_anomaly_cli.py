@@ -82,6 +82,13 @@ def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
         assert torch.equal(exported[k], ema[k].half().float()), k
     stats = [k for k in ema if k.endswith("running_mean")]
     assert stats and all(not torch.equal(exported[k], ema[k].half().float()) for k in stats)   # re-estimated
+    loaded = AnoGAN.from_pretrained(ckpt).generator.state_dict()  # a checkpoint's EMA G: statistics re-estimated too
+    by_hand = AnoGAN.from_pretrained(ckpt / "model")
+    by_hand.generator.load_state_dict(ema)
+    by_hand.recalibrate_generator()
+    for k, value in by_hand.generator.state_dict().items():
+        assert torch.equal(loaded[k], value), k
+    assert all(not torch.equal(loaded[k], ema[k]) for k in stats)
 
 
 def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):

@@ -43,6 +43,19 @@ def test_train_writes_model_and_training_json(trained):
     assert (out / "checkpoints").is_dir()
 
 
+def test_a_checkpoint_loads_its_averaged_generator_as_the_export_does(trained):
+    from safetensors.torch import load_file
+
+    out, final = trained
+    step = out / "checkpoints" / "step-0000002"
+    exported = GAN3D.from_pretrained(final).generate(3, label="box", seed=1).probs       # fp16 weights
+    loaded = GAN3D.from_pretrained(step).generate(3, label="box", seed=1).probs
+    assert (loaded - exported).abs().max() < 2e-3
+    copied = GAN3D.from_pretrained(step / "model")               # the EMA weights with the raw net's buffers
+    copied.generator.load_state_dict(load_file(str(step / "ema.safetensors")))
+    assert (copied.generate(3, label="box", seed=1).probs - exported).abs().max() > 2e-2
+
+
 def test_resume_continues_counting(trained, mesh_folder):
     out, _ = trained
     final = train(out, steps=3, folder=str(mesh_folder), batch_size=4, eval_n=2, checkpoint_every=3, seed=0,
