@@ -119,8 +119,8 @@ def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
-                   probe: bool = True) -> dict[str, dict[str, float]]:
+def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool = True,
+                   whole: bool = False) -> dict[str, dict[str, float]]:
     """Per-class metrics of ``n`` generated shapes against the dataset's shapes of that class.
 
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
@@ -130,7 +130,9 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
     once only the largest piece is kept, where the pieces dropped held at most 2 % of the shape's
     voxels, so a table whose legs came off is not valid). ``largest piece`` is the mean share of
     voxels in the largest piece. ``probe`` adds the linear-classifier accuracy on D features
-    (held-out 30 % of shapes, by shape).
+    (held-out 30 % of shapes, by shape). ``whole`` scores ``generate(..., whole=True)`` samples
+    (rejection sampling, so valid by construction), to see what that filter costs in coverage and
+    diversity.
     """
     from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
 
@@ -140,7 +142,7 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0,
     classes = model.classes or ["all"]
     for k, name in enumerate(classes):
         ref = data[labels == k] if model.conditional else data
-        shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k)
+        shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k, whole=whole)
         gen = shapes.voxels
         iou = iou_matrix(gen, _rotation_variants(ref).flatten(0, 1)).view(len(gen), len(ref), 8).amax(2)
         nearest = iou.argmax(1)
@@ -283,6 +285,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--n", type=int, default=200, help="shapes generated per class")
         p.add_argument("--folder", default=None)
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--whole", action="store_true", help="score generate(whole=True) samples (rejection sampling)")
     else:
         raise NotImplementedError(f"'multigan {command} voxel' does not exist; use train, sample or eval")
     return p
@@ -315,5 +318,5 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print("\n".join(str(w) for w in written))
         return 0
     dataset = _dataset(args.folder, model.resolution, model.classes or None, "none", model.placement)
-    print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed)))
+    print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole)))
     return 0

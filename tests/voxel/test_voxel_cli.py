@@ -82,7 +82,7 @@ def test_cli_sample_and_eval(trained, mesh_folder, tmp_path, capsys):
         cli("sample", ["--model", str(final), "--label", "lamp", "--out", str(tmp_path / "x")])
 
 
-def test_cli_sample_whole_asks_for_whole_shapes(trained, tmp_path, monkeypatch):
+def test_cli_whole_flags_ask_for_whole_shapes(trained, mesh_folder, tmp_path, monkeypatch, capsys):
     from multigan.voxel import GAN3D
 
     _, final = trained
@@ -98,6 +98,8 @@ def test_cli_sample_whole_asks_for_whole_shapes(trained, tmp_path, monkeypatch):
         assert cli("sample", ["--model", str(final), "--label", "box", "-n", "1", "--seed", "0",
                               "--out", str(tmp_path / "s"), *extra]) == 0
     assert seen == [False, True]
+    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "2", "--whole"]) == 0
+    assert seen[2:] == [True, True] and "| box |" in capsys.readouterr().out      # one call per class
     with pytest.raises(NotImplementedError):
         cli("score", [])
 
