@@ -286,6 +286,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--folder", default=None)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--whole", action="store_true", help="score generate(whole=True) samples (rejection sampling)")
+        p.add_argument("--raw", action="store_true",
+                       help="with a run or checkpoint folder: its raw generator, not the averaged (EMA) one")
     else:
         raise NotImplementedError(f"'multigan {command} voxel' does not exist; use train, sample or eval")
     return p
@@ -308,7 +310,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print(f"model written to {final}")
         return 0
     from .models import GAN3D
-    model = GAN3D.from_pretrained(args.model)
+    model = GAN3D.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
         shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole)
         stem = args.label or "shape"

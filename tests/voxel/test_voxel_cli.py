@@ -56,6 +56,21 @@ def test_a_checkpoint_loads_its_averaged_generator_as_the_export_does(trained):
     assert (copied.generate(3, label="box", seed=1).probs - exported).abs().max() > 2e-2
 
 
+def test_cli_eval_takes_a_runs_raw_generator_on_request(trained, mesh_folder, monkeypatch, capsys):
+    out, _ = trained
+    asked, original = [], GAN3D.from_pretrained
+
+    def spy(path, **kw):
+        asked.append((str(path), kw.get("ema", True)))          # (from_pretrained also calls itself on model/)
+        return original(path, **kw)
+
+    monkeypatch.setattr(GAN3D, "from_pretrained", spy)
+    for extra in ([], ["--raw"]):
+        assert cli("eval", ["--model", str(out), "--folder", str(mesh_folder), "--n", "2", *extra]) == 0
+        assert "| box |" in capsys.readouterr().out
+    assert [ema for path, ema in asked if path == str(out)] == [True, False]
+
+
 def test_resume_continues_counting(trained, mesh_folder):
     out, _ = trained
     final = train(out, steps=3, folder=str(mesh_folder), batch_size=4, eval_n=2, checkpoint_every=3, seed=0,
