@@ -135,6 +135,15 @@ def _pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, np.bincount(labels.ravel(), minlength=n + 1)[1:]
 
 
+def _largest_piece(grid: np.ndarray) -> tuple[np.ndarray, float]:
+    """The largest 26-connected piece of one bool grid (a mask) and its share of the occupied voxels
+    (``nan`` and an empty mask for an empty grid)."""
+    labels, sizes = _pieces(grid)
+    if not len(sizes):
+        return np.zeros_like(grid, dtype=bool), math.nan
+    return labels == int(sizes.argmax()) + 1, float(sizes.max() / sizes.sum())
+
+
 def _grid_flags(grid: np.ndarray) -> tuple[bool, bool, bool]:
     """``(non_empty, not_solid_box, connected)`` of one bool ``(D, H, W)`` numpy grid."""
 
@@ -187,8 +196,7 @@ def largest_piece_share(voxels: VoxelsLike, threshold: float = 0.5) -> Tensor:
         >>> largest_piece_share(g).tolist()
         [0.75]
     """
-    shares = [sizes.max() / sizes.sum() if len(sizes) else math.nan
-              for sizes in (_pieces(grid)[1] for grid in binarize(voxels, threshold).cpu().numpy())]
+    shares = [_largest_piece(grid)[1] for grid in binarize(voxels, threshold).cpu().numpy()]
     return torch.tensor(shares, dtype=torch.float64)
 
 
@@ -212,10 +220,8 @@ def valid_after_cleanup(voxels: VoxelsLike, threshold: float = 0.5,
     kept = np.zeros_like(grids)
     mostly_one_piece = np.zeros(len(grids), dtype=bool)
     for i, grid in enumerate(grids):
-        labels, sizes = _pieces(grid)
-        if len(sizes):
-            kept[i] = labels == int(sizes.argmax()) + 1
-            mostly_one_piece[i] = sizes.max() / sizes.sum() >= 1 - max_dropped
+        kept[i], share = _largest_piece(grid)
+        mostly_one_piece[i] = share >= 1 - max_dropped                    # False for an empty grid (nan)
     return validity_flags(torch.from_numpy(kept))["valid"] & torch.from_numpy(mostly_one_piece)
 
 

@@ -74,13 +74,13 @@ class Shapes:
             >>> int(Shapes(g).largest_component().voxels.sum())
             3
         """
-        from .metrics import _pieces
+        from .metrics import _largest_piece
 
         probs = self.probs.clone()
         for i, grid in enumerate(self.voxels.numpy()):
-            labels, sizes = _pieces(grid)
-            if len(sizes) > 1:
-                probs[i][torch.from_numpy(labels != int(sizes.argmax()) + 1)] = 0.0
+            piece, share = _largest_piece(grid)
+            if share < 1:                                     # more than one piece (an empty grid's nan is not)
+                probs[i][torch.from_numpy(~piece)] = 0.0
         return Shapes(probs, self.labels, self.threshold)
 
     def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True) -> list:
