@@ -108,16 +108,21 @@ def _jsonable(config: dict) -> Any:
     return json.loads(json.dumps(config))
 
 
-def _same_config(saved: dict, model) -> bool:
-    """True if ``model`` was built with the checkpoint's config.
+def _same_config(saved: dict, model, ignore: tuple[str, ...] = ()) -> bool:
+    """True if ``model`` was built with the checkpoint's config (:func:`_config_differences` is empty)."""
+    return not _config_differences(saved, model, ignore)
+
+
+def _config_differences(saved: dict, model, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The constructor arguments in which ``model`` differs from a checkpoint's config, sorted.
 
     A key the checkpoint lacks counts as equal when the model holds that argument's default: the
     checkpoint was written before the option existed, and the default keeps the old behaviour.
-    Keys in the model's ``inference_options`` (post-processing only) are not compared.
+    Keys in the model's ``inference_options`` (post-processing only) and in ``ignore`` are not compared.
     """
     import inspect
 
-    ignored = set(getattr(model, "inference_options", ()))
+    ignored = set(getattr(model, "inference_options", ())) | set(ignore)
     current = {k: v for k, v in _jsonable(model.config).items() if k not in ignored}
     saved = {k: v for k, v in saved.items() if k not in ignored}
     params = inspect.signature(type(model).__init__).parameters
@@ -126,8 +131,8 @@ def _same_config(saved: dict, model) -> bool:
         default = params[key].default if key in params else inspect.Parameter.empty
         return default is not inspect.Parameter.empty and _jsonable({key: default})[key] == value
 
-    return set(saved) <= set(current) and all(
-        saved[k] == v if k in saved else at_default(k, v) for k, v in current.items())
+    return sorted({k for k in saved if k not in current} | {
+        k for k, v in current.items() if not (saved[k] == v if k in saved else at_default(k, v))})
 
 
 def latest_checkpoint(folder: str | Path) -> Optional[Path]:

@@ -793,16 +793,17 @@ class Trainer:
         The EMA (when on) restarts from the loaded generator. Returns the model's history, as
         :meth:`resume_run` does, plus ``"init_from"`` (the folder and its iterations), so the next
         export's ``training.json`` still lists every command behind its weights. The model's type
-        and constructor arguments must match this trainer's; otherwise a ``ValueError`` names them.
+        and constructor arguments must match this trainer's, except the model's ``data_options``
+        (how its training data were prepared: a model can be fine-tuned on data prepared otherwise);
+        otherwise a ``ValueError`` names them.
         """
         from .module import WEIGHTS_NAME, read_config
 
         model = self.model
         folder = type(model)._resolve_pretrained(name_or_path)
         meta = read_config(folder)
-        if meta["model_type"] != model.model_type or not ckpt._same_config(meta["config"], model):
-            own = ckpt._jsonable(model.config)
-            differ = sorted(k for k in set(own) | set(meta["config"]) if own.get(k) != meta["config"].get(k))
+        differ = ckpt._config_differences(meta["config"], model, getattr(model, "data_options", ()))
+        if meta["model_type"] != model.model_type or differ:
             raise ValueError(f"--init-from {folder}: holds a {meta['model_type']} model that differs from the one "
                              f"being trained ({model.model_type}) in {differ or 'its type'}; start it with the "
                              "same options it was trained with")

@@ -155,6 +155,8 @@ class GAN3D(AdversarialModel):
                      on small data sets; see the README's note on the shipped model).
         placement:   where its training shapes sat (:data:`PLACEMENTS`): ``"centre"`` or ``"floor"``.
                      Metadata for evaluation; the networks do not use it.
+        thickness:   the smallest part thickness its training shapes were given
+                     (:func:`multigan.voxel.data.thicken`; 1 = as voxelised). Metadata, like ``placement``.
 
     Training defaults (:meth:`trainer_defaults`): binary cross-entropy (non-saturating G loss),
     Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, batch 100, D updated only while its accuracy on the last
@@ -162,15 +164,19 @@ class GAN3D(AdversarialModel):
     """
 
     modality = "voxel"
+    #: how the training shapes were prepared: metadata for evaluation, free to change with --init-from
+    data_options = ("placement", "thickness")
 
     def __init__(self, resolution: int = 64, latent_dim: int = 200, channels: Sequence[int] = (512, 256, 128, 64),
                  classes: Sequence[str] = (), embed_dim: int = 32, latent: str = "uniform", bias: bool = False,
                  discriminator_norm: str = "batch", minibatch_std: bool = False, instance_noise: float = 0.0,
-                 placement: str = "centre"):
+                 placement: str = "centre", thickness: int = 1):
         super().__init__()
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
-        self.placement = placement
+        if isinstance(thickness, bool) or not isinstance(thickness, int) or thickness < 1:
+            raise ValueError(f"thickness must be an int >= 1 (1 = shapes as voxelised), got {thickness!r}")
+        self.placement, self.thickness = placement, thickness
         channels = tuple(int(c) for c in channels)
         _stages(int(resolution), channels)
         if latent not in ("uniform", "normal"):

@@ -24,7 +24,7 @@ __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
 def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[str]], augment: str,
-             placement: str = "centre"):
+             placement: str = "centre", thickness: int = 1):
     from .data import VoxelDataset
 
     rotations, mirror = {"none": (False, False), "mirror": (False, True), "rotate": (True, True)}[augment]
@@ -34,7 +34,14 @@ def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[
     else:
         data = VoxelDataset.furniture(resolution=resolution, classes=classes, augment=augment != "none",
                                       rotations=rotations, mirror=mirror)
+    data = data.thickened(thickness) if thickness > 1 else data
     return data.on_floor() if placement == "floor" else data
+
+
+def _reference(model, folder: Optional[str]):
+    """The un-augmented shapes a trained ``model`` is compared with: its classes, placed and
+    thickened as its training shapes were."""
+    return _dataset(folder, model.resolution, model.classes or None, "none", model.placement, model.thickness)
 
 
 def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder: Optional[str] = None,
@@ -46,7 +53,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
           init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
-          eval_size: int = 64, placement: str = "centre", command: str = "") -> Path:
+          eval_size: int = 64, placement: str = "centre", thickness: int = 1, command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
@@ -56,7 +63,9 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     ``init_from`` (an exported model, e.g. ``"furniture-32"``) starts from its weights with fresh
     optimizers (:meth:`Trainer.warm_start <multigan.core.Trainer.warm_start>`).
     ``placement="floor"`` stands every training shape on the grid's floor (:func:`stand_on_floor
-    <multigan.voxel.data.stand_on_floor>`) instead of leaving it centred; the model records it.
+    <multigan.voxel.data.stand_on_floor>`) instead of leaving it centred; ``thickness`` > 1 makes
+    every thin part of a training shape at least that many voxels thick (:func:`thicken
+    <multigan.voxel.data.thicken>`). The model records both, and its evaluation uses data made the same way.
     ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
     ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
@@ -67,10 +76,11 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     arch = PRESETS[preset]
-    dataset = _dataset(folder, arch["resolution"], classes, augment, placement)
+    dataset = _dataset(folder, arch["resolution"], classes, augment, placement, thickness)
     torch.manual_seed(seed)
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
-                  minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement)   # checks it
+                  minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement,
+                  thickness=thickness)                                              # checks them
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
@@ -97,7 +107,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         recalibrate_generator(model, trainer.ema.module, seed=seed)
     with (trainer.ema.swapped_into(model.generator) if trainer.ema is not None else contextlib.nullcontext()):
         model.cpu()
-        reference = _dataset(folder, arch["resolution"], classes, "none", placement)
+        reference = _reference(model, folder)
         table = evaluate_model(model, reference, n=eval_n, seed=seed)
         model.to(trainer.device)
     info = trainer.run_info(command, history, seconds, preset=preset, augment=augment,
@@ -268,6 +278,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
         p.add_argument("--placement", choices=PLACEMENTS, default="centre",
                        help="training shapes as voxelised (centre) or each moved down onto the grid's floor")
+        p.add_argument("--thickness", type=int, default=1,
+                       help="make every thin part of a training shape at least this many voxels thick (1 = as is)")
         add_run_arguments(p, "shapes per class", init_from=True)
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
@@ -304,7 +316,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      init_from=args.init_from, placement=args.placement,
+                      init_from=args.init_from, placement=args.placement, thickness=args.thickness,
                       time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
@@ -319,6 +331,6 @@ def cli(command: str, argv: Sequence[str]) -> int:
             written.append(shapes.render(args.preview))
         print("\n".join(str(w) for w in written))
         return 0
-    dataset = _dataset(args.folder, model.resolution, model.classes or None, "none", model.placement)
+    dataset = _reference(model, args.folder)
     print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole)))
     return 0

@@ -123,6 +123,31 @@ def test_stand_on_floor_moves_each_shape_down_exactly() -> None:
         vd.stand_on_floor(np.zeros((4, 4)))
 
 
+def test_thicken_widens_thin_parts_only() -> None:
+    grid = np.zeros((8, 8, 8), bool)
+    grid[1:7, 5:7, 1:7] = True                                               # a 6×2×6 slab: 2 thick
+    grid[3, 0:5, 3] = True                                                   # a 1-voxel leg under it
+    out = vd.thicken(grid)
+    assert out.dtype == bool and (out >= grid).all()                         # nothing removed
+    added = out & ~grid
+    assert added.sum() == 3 * 5 and not added[:, 5:7].any()                  # the leg became 2×2, the slab as is
+    assert set(map(tuple, np.argwhere(added)[:, [0, 2]])) == {(2, 2), (2, 3), (3, 2)}
+    np.testing.assert_array_equal(vd.thicken(out), out)                      # already 2 thick: unchanged
+    np.testing.assert_array_equal(vd.thicken(grid, 1), grid)
+    assert vd.thicken(grid, 3).sum() > out.sum()
+    batch = torch.from_numpy(np.stack([grid, grid[::-1]])[:, None]).float()  # torch in, torch out, per grid
+    thick = vd.thicken(batch)
+    assert isinstance(thick, torch.Tensor) and thick.dtype == torch.float32 and thick.shape == batch.shape
+    np.testing.assert_array_equal(thick[0, 0].numpy() > 0, out)
+    data = VoxelDataset.from_arrays(np.stack([grid, grid]), labels=[0, 1], classes=["a", "b"]).thickened()
+    np.testing.assert_array_equal(data.voxels[1, 0].numpy() > 0, out)
+    assert data.classes == ["a", "b"] and data.labels.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="size"):
+        vd.thicken(grid, 0)
+    with pytest.raises(ValueError, match="x, y, z"):
+        vd.thicken(np.zeros((4, 4)))
+
+
 @pytest.mark.parametrize("res", [8, 12, 32])
 def test_pack_round_trip(res) -> None:
     grid = np.random.default_rng(res).random((3, res, res, res)) < 0.3
