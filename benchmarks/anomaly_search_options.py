@@ -3,6 +3,7 @@
     python benchmarks/anomaly_search_options.py                                  # shipped brain-mri
     python benchmarks/anomaly_search_options.py --lams 0.1 0.5 --lrs 0.02 --starts random encoder
     python benchmarks/anomaly_search_options.py --model runs/brain/final --n 200 --checks 50 100 250 500
+    python benchmarks/anomaly_search_options.py --search-starts 1 64 --lrs 0.005 0.01 --seeds 0 1
 
 Like ``anomaly_scoring_options.py`` it never touches the test split: the held-out *validation*
 slices get simulated lesions (:func:`multigan.anomaly.with_simulated_lesions`, its own seed), and
@@ -10,8 +11,10 @@ the first ``--n``/2 normal and first ``--n``/2 lesioned slices are searched. For
 model's own search (``AnoGAN._search``) runs once to the largest ``--checks`` value; at every
 check it scores the current reconstructions the way the model scores (its ``image_score``, map shift / σ / top fraction) and
 prints the image AUROC (and that of the search loss, AnoGAN's own score). ``--starts encoder``
-starts from f-AnoGAN's E(x) (``method="izif+search"``); ``random`` from z ~ N(0, I) (seed 0), as
-``score(method="search")`` does. About 1 s per image per 500 steps on 2 CPU cores.
+starts from f-AnoGAN's E(x) (``method="izif+search"``); ``random`` from the best of
+``--search-starts`` k draws of z ~ N(0, I) (``AnoGAN.best_start``, seeded by each ``--seeds``
+value), as ``score(method="search", search_starts=k, seed=s)`` does. About 1 s per image per 500
+steps on 2 CPU cores.
 """
 
 import argparse
@@ -32,6 +35,9 @@ def main() -> None:
     p.add_argument("--lams", type=float, nargs="+", default=[0.1], help="AnoGAN's λ (the paper: 0.1)")
     p.add_argument("--lrs", type=float, nargs="+", default=[0.02], help="Adam step of the z search")
     p.add_argument("--starts", nargs="+", default=["random"], choices=["random", "encoder"])
+    p.add_argument("--search-starts", type=int, nargs="+", default=[1],
+                   help="random starts: the best of this many draws per image")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the random starts")
     p.add_argument("--checks", type=int, nargs="+", default=[100, 250, 500], help="search steps to report")
     p.add_argument("--seed", type=int, default=7, help="lesion seed")
     args = p.parse_args()
@@ -55,12 +61,15 @@ def main() -> None:
     print("| start | λ | lr | " + " | ".join(f"Γ {c}" for c in checks) + " | loss AUROC at Γ "
           f"{checks[-1]} | s |")
     print("|---|---:|---:|" + "---:|" * (len(checks) + 2))
-    for start in args.starts:
+    starts = [("encoder", 1, 0)] if "encoder" in args.starts else []
+    starts += [("random", k, seed) for k in args.search_starts for seed in args.seeds if "random" in args.starts]
+    for start, k, seed in starts:
         for lam in args.lams:
             for lr in args.lrs:
                 t0 = time.perf_counter()
                 z0 = (det.encode(x) if start == "encoder"
-                      else torch.randn(len(x), det.latent_dim, generator=torch.Generator().manual_seed(0)))
+                      else det.best_start(x, k, torch.Generator().manual_seed(seed), lam))
+                name = start if start == "encoder" else f"best of {k} (seed {seed})"
                 row = []
 
                 def check(step, z, lam=lam, row=row):
@@ -71,7 +80,7 @@ def main() -> None:
 
                 with torch.enable_grad():
                     loss, _ = det._search(x, z0, checks[-1], lam, lr, on_step=check)
-                print(f"| {start} | {lam:g} | {lr:g} | " + " | ".join(f"{a:.3f}" for a in row)
+                print(f"| {name} | {lam:g} | {lr:g} | " + " | ".join(f"{a:.3f}" for a in row)
                       + f" | {auroc(loss, y):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
 
 

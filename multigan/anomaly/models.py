@@ -20,6 +20,10 @@ options, all off by default, go beyond the papers (:func:`anomaly_map`):
 * ``image_score="map"``: the image score is the mean of the map's highest ``map_top`` fraction
   (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image.
 
+Two more set AnoGAN's search: ``search_starts`` k > 1 draws k latents per image and starts from
+the one with the lowest search loss (k forward passes, about k/3 search steps' worth) instead of
+from a single draw, and ``search_lr`` is the Adam step of the search (0.02 by default).
+
 Every network scores in ``eval()`` mode. Decision thresholds are calibrated on held-out normal
 images (:meth:`AnoGAN.calibrate`) with the model's own scoring options and saved with the weights.
 
@@ -100,6 +104,19 @@ def _check_top(fraction: Any) -> float:
     value = _float_or_nan(fraction)
     if not 0 < value <= 1:
         raise ValueError(f"map_top must be a fraction in (0, 1], got {fraction!r}")
+    return value
+
+
+def _check_starts(starts: Any) -> int:
+    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
+        raise ValueError(f"search_starts must be an int >= 1 (latents drawn per image), got {starts!r}")
+    return starts
+
+
+def _check_lr(lr: Any) -> float:
+    value = _float_or_nan(lr)
+    if not value > 0 or math.isinf(value):
+        raise ValueError(f"search_lr must be a positive number (the search's Adam step), got {lr!r}")
     return value
 
 
@@ -214,6 +231,10 @@ class AnoGAN(AdversarialModel):
                       highest ``map_top`` fraction of pixels, after shift and smoothing).
         map_top:      the fraction of pixels ``image_score="map"`` averages (default 0.01).
         encoder_width: base channel width of the encoder alone (default ``width``, as the papers).
+        search_starts: default number of random latents the ``"search"`` method draws per image
+                      before it searches; it starts from the one with the lowest search loss
+                      (1: a single draw, the paper).
+        search_lr:    default Adam step of the latent search (``"search"``, ``"izif+search"``).
 
     Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
     step, Adam lr 1e-4, β (0, 0.9), batch 64. The encoder is trained afterwards with G and D frozen
@@ -222,11 +243,12 @@ class AnoGAN(AdversarialModel):
 
     modality = "anomaly"
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
-    inference_options = ("map_sigma", "map_shift", "image_score", "map_top")
+    inference_options = ("map_sigma", "map_shift", "image_score", "map_top", "search_starts", "search_lr")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
                  tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
-                 map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01):
+                 map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01, search_starts: int = 1,
+                 search_lr: float = 0.02):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
@@ -236,6 +258,7 @@ class AnoGAN(AdversarialModel):
         self.map_sigma = _check_sigma(map_sigma)
         self.map_shift = _check_shift(map_shift, int(image_size))
         self.image_score, self.map_top = _check_image_score(image_score), _check_top(map_top)
+        self.search_starts, self.search_lr = _check_starts(search_starts), _check_lr(search_lr)
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)
@@ -312,6 +335,22 @@ class AnoGAN(AdversarialModel):
 
     # -- scoring -----------------------------------------------------------------------------------
 
+    @torch.no_grad()
+    def best_start(self, x: Tensor, starts: int, generator: torch.Generator, lam: float = 0.1) -> Tensor:
+        """AnoGAN's start z for each image of ``x``: of ``starts`` draws from N(0, I) (``generator``),
+        the one with the lowest search loss. ``starts=1`` is the paper's single draw."""
+        starts = _check_starts(starts)
+        best = torch.randn(len(x), self.latent_dim, generator=generator).to(x.device)
+        if starts > 1:
+            fx = self.features(x)
+            best_loss = self.search_loss(x, best, lam, fx)[0]
+            for _ in range(starts - 1):
+                z = torch.randn(len(x), self.latent_dim, generator=generator).to(x.device)
+                loss = self.search_loss(x, z, lam, fx)[0]
+                best = torch.where((loss < best_loss)[:, None], z, best)
+                best_loss = torch.minimum(loss, best_loss)
+        return best
+
     def _search(self, x: Tensor, z0: Tensor, iterations: int, lam: float, lr: float,
                 on_step: Optional[Callable[[int, Tensor], None]] = None) -> tuple[Tensor, Tensor]:
         """Γ Adam steps on z for a whole batch at once (each image's z is independent).
@@ -335,9 +374,9 @@ class AnoGAN(AdversarialModel):
         return loss, rec
 
     def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
-              kappa: float = 1.0, lr: float = 0.02, batch_size: int = 64, seed: int = 0,
+              kappa: float = 1.0, lr: Optional[float] = None, batch_size: int = 64, seed: int = 0,
               threshold: Optional[float] = None, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
-              image_score: Optional[str] = None, progress: bool = False):
+              image_score: Optional[str] = None, search_starts: Optional[int] = None, progress: bool = False):
         """Anomaly scores, maps and (with a threshold) labels for images (N, C, H, W) in [-1, 1].
 
         ``images`` may also be an :class:`~multigan.anomaly.data.ImageSet` (names, truth, masks and
@@ -345,11 +384,13 @@ class AnoGAN(AdversarialModel):
 
         Args:
             method:     ``"izif"`` (f-AnoGAN, one pass), ``"search"`` (AnoGAN, Γ = ``iterations``
-                        steps from z ~ N(0, I) seeded by ``seed``) or ``"izif+search"``.
-            lam:        AnoGAN's λ; ``kappa``: f-AnoGAN's κ; ``lr``: Adam step of the z search.
+                        steps from z ~ N(0, I) seeded by ``seed``, the best of ``search_starts``
+                        draws, :meth:`best_start`) or ``"izif+search"``.
+            lam:        AnoGAN's λ; ``kappa``: f-AnoGAN's κ; ``lr``: Adam step of the z search
+                        (default the model's ``search_lr``).
             threshold:  decision threshold; default the calibrated one for ``method`` (if any; not
                         when the call's scoring options change the scores it was calibrated on).
-            map_sigma, map_shift, image_score: override the model's options for this call.
+            map_sigma, map_shift, image_score, search_starts: override the model's options for this call.
 
         Returns:
             :class:`~multigan.anomaly.results.AnomalyResult`.
@@ -371,9 +412,12 @@ class AnoGAN(AdversarialModel):
         map_sigma = self.map_sigma if map_sigma is None else _check_sigma(map_sigma)
         map_shift = self.map_shift if map_shift is None else _check_shift(map_shift)
         image_score = self.image_score if image_score is None else _check_image_score(image_score)
+        search_starts = self.search_starts if search_starts is None else _check_starts(search_starts)
+        lr = self.search_lr if lr is None else _check_lr(lr)
         # the stored thresholds hold for scores computed the way the model computes them
         same_scores = image_score == self.image_score and (
-            image_score == "loss" or (map_sigma, map_shift) == (self.map_sigma, self.map_shift))
+            image_score == "loss" or (map_sigma, map_shift) == (self.map_sigma, self.map_shift)) and (
+            method != "search" or search_starts == self.search_starts) and (method == "izif" or lr == self.search_lr)
         device = next(self.parameters()).device
         gen = torch.Generator().manual_seed(seed)
         was_training = self.training
@@ -393,7 +437,7 @@ class AnoGAN(AdversarialModel):
                 else:
                     with torch.no_grad():
                         z0 = (self.encode(x) if method == "izif+search"
-                              else torch.randn(len(x), self.latent_dim, generator=gen).to(device))
+                              else self.best_start(x, search_starts, gen, lam))
                     with torch.enable_grad():
                         loss, rec = self._search(x, z0, int(iterations), lam, lr)
                 amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
@@ -409,8 +453,9 @@ class AnoGAN(AdversarialModel):
             if threshold is not None and not same_scores:
                 warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
                               f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
-                              f"{self.map_shift}); these scores differ, so no threshold is applied (pass "
-                              "threshold=)", stacklevel=2)
+                              f"{self.map_shift}, search_starts={self.search_starts}, search_lr={self.search_lr:g}); "
+                              "these scores differ, so "
+                              "no threshold is applied (pass threshold=)", stacklevel=2)
                 threshold = None
             if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):
                 warnings.warn(f"the {method!r} threshold was calibrated with {int(self.calibration_iterations)} "
@@ -432,7 +477,7 @@ class AnoGAN(AdversarialModel):
         """
         from .metrics import best_f1_threshold, threshold_at_fpr
 
-        overridden = sorted(set(self.inference_options) & set(score_kwargs))
+        overridden = sorted((set(self.inference_options) | {"lr"}) & set(score_kwargs))   # lr: search_lr
         if overridden:
             raise ValueError(f"calibrate scores with the model's own {', '.join(overridden)}; build the model "
                              "with the options to calibrate for")

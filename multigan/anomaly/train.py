@@ -208,8 +208,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           steps: int = 3000, encoder_steps: int = 2000, encoder_lr: float = 1e-4, batch_size: int = 64,
           fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
-          map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss",
-          ema_decay: Optional[float] = None, encoder_width: Optional[int] = None, select_on: Any = None,
+          map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss", search_starts: int = 1,
+          search_lr: float = 0.02, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None, select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           time_limit: Optional[float | str] = None, command: str = "") -> Path:
@@ -222,7 +222,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
     calibrated on the first ``search_calibration_images`` held-out images (Γ = 500 searches run at
     well under one image per second on a CPU); the f-AnoGAN threshold uses the whole split.
-    ``map_sigma``, ``map_shift`` and ``image_score`` are the model's scoring options (:class:`AnoGAN`);
+    ``map_sigma``, ``map_shift``, ``image_score``, ``search_starts`` and ``search_lr`` are the model's
+    scoring options (:class:`AnoGAN`);
     the thresholds are calibrated with them. They do not affect training, so a finished run can be
     resumed with other values to export and calibrate them. With
     ``ema_decay`` the generator's weights are averaged over iterations (not in the papers; it can
@@ -253,7 +254,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     calibration_set, calibration_name = _selection_set(calibrate_on, val_set, size, channels, "calibrate_on")
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
-                   map_shift=map_shift, image_score=image_score)
+                   map_shift=map_shift, image_score=image_score, search_starts=search_starts, search_lr=search_lr)
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
@@ -310,15 +311,14 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
 
 def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search"), iterations: int = 500,
                    batch_size: int = 64, search_images: Optional[int] = None,
-                   seed: int = 0, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
-                   image_score: Optional[str] = None) -> dict[str, dict[str, float]]:
+                   seed: int = 0, **score_options: Any) -> dict[str, dict[str, float]]:
     """Image and pixel metrics of each scoring method on a labelled set, plus images/s.
 
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
     class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
-    The row's ``images`` says how many were scored. ``map_sigma``, ``map_shift`` and ``image_score``
-    override the model's scoring options (:class:`AnoGAN`); F1 needs the calibrated threshold, so it
-    is only reported for the model's own image scores.
+    The row's ``images`` says how many were scored. ``score_options`` (``map_sigma``, ``map_shift``,
+    ``image_score``, ``search_starts``, ``lr``) override the model's scoring options (:meth:`AnoGAN.score`);
+    F1 needs the calibrated threshold, so it is only reported for the model's own image scores.
     """
     from .metrics import evaluate_scores
 
@@ -330,8 +330,7 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
         if method != "izif" and search_images is not None and search_images < len(test_set):
             subset = test_set.subset(balanced_subset(test_set.labels, search_images, seed=seed))
         start = time.perf_counter()
-        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, map_sigma=map_sigma,
-                          map_shift=map_shift, image_score=image_score)
+        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, **score_options)
         seconds = time.perf_counter() - start
         row = evaluate_scores(res.scores, subset.labels, res.threshold, maps=res.maps, masks=subset.masks)
         row["images"] = float(len(res.scores))
@@ -404,6 +403,16 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
                    help="shift tolerance of the anomaly maps in pixels (default: the model's)")
     p.add_argument("--image-score", default=None, choices=["loss", "map"],
                    help="image score: the method's loss or the map's top 1%% (default: the model's)")
+    p.add_argument("--search-starts", type=int, default=None,
+                   help="AnoGAN's search starts from the best of this many random latents per image (default: the model's)")
+    p.add_argument("--search-lr", type=float, default=None,
+                   help="Adam step of AnoGAN's latent search (default: the model's)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`_scoring_overrides` as ``AnoGAN.score`` keywords (None: the model's own)."""
+    return {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "image_score": args.image_score,
+            "search_starts": args.search_starts, "lr": args.search_lr}
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -430,6 +439,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="the model's shift tolerance of anomaly maps, in pixels (0: raw |x - G(z)|)")
         p.add_argument("--image-score", default="loss", choices=["loss", "map"],
                        help="image score: the method's loss (papers) or the mean of the map's top 1%%")
+        p.add_argument("--search-starts", type=int, default=1,
+                       help="the model's AnoGAN search starts from the best of this many random latents per image "
+                            "(1: one draw, the paper)")
+        p.add_argument("--search-lr", type=float, default=0.02, help="the model's Adam step of AnoGAN's latent search")
         p.add_argument("--encoder-width", type=int, default=None, help="encoder's own base width (default --width)")
         p.add_argument("--encoder-lr", type=float, default=1e-4,
                        help="Adam lr of the encoder stage (a resumed encoder takes this one, not its saved lr)")
@@ -472,8 +485,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       batch_size=args.batch_size, fpr=args.fpr,
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
-                      map_shift=args.map_shift, image_score=args.image_score,
-                      ema_decay=args.ema_decay, encoder_width=args.encoder_width, select_on=args.select_on,
+                      map_shift=args.map_shift, image_score=args.image_score, search_starts=args.search_starts,
+                      search_lr=args.search_lr, ema_decay=args.ema_decay, encoder_width=args.encoder_width, select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume, time_limit=args.time_limit,
@@ -489,8 +502,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "score":
         images = read_images(args.source, size=det.image_size, channels=det.channels)
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
-                        batch_size=args.batch_size, map_sigma=args.map_sigma, map_shift=args.map_shift,
-                        image_score=args.image_score, progress=True)
+                        batch_size=args.batch_size, progress=True, **_overrides(args))
         written = res.write_report(args.out)
         print(f"{written['csv']}\n{written['json']}")
         print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
@@ -499,10 +511,11 @@ def cli(command: str, argv: Sequence[str]) -> int:
         return 0
     test = read_images(args.data, size=det.image_size, channels=det.channels) if args.data else \
         brain_mri("test", size=det.image_size)
-    options = {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "image_score": args.image_score}
-    shown = {k: getattr(det, k) if v is None else v for k, v in options.items()}
+    options = _overrides(args)
+    shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
-          f"image score: {shown['image_score']}")
+          f"image score: {shown['image_score']}; search: best of {shown['search_starts']} start(s), Adam lr "
+          f"{shown['lr']:g}")
     print(format_metrics(evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
                                         search_images=args.search_images, **options)))
     if args.csv:

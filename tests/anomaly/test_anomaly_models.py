@@ -170,6 +170,52 @@ def test_search_lowers_loss_and_is_batch_independent(det):
     assert alone.scores.shape == (1,)
 
 
+def test_search_starts_from_the_best_of_k_draws_and_search_lr(det, tmp_path):
+    x = _images(5, seed=3)
+    plain = det.best_start(x, 1, torch.Generator().manual_seed(4))
+    assert torch.equal(plain, torch.randn(5, det.latent_dim, generator=torch.Generator().manual_seed(4)))
+    g = torch.Generator().manual_seed(4)
+    draws = torch.stack([torch.randn(5, det.latent_dim, generator=g) for _ in range(6)])   # the same 6 draws
+    with torch.no_grad():
+        losses = torch.stack([det.search_loss(x, z)[0] for z in draws])         # (6 draws, 5 images)
+    best = det.best_start(x, 6, torch.Generator().manual_seed(4))
+    pick = losses.argmin(0)
+    assert torch.equal(best, draws[pick, torch.arange(5)]) and len(set(pick.tolist())) > 1
+    # score: the search starts there (starts=1 keeps the single draw of before)
+    res = det.score(x, method="search", iterations=3, seed=4, search_starts=6)
+    loss, _ = det._search(x, best, 3, 0.1, 0.02)
+    assert torch.allclose(res.scores, loss, rtol=1e-5)
+    one = det.score(x, method="search", iterations=3, seed=4)
+    assert torch.allclose(one.scores, det._search(x, plain, 3, 0.1, 0.02)[0], rtol=1e-5)
+    assert torch.allclose(det.score(x, method="search", iterations=3, seed=4, lr=0.05).scores,
+                          det._search(x, plain, 3, 0.1, 0.05)[0], rtol=1e-5)
+    # the model's own options: scores, thresholds, save / load
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY, search_starts=6, search_lr=0.05)
+    m.load_state_dict(det.state_dict())
+    m.eval()
+    assert torch.allclose(m.score(x, method="search", iterations=3, seed=4).scores,
+                          det._search(x, best, 3, 0.1, 0.05)[0], rtol=1e-5)
+    t = m.calibrate(x, fpr=0.4, method="search", iterations=3)
+    assert m.score(x, method="search", iterations=3).threshold == t
+    with pytest.warns(UserWarning, match="no threshold is applied"):
+        assert m.score(x, method="search", iterations=3, search_starts=1).threshold is None
+    with pytest.warns(UserWarning, match="no threshold is applied"):
+        assert m.score(x, method="search", iterations=3, lr=0.02).threshold is None
+    with pytest.raises(ValueError, match="model's own lr"):
+        m.calibrate(x, method="search", iterations=3, lr=0.02)
+    with pytest.raises(ValueError, match="model's own search_starts"):
+        m.calibrate(x, method="search", iterations=3, search_starts=2)
+    m.save_pretrained(tmp_path / "m")
+    back = AnoGAN.from_pretrained(tmp_path / "m")
+    assert (back.search_starts, back.search_lr) == (6, 0.05)
+    for bad in ({"search_starts": 0}, {"search_starts": 2.0}, {"search_lr": 0}, {"search_lr": float("nan")}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            AnoGAN(**TINY, **bad)
+    with pytest.raises(ValueError, match="search_starts"):
+        det.score(x, method="search", iterations=1, search_starts=-1)
+
+
 def test_scoring_runs_in_eval_mode_and_leaves_weights(det):
     det.train()
     stats = det.generator.net[1].running_mean.clone()
