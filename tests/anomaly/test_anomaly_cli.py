@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from multigan.anomaly import AnoGAN
-from multigan.anomaly.train import balanced_subset, cli, evaluate_model, train
+from multigan.anomaly.train import _parser, balanced_subset, cli, evaluate_model, train
 
 
 def _disc(size, radius, value):
@@ -96,9 +96,10 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     opts = dict(normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=2, batch_size=8,
                 calibrate_search=False, checkpoint_every=2, device="cpu", precision="fp32")
     first = AnoGAN.from_pretrained(train(tmp_path, **opts, command="first"))
-    final = train(tmp_path, **opts, resume=True, map_shift=1, map_sigma=1.0, image_score="map", command="second")
+    final = train(tmp_path, **opts, resume=True, map_shift=1, map_sigma=1.0, image_score="map", search_starts=3,
+                  search_lr=0.05, command="second")
     det = AnoGAN.from_pretrained(final)
-    assert (det.map_shift, det.map_sigma, det.image_score) == (1, 1.0, "map")
+    assert (det.map_shift, det.map_sigma, det.image_score, det.search_starts, det.search_lr) == (1, 1.0, "map", 3, 0.05)
     for key, value in first.state_dict().items():                  # same networks, nothing retrained
         if key != "thresholds":
             assert torch.equal(det.state_dict()[key], value), key
@@ -111,7 +112,13 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     assert float(det.thresholds[0]) == pytest.approx(float(expect), rel=0.05)
     assert float(det.thresholds[0]) != pytest.approx(float(first.thresholds[0]), rel=0.05)
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif"]) == 0
-    assert "shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map" in capsys.readouterr().out
+    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map; search: best of 3 start(s), "
+            "Adam lr 0.05") in capsys.readouterr().out
+    assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
+                        "--search-starts", "2", "--search-lr", "0.01"]) == 0
+    assert "search: best of 2 start(s), Adam lr 0.01" in capsys.readouterr().out
+    parsed = _parser("train").parse_args(["--out", "x", "--search-starts", "4", "--search-lr", "0.005"])
+    assert (parsed.search_starts, parsed.search_lr) == (4, 0.005)
 
 
 def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
