@@ -498,7 +498,9 @@ class AnoGAN(AdversarialModel):
             if labels.min() == labels.max():
                 raise ValueError(f"rule='f1' needs normal and anomalous images; all {len(labels)} are labelled "
                                  f"{int(labels[0])}")
-        res = self.score(normal_images, method=method, iterations=iterations, **score_kwargs)
+        with warnings.catch_warnings():          # the threshold being replaced may be for another Γ
+            warnings.filterwarnings("ignore", message="the .* threshold was calibrated with")
+            res = self.score(normal_images, method=method, iterations=iterations, **score_kwargs)
         t = float(threshold_at_fpr(res.scores, fpr) if rule == "fpr" else best_f1_threshold(res.scores, labels)[0])
         self.thresholds[METHODS.index(method)] = t
         if method != "izif":

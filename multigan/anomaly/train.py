@@ -284,9 +284,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         return out / "encoder_state.pt"
     model.cpu().eval()
     rule, cal_set = ("fpr", val_set) if calibration_set is None else ("f1", calibration_set)
-    n_cal = min(len(cal_set), int(search_calibration_images))
-    search_set = cal_set.subset(torch.arange(n_cal) if rule == "fpr" else stratified_subset(cal_set.labels, n_cal,
-                                                                                           seed=seed))
+    search_set = _search_calibration_set(cal_set, rule, search_calibration_images, seed)
     thresholds = {"izif": model.calibrate(cal_set, fpr=fpr, method="izif", rule=rule)}
     if calibrate_search:
         thresholds["search"] = model.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations,
@@ -306,6 +304,50 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
                                      "abnormal": int(selection_set.labels.sum()),
                                      **(encoder_selection(out / "encoder_state.pt") or {})}
     return model.save_pretrained(out / "final", dtype=torch.float16, extra_files={
+        "training.json": json.dumps(info, indent=2, default=str) + "\n"})
+
+
+def _search_calibration_set(cal_set, rule: str, n: int, seed: int):
+    """The images AnoGAN's search threshold is calibrated on: the first ``n`` (rule ``"fpr"``, normal
+    images) or a random ``n`` with each class's share kept (rule ``"f1"``, a labelled set)."""
+    n_cal = min(len(cal_set), int(n))
+    return cal_set.subset(torch.arange(n_cal) if rule == "fpr" else stratified_subset(cal_set.labels, n_cal, seed=seed))
+
+
+def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None, search_starts: Optional[int] = None,
+                       search_lr: Optional[float] = None, search_iterations: int = 500,
+                       search_calibration_images: int = 128, fpr: float = 0.05, seed: int = 0,
+                       command: str = "") -> Path:
+    """Export a trained model with other AnoGAN search options and its search threshold recalibrated.
+
+    For a model whose run folder is gone (so ``train(..., resume=True)`` with new options cannot
+    re-export it): the networks, the other thresholds and options are kept as they are;
+    ``search_starts`` / ``search_lr`` (None: unchanged) become the model's, and the ``"search"``
+    threshold is calibrated as :func:`train` does with the ``fpr`` rule, on the first
+    ``search_calibration_images`` of the held-out normal split of ``normal`` (as in :func:`train`;
+    None: the built-in brain MRI). ``training.json`` gets the command, the options and the new threshold.
+    ``out`` may be ``model`` itself (the folder is replaced atomically).
+    """
+    from .models import AnoGAN
+
+    source = AnoGAN.from_pretrained(model)
+    folder = AnoGAN._resolve_pretrained(model)
+    config = {**source.config, **({} if search_starts is None else {"search_starts": search_starts}),
+              **({} if search_lr is None else {"search_lr": search_lr})}
+    det = AnoGAN(**config)                                   # checks the options
+    det.load_state_dict(source.state_dict())
+    det.eval()
+    _, val_set = _normal_set(normal, det.image_size, det.channels)
+    search_set = _search_calibration_set(val_set, "fpr", search_calibration_images, seed)
+    threshold = det.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations)
+    info_file = folder / "training.json"
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    command = command or " ".join(sys.argv)
+    info["command"], info["commands"] = command, info.get("commands", []) + [command]
+    info["thresholds"] = {**info.get("thresholds", {}), "search": threshold}
+    info.update(search_iterations=search_iterations, search_calibration_images=len(search_set),
+                search_options={"search_starts": det.search_starts, "search_lr": det.search_lr, "fpr": fpr})
+    return det.save_pretrained(out, dtype=torch.float16, extra_files={
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
 
 

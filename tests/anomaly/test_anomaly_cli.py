@@ -63,6 +63,34 @@ def test_train_writes_calibrated_model(model_dir):
     assert info["search_calibration_images"] == 5 and set(info["thresholds"]) == {"izif", "search"}
 
 
+def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp_path):
+    from multigan.anomaly.metrics import threshold_at_fpr
+    from multigan.anomaly.train import _normal_set, set_search_options
+
+    before = AnoGAN.from_pretrained(model_dir)
+    out = set_search_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), search_starts=3,
+                             search_lr=0.05, search_iterations=2, search_calibration_images=4, fpr=0.25,
+                             command="set options")
+    det = AnoGAN.from_pretrained(out)
+    assert (det.search_starts, det.search_lr, det.image_size) == (3, 0.05, 16)
+    for key, value in before.state_dict().items():                 # the networks are not touched
+        if key not in ("thresholds", "calibration_iterations"):
+            assert torch.equal(det.state_dict()[key], value), key
+    assert float(det.thresholds[0]) == float(before.thresholds[0]) and int(det.calibration_iterations) == 2
+    _, val = _normal_set(str(folders / "healthy"), 16, 1)
+    first4 = val.subset(torch.arange(4))
+    scores = det.score(first4, method="search", iterations=2).scores     # the model's own search options
+    assert float(det.thresholds[1]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
+    info = json.loads((out / "training.json").read_text())
+    assert info["commands"][-2:] == ["pytest", "set options"] and info["command"] == "set options"
+    assert info["search_options"] == {"search_starts": 3, "search_lr": 0.05, "fpr": 0.25}
+    assert info["thresholds"]["search"] == pytest.approx(float(det.thresholds[1]), rel=1e-3)
+    assert info["thresholds"]["izif"] == json.loads((model_dir / "training.json").read_text())["thresholds"]["izif"]
+    with pytest.raises(ValueError, match="search_starts"):
+        set_search_options(model_dir, tmp_path / "bad", normal=str(folders / "healthy"), search_starts=0)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
     from safetensors.torch import load_file
 
