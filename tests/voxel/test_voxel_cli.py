@@ -203,12 +203,13 @@ def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_fo
 def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(mesh_folder, trained, tmp_path):
     from multigan.voxel.train import _dataset, _parser, _reference
 
-    _, first = trained                                                   # thickness 1, 2 iterations
-    final = train(tmp_path, steps=3, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
+    _, first = trained                                                   # thickness 1
+    done = json.loads((first / "training.json").read_text())["iterations"]
+    final = train(tmp_path, steps=done + 1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", thickness=3, init_from=str(first), command="pytest")
     model = GAN3D.from_pretrained(final)
     info = json.loads((final / "training.json").read_text())
-    assert model.thickness == 3 and info["init_from"]["iterations"] == 2 and info["iterations"] == 3
+    assert model.thickness == 3 and info["init_from"]["iterations"] == done and info["iterations"] == done + 1
     plain = _dataset(str(mesh_folder), 32, None, "none")
     reference = _reference(model, str(mesh_folder))
     assert (reference.voxels >= plain.voxels).all() and reference.voxels.sum() > plain.voxels.sum()
@@ -216,7 +217,7 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
         evaluate_model(model, reference, n=2, probe=False)["box"]["diversity (data)"])
     assert _parser("train").parse_args(["--out", "x", "--thickness", "2"]).thickness == 2
     with pytest.raises(ValueError, match=r"in \['latent'\]"):            # the rest must still match
-        train(tmp_path / "other", steps=3, folder=str(mesh_folder), batch_size=4, device="cpu", thickness=2,
+        train(tmp_path / "other", steps=done + 1, folder=str(mesh_folder), batch_size=4, device="cpu", thickness=2,
               latent="normal", init_from=str(first), command="pytest")
     with pytest.raises(ValueError, match="thickness"):
         GAN3D(resolution=16, channels=(8, 4), thickness=0)
