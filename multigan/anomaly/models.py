@@ -454,8 +454,7 @@ class AnoGAN(AdversarialModel):
                 warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
                               f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
                               f"{self.map_shift}, search_starts={self.search_starts}, search_lr={self.search_lr:g}); "
-                              "these scores differ, so "
-                              "no threshold is applied (pass threshold=)", stacklevel=2)
+                              "these scores differ, so no threshold is applied (pass threshold=)", stacklevel=2)
                 threshold = None
             if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):
                 warnings.warn(f"the {method!r} threshold was calibrated with {int(self.calibration_iterations)} "

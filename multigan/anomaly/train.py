@@ -209,7 +209,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss", search_starts: int = 1,
-          search_lr: float = 0.02, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None, select_on: Any = None,
+          search_lr: float = 0.02, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
+          select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
           time_limit: Optional[float | str] = None, command: str = "") -> Path:
@@ -446,7 +447,8 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-score", default=None, choices=["loss", "map"],
                    help="image score: the method's loss or the map's top 1%% (default: the model's)")
     p.add_argument("--search-starts", type=int, default=None,
-                   help="AnoGAN's search starts from the best of this many random latents per image (default: the model's)")
+                   help="AnoGAN's search starts from the best of this many random latents per image "
+                        "(default: the model's)")
     p.add_argument("--search-lr", type=float, default=None,
                    help="Adam step of AnoGAN's latent search (default: the model's)")
 
@@ -528,7 +530,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       map_shift=args.map_shift, image_score=args.image_score, search_starts=args.search_starts,
-                      search_lr=args.search_lr, ema_decay=args.ema_decay, encoder_width=args.encoder_width, select_on=args.select_on,
+                      search_lr=args.search_lr, ema_decay=args.ema_decay, encoder_width=args.encoder_width,
+                      select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume, time_limit=args.time_limit,

@@ -108,9 +108,9 @@ def _jsonable(config: dict) -> Any:
     return json.loads(json.dumps(config))
 
 
-def _same_config(saved: dict, model, ignore: tuple[str, ...] = ()) -> bool:
+def _same_config(saved: dict, model) -> bool:
     """True if ``model`` was built with the checkpoint's config (:func:`_config_differences` is empty)."""
-    return not _config_differences(saved, model, ignore)
+    return not _config_differences(saved, model)
 
 
 def _config_differences(saved: dict, model, ignore: tuple[str, ...] = ()) -> list[str]:
