@@ -4,6 +4,7 @@
     python benchmarks/anomaly_search_options.py --lams 0.1 0.5 --lrs 0.02 --starts random encoder
     python benchmarks/anomaly_search_options.py --model runs/brain/final --n 200 --checks 50 100 250 500
     python benchmarks/anomaly_search_options.py --search-starts 1 64 --lrs 0.005 0.01 --seeds 0 1
+    python benchmarks/anomaly_search_options.py --n 500 --search-starts 64 --lrs 0.0025 --search-restarts 1 2 3
 
 Like ``anomaly_scoring_options.py`` it never touches the test split: the held-out *validation*
 slices get simulated lesions (:func:`multigan.anomaly.with_simulated_lesions`, its own seed), and
@@ -13,8 +14,10 @@ check it scores the current reconstructions the way the model scores (its ``imag
 prints the image AUROC (and that of the search loss, AnoGAN's own score). ``--starts encoder``
 starts from f-AnoGAN's E(x) (``method="izif+search"``); ``random`` from the best of
 ``--search-starts`` k draws of z ~ N(0, I) (``AnoGAN.best_start``, seeded by each ``--seeds``
-value), as ``score(method="search", search_starts=k, seed=s)`` does. About 1 s per image per 500
-steps on 2 CPU cores.
+value), as ``score(method="search", search_starts=k, seed=s)`` does; with ``--search-restarts`` R
+the search runs R times, each from its own best-of-k start, and each image keeps, at every check,
+the search with the lowest loss there (``AnoGAN.random_search``). About 1 s per image per 500
+steps on 2 CPU cores (R times that with restarts).
 """
 
 import argparse
@@ -38,6 +41,8 @@ def main() -> None:
     p.add_argument("--search-starts", type=int, nargs="+", default=[1],
                    help="random starts: the best of this many draws per image")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the random starts")
+    p.add_argument("--search-restarts", type=int, nargs="+", default=[1],
+                   help="random starts: whole searches per image, the lowest final loss kept")
     p.add_argument("--checks", type=int, nargs="+", default=[100, 250, 500], help="search steps to report")
     p.add_argument("--seed", type=int, default=7, help="lesion seed")
     args = p.parse_args()
@@ -61,27 +66,36 @@ def main() -> None:
     print("| start | λ | lr | " + " | ".join(f"Γ {c}" for c in checks) + " | loss AUROC at Γ "
           f"{checks[-1]} | s |")
     print("|---|---:|---:|" + "---:|" * (len(checks) + 2))
-    starts = [("encoder", 1, 0)] if "encoder" in args.starts else []
-    starts += [("random", k, seed) for k in args.search_starts for seed in args.seeds if "random" in args.starts]
-    for start, k, seed in starts:
+    starts = [("encoder", 1, 0, 1)] if "encoder" in args.starts else []
+    starts += [("random", k, seed, r) for k in args.search_starts for seed in args.seeds for r in args.search_restarts
+               if "random" in args.starts]
+    for start, k, seed, restarts in starts:
         for lam in args.lams:
             for lr in args.lrs:
                 t0 = time.perf_counter()
-                z0 = (det.encode(x) if start == "encoder"
-                      else det.best_start(x, k, torch.Generator().manual_seed(seed), lam))
+                gen = torch.Generator().manual_seed(seed)
+                best = {}                                  # check → (search loss, image score) kept per image
+                for _ in range(restarts):
+                    z0 = det.encode(x) if start == "encoder" else det.best_start(x, k, gen, lam)
+
+                    def check(step, z, lam=lam):
+                        if step in checks:
+                            with torch.no_grad(), warnings.catch_warnings():
+                                warnings.simplefilter("ignore", UserWarning)
+                                loss, rec = det.search_loss(x, z, lam)
+                                score = image_scores(loss, rec)
+                            if step in best:
+                                better = loss < best[step][0]
+                                loss = torch.where(better, loss, best[step][0])
+                                score = torch.where(better, score, best[step][1])
+                            best[step] = (loss, score)
+
+                    with torch.enable_grad():
+                        det._search(x, z0, checks[-1], lam, lr, on_step=check)
                 name = start if start == "encoder" else f"best of {k} (seed {seed})"
-                row = []
-
-                def check(step, z, lam=lam, row=row):
-                    if step in checks:
-                        with torch.no_grad(), warnings.catch_warnings():
-                            warnings.simplefilter("ignore", UserWarning)
-                            row.append(auroc(image_scores(*det.search_loss(x, z, lam)), y))
-
-                with torch.enable_grad():
-                    loss, _ = det._search(x, z0, checks[-1], lam, lr, on_step=check)
-                print(f"| {name} | {lam:g} | {lr:g} | " + " | ".join(f"{a:.3f}" for a in row)
-                      + f" | {auroc(loss, y):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
+                name += f", best of {restarts} searches" if restarts > 1 else ""
+                print(f"| {name} | {lam:g} | {lr:g} | " + " | ".join(f"{auroc(best[c][1], y):.3f}" for c in checks)
+                      + f" | {auroc(best[checks[-1]][0], y):.3f} | {time.perf_counter() - t0:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,12 @@ options, all off by default, go beyond the papers (:func:`anomaly_map`):
 * ``image_score="map"``: the image score is the mean of the map's highest ``map_top`` fraction
   (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image.
 
-Two more set AnoGAN's search: ``search_starts`` k > 1 draws k latents per image and starts from
+Three more set AnoGAN's search: ``search_starts`` k > 1 draws k latents per image and starts from
 the one with the lowest search loss (k forward passes, about k/3 search steps' worth) instead of
-from a single draw, and ``search_lr`` is the Adam step of the search (0.02 by default).
+from a single draw; ``search_restarts`` R > 1 runs R whole searches from independent starts and
+keeps, per image, the one that ends with the lowest search loss (R times the cost), so a search
+stuck in a poor fit of a normal image no longer reads as an anomaly; and ``search_lr`` is the
+Adam step of the search (0.02 by default).
 
 Every network scores in ``eval()`` mode. Decision thresholds are calibrated on held-out normal
 images (:meth:`AnoGAN.calibrate`) with the model's own scoring options and saved with the weights.
@@ -107,10 +110,18 @@ def _check_top(fraction: Any) -> float:
     return value
 
 
+def _check_count(value: Any, name: str, meaning: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1 ({meaning}), got {value!r}")
+    return value
+
+
 def _check_starts(starts: Any) -> int:
-    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
-        raise ValueError(f"search_starts must be an int >= 1 (latents drawn per image), got {starts!r}")
-    return starts
+    return _check_count(starts, "search_starts", "latents drawn per image")
+
+
+def _check_restarts(restarts: Any) -> int:
+    return _check_count(restarts, "search_restarts", "whole searches per image")
 
 
 def _check_lr(lr: Any) -> float:
@@ -234,6 +245,8 @@ class AnoGAN(AdversarialModel):
         search_starts: default number of random latents the ``"search"`` method draws per image
                       before it searches; it starts from the one with the lowest search loss
                       (1: a single draw, the paper).
+        search_restarts: default number of whole ``"search"`` runs per image, each from its own
+                      start; the one ending with the lowest search loss is kept (1: one search, the paper).
         search_lr:    default Adam step of the latent search (``"search"``, ``"izif+search"``).
 
     Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
@@ -243,12 +256,13 @@ class AnoGAN(AdversarialModel):
 
     modality = "anomaly"
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
-    inference_options = ("map_sigma", "map_shift", "image_score", "map_top", "search_starts", "search_lr")
+    inference_options = ("map_sigma", "map_shift", "image_score", "map_top", "search_starts", "search_lr",
+                         "search_restarts")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
                  tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
                  map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01, search_starts: int = 1,
-                 search_lr: float = 0.02):
+                 search_lr: float = 0.02, search_restarts: int = 1):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
@@ -259,6 +273,7 @@ class AnoGAN(AdversarialModel):
         self.map_shift = _check_shift(map_shift, int(image_size))
         self.image_score, self.map_top = _check_image_score(image_score), _check_top(map_top)
         self.search_starts, self.search_lr = _check_starts(search_starts), _check_lr(search_lr)
+        self.search_restarts = _check_restarts(search_restarts)
         self.image_size, self.channels, self.latent_dim = int(image_size), int(channels), int(latent_dim)
         self.generator = Generator(self.latent_dim, self.image_size, self.channels, width)
         self.discriminator = Critic(self.image_size, self.channels, width)
@@ -373,10 +388,29 @@ class AnoGAN(AdversarialModel):
             loss, rec = self.search_loss(x, z, lam, fx)
         return loss, rec
 
+    def random_search(self, x: Tensor, iterations: int, lam: float, lr: float, starts: int, restarts: int,
+                      generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """AnoGAN's search of a batch from random latents: ``restarts`` whole Γ-step searches, each from
+        the best of ``starts`` draws (:meth:`best_start`, in turn from ``generator``); per image, the
+        search with the lowest final loss is kept. Returns that loss and reconstruction."""
+        best_loss, best_rec = None, None
+        for _ in range(_check_restarts(restarts)):
+            z0 = self.best_start(x, starts, generator, lam)
+            with torch.enable_grad():
+                loss, rec = self._search(x, z0, iterations, lam, lr)
+            if best_loss is None:
+                best_loss, best_rec = loss, rec
+            else:
+                better = loss < best_loss
+                best_loss = torch.where(better, loss, best_loss)
+                best_rec = torch.where(better[:, None, None, None], rec, best_rec)
+        return best_loss, best_rec
+
     def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
               kappa: float = 1.0, lr: Optional[float] = None, batch_size: int = 64, seed: int = 0,
               threshold: Optional[float] = None, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
-              image_score: Optional[str] = None, search_starts: Optional[int] = None, progress: bool = False):
+              image_score: Optional[str] = None, search_starts: Optional[int] = None,
+              search_restarts: Optional[int] = None, progress: bool = False):
         """Anomaly scores, maps and (with a threshold) labels for images (N, C, H, W) in [-1, 1].
 
         ``images`` may also be an :class:`~multigan.anomaly.data.ImageSet` (names, truth, masks and
@@ -385,12 +419,14 @@ class AnoGAN(AdversarialModel):
         Args:
             method:     ``"izif"`` (f-AnoGAN, one pass), ``"search"`` (AnoGAN, Γ = ``iterations``
                         steps from z ~ N(0, I) seeded by ``seed``, the best of ``search_starts``
-                        draws, :meth:`best_start`) or ``"izif+search"``.
+                        draws, :meth:`best_start`; the best of ``search_restarts`` such searches,
+                        :meth:`random_search`) or ``"izif+search"``.
             lam:        AnoGAN's λ; ``kappa``: f-AnoGAN's κ; ``lr``: Adam step of the z search
                         (default the model's ``search_lr``).
             threshold:  decision threshold; default the calibrated one for ``method`` (if any; not
                         when the call's scoring options change the scores it was calibrated on).
-            map_sigma, map_shift, image_score, search_starts: override the model's options for this call.
+            map_sigma, map_shift, image_score, search_starts, search_restarts: override the model's
+                        options for this call.
 
         Returns:
             :class:`~multigan.anomaly.results.AnomalyResult`.
@@ -413,11 +449,13 @@ class AnoGAN(AdversarialModel):
         map_shift = self.map_shift if map_shift is None else _check_shift(map_shift)
         image_score = self.image_score if image_score is None else _check_image_score(image_score)
         search_starts = self.search_starts if search_starts is None else _check_starts(search_starts)
+        search_restarts = self.search_restarts if search_restarts is None else _check_restarts(search_restarts)
         lr = self.search_lr if lr is None else _check_lr(lr)
         # the stored thresholds hold for scores computed the way the model computes them
         same_scores = image_score == self.image_score and (
             image_score == "loss" or (map_sigma, map_shift) == (self.map_sigma, self.map_shift)) and (
-            method != "search" or search_starts == self.search_starts) and (method == "izif" or lr == self.search_lr)
+            method != "search" or (search_starts, search_restarts) == (self.search_starts, self.search_restarts)
+        ) and (method == "izif" or lr == self.search_lr)
         device = next(self.parameters()).device
         gen = torch.Generator().manual_seed(seed)
         was_training = self.training
@@ -434,12 +472,13 @@ class AnoGAN(AdversarialModel):
                 if method == "izif":
                     with torch.no_grad():
                         loss, rec = self.izif_loss(x, self.encode(x), kappa)
-                else:
+                elif method == "izif+search":
                     with torch.no_grad():
-                        z0 = (self.encode(x) if method == "izif+search"
-                              else self.best_start(x, search_starts, gen, lam))
+                        z0 = self.encode(x)
                     with torch.enable_grad():
                         loss, rec = self._search(x, z0, int(iterations), lam, lr)
+                else:
+                    loss, rec = self.random_search(x, int(iterations), lam, lr, search_starts, search_restarts, gen)
                 amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
                 scores.append((loss if image_score == "loss" else top_fraction_mean(amap, self.map_top)).float().cpu())
                 maps.append(amap.cpu())
@@ -453,7 +492,8 @@ class AnoGAN(AdversarialModel):
             if threshold is not None and not same_scores:
                 warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
                               f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
-                              f"{self.map_shift}, search_starts={self.search_starts}, search_lr={self.search_lr:g}); "
+                              f"{self.map_shift}, search_starts={self.search_starts}, search_restarts={self.search_restarts}, "
+                              f"search_lr={self.search_lr:g}); "
                               "these scores differ, so no threshold is applied (pass threshold=)", stacklevel=2)
                 threshold = None
             if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):

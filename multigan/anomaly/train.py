@@ -209,7 +209,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss", search_starts: int = 1,
-          search_lr: float = 0.02, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
+          search_lr: float = 0.02, search_restarts: int = 1, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
           select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
@@ -223,8 +223,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
     calibrated on the first ``search_calibration_images`` held-out images (Γ = 500 searches run at
     well under one image per second on a CPU); the f-AnoGAN threshold uses the whole split.
-    ``map_sigma``, ``map_shift``, ``image_score``, ``search_starts`` and ``search_lr`` are the model's
-    scoring options (:class:`AnoGAN`);
+    ``map_sigma``, ``map_shift``, ``image_score``, ``search_starts``, ``search_restarts`` and
+    ``search_lr`` are the model's scoring options (:class:`AnoGAN`);
     the thresholds are calibrated with them. They do not affect training, so a finished run can be
     resumed with other values to export and calibrate them. With
     ``ema_decay`` the generator's weights are averaged over iterations (not in the papers; it can
@@ -255,7 +255,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     calibration_set, calibration_name = _selection_set(calibrate_on, val_set, size, channels, "calibrate_on")
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
-                   map_shift=map_shift, image_score=image_score, search_starts=search_starts, search_lr=search_lr)
+                   map_shift=map_shift, image_score=image_score, search_starts=search_starts, search_lr=search_lr,
+                   search_restarts=search_restarts)
     config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
                               "precision": precision, "out_dir": str(out), "log_every": log_every,
                               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
@@ -316,14 +317,15 @@ def _search_calibration_set(cal_set, rule: str, n: int, seed: int):
 
 
 def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None, search_starts: Optional[int] = None,
-                       search_lr: Optional[float] = None, search_iterations: int = 500,
+                       search_lr: Optional[float] = None, search_restarts: Optional[int] = None,
+                       search_iterations: int = 500,
                        search_calibration_images: int = 128, fpr: float = 0.05, seed: int = 0,
                        command: str = "") -> Path:
     """Export a trained model with other AnoGAN search options and its search threshold recalibrated.
 
     For a model whose run folder is gone (so ``train(..., resume=True)`` with new options cannot
     re-export it): the networks, the other thresholds and options are kept as they are;
-    ``search_starts`` / ``search_lr`` (None: unchanged) become the model's, and the ``"search"``
+    ``search_starts`` / ``search_lr`` / ``search_restarts`` (None: unchanged) become the model's, and the ``"search"``
     threshold is calibrated as :func:`train` does with the ``fpr`` rule, on the first
     ``search_calibration_images`` of the held-out normal split of ``normal`` (as in :func:`train`;
     None: the built-in brain MRI). ``training.json`` gets the command, the options and the new threshold.
@@ -333,8 +335,8 @@ def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None
 
     source = AnoGAN.from_pretrained(model)
     folder = AnoGAN._resolve_pretrained(model)
-    config = {**source.config, **({} if search_starts is None else {"search_starts": search_starts}),
-              **({} if search_lr is None else {"search_lr": search_lr})}
+    options = {"search_starts": search_starts, "search_lr": search_lr, "search_restarts": search_restarts}
+    config = {**source.config, **{k: v for k, v in options.items() if v is not None}}
     det = AnoGAN(**config)                                   # checks the options
     det.load_state_dict(source.state_dict())
     det.eval()
@@ -347,7 +349,7 @@ def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None
     info["command"], info["commands"] = command, info.get("commands", []) + [command]
     info["thresholds"] = {**info.get("thresholds", {}), "search": threshold}
     info.update(search_iterations=search_iterations, search_calibration_images=len(search_set),
-                search_options={"search_starts": det.search_starts, "search_lr": det.search_lr, "fpr": fpr})
+                search_options={**{k: getattr(det, k) for k in options}, "fpr": fpr})
     return det.save_pretrained(out, dtype=torch.float16, extra_files={
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
 
@@ -360,7 +362,7 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
     class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
     The row's ``images`` says how many were scored. ``score_options`` (``map_sigma``, ``map_shift``,
-    ``image_score``, ``search_starts``, ``lr``) override the model's scoring options (:meth:`AnoGAN.score`);
+    ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's scoring options (:meth:`AnoGAN.score`);
     F1 needs the calibrated threshold, so it is only reported for the model's own image scores.
     """
     from .metrics import evaluate_scores
@@ -451,12 +453,14 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
                         "(default: the model's)")
     p.add_argument("--search-lr", type=float, default=None,
                    help="Adam step of AnoGAN's latent search (default: the model's)")
+    p.add_argument("--search-restarts", type=int, default=None,
+                   help="AnoGAN runs this many whole searches per image and keeps the best fit (default: the model's)")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`_scoring_overrides` as ``AnoGAN.score`` keywords (None: the model's own)."""
     return {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "image_score": args.image_score,
-            "search_starts": args.search_starts, "lr": args.search_lr}
+            "search_starts": args.search_starts, "search_restarts": args.search_restarts, "lr": args.search_lr}
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -487,6 +491,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="the model's AnoGAN search starts from the best of this many random latents per image "
                             "(1: one draw, the paper)")
         p.add_argument("--search-lr", type=float, default=0.02, help="the model's Adam step of AnoGAN's latent search")
+        p.add_argument("--search-restarts", type=int, default=1,
+                       help="the model's AnoGAN runs this many whole searches per image and keeps the one with "
+                            "the lowest final loss (1: one search, the paper)")
         p.add_argument("--encoder-width", type=int, default=None, help="encoder's own base width (default --width)")
         p.add_argument("--encoder-lr", type=float, default=1e-4,
                        help="Adam lr of the encoder stage (a resumed encoder takes this one, not its saved lr)")
@@ -530,7 +537,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       map_shift=args.map_shift, image_score=args.image_score, search_starts=args.search_starts,
-                      search_lr=args.search_lr, ema_decay=args.ema_decay, encoder_width=args.encoder_width,
+                      search_lr=args.search_lr, search_restarts=args.search_restarts, ema_decay=args.ema_decay, encoder_width=args.encoder_width,
                       select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
@@ -559,8 +566,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     options = _overrides(args)
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
-          f"image score: {shown['image_score']}; search: best of {shown['search_starts']} start(s), Adam lr "
-          f"{shown['lr']:g}")
+          f"image score: {shown['image_score']}; search: best of {shown['search_restarts']} search(es), each from "
+          f"the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
     print(format_metrics(evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
                                         search_images=args.search_images, **options)))
     if args.csv:

@@ -69,10 +69,10 @@ def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp
 
     before = AnoGAN.from_pretrained(model_dir)
     out = set_search_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), search_starts=3,
-                             search_lr=0.05, search_iterations=2, search_calibration_images=4, fpr=0.25,
+                             search_lr=0.05, search_restarts=2, search_iterations=2, search_calibration_images=4, fpr=0.25,
                              command="set options")
     det = AnoGAN.from_pretrained(out)
-    assert (det.search_starts, det.search_lr, det.image_size) == (3, 0.05, 16)
+    assert (det.search_starts, det.search_lr, det.search_restarts, det.image_size) == (3, 0.05, 2, 16)
     for key, value in before.state_dict().items():                 # the networks are not touched
         if key not in ("thresholds", "calibration_iterations"):
             assert torch.equal(det.state_dict()[key], value), key
@@ -83,7 +83,7 @@ def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp
     assert float(det.thresholds[1]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
     info = json.loads((out / "training.json").read_text())
     assert info["commands"][-2:] == ["pytest", "set options"] and info["command"] == "set options"
-    assert info["search_options"] == {"search_starts": 3, "search_lr": 0.05, "fpr": 0.25}
+    assert info["search_options"] == {"search_starts": 3, "search_lr": 0.05, "search_restarts": 2, "fpr": 0.25}
     assert info["thresholds"]["search"] == pytest.approx(float(det.thresholds[1]), rel=1e-3)
     assert info["thresholds"]["izif"] == json.loads((model_dir / "training.json").read_text())["thresholds"]["izif"]
     with pytest.raises(ValueError, match="search_starts"):
@@ -125,9 +125,10 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
                 calibrate_search=False, checkpoint_every=2, device="cpu", precision="fp32")
     first = AnoGAN.from_pretrained(train(tmp_path, **opts, command="first"))
     final = train(tmp_path, **opts, resume=True, map_shift=1, map_sigma=1.0, image_score="map", search_starts=3,
-                  search_lr=0.05, command="second")
+                  search_lr=0.05, search_restarts=2, command="second")
     det = AnoGAN.from_pretrained(final)
-    assert (det.map_shift, det.map_sigma, det.image_score, det.search_starts, det.search_lr) == (1, 1.0, "map", 3, 0.05)
+    assert (det.map_shift, det.map_sigma, det.image_score, det.search_starts, det.search_lr, det.search_restarts) == (
+        1, 1.0, "map", 3, 0.05, 2)
     for key, value in first.state_dict().items():                  # same networks, nothing retrained
         if key != "thresholds":
             assert torch.equal(det.state_dict()[key], value), key
@@ -140,13 +141,14 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     assert float(det.thresholds[0]) == pytest.approx(float(expect), rel=0.05)
     assert float(det.thresholds[0]) != pytest.approx(float(first.thresholds[0]), rel=0.05)
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif"]) == 0
-    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map; search: best of 3 start(s), "
-            "Adam lr 0.05") in capsys.readouterr().out
+    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map; search: best of 2 search(es), "
+            "each from the best of 3 start(s), Adam lr 0.05") in capsys.readouterr().out
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
-                        "--search-starts", "2", "--search-lr", "0.01"]) == 0
-    assert "search: best of 2 start(s), Adam lr 0.01" in capsys.readouterr().out
-    parsed = _parser("train").parse_args(["--out", "x", "--search-starts", "4", "--search-lr", "0.005"])
-    assert (parsed.search_starts, parsed.search_lr) == (4, 0.005)
+                        "--search-starts", "2", "--search-lr", "0.01", "--search-restarts", "5"]) == 0
+    assert "search: best of 5 search(es), each from the best of 2 start(s), Adam lr 0.01" in capsys.readouterr().out
+    parsed = _parser("train").parse_args(["--out", "x", "--search-starts", "4", "--search-lr", "0.005",
+                                          "--search-restarts", "2"])
+    assert (parsed.search_starts, parsed.search_lr, parsed.search_restarts) == (4, 0.005, 2)
 
 
 def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):

@@ -216,6 +216,45 @@ def test_search_starts_from_the_best_of_k_draws_and_search_lr(det, tmp_path):
         det.score(x, method="search", iterations=1, search_starts=-1)
 
 
+def test_search_restarts_keep_each_images_lowest_final_loss(det, tmp_path):
+    x = _images(6, seed=5)
+    g = torch.Generator().manual_seed(2)
+    runs = []
+    for _ in range(3):                                    # three searches, each from the best of 2 draws
+        runs.append(det._search(x, det.best_start(x, 2, g), 4, 0.1, 0.02))
+    losses, recs = torch.stack([r[0] for r in runs]), torch.stack([r[1] for r in runs])
+    pick = losses.argmin(0)
+    assert len(set(pick.tolist())) > 1                     # the images' best searches differ
+    loss, rec = det.random_search(x, 4, 0.1, 0.02, 2, 3, torch.Generator().manual_seed(2))
+    assert torch.equal(loss, losses.min(0).values) and torch.equal(rec, recs[pick, torch.arange(6)])
+    # score() and the model's own option; one restart is the single search of before
+    res = det.score(x, method="search", iterations=4, seed=2, search_starts=2, search_restarts=3)
+    assert torch.allclose(res.scores, losses.min(0).values, rtol=1e-5)
+    assert torch.allclose(res.reconstructions, recs[pick, torch.arange(6)], atol=1e-6)
+    assert torch.equal(det.score(x, method="search", iterations=4, seed=2, search_starts=2).scores,
+                       det.score(x, method="search", iterations=4, seed=2, search_starts=2, search_restarts=1).scores)
+    assert torch.allclose(det.score(x, method="search", iterations=4, seed=2, search_starts=2).scores, losses[0],
+                          rtol=1e-5)
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY, search_starts=2, search_restarts=3)
+    m.load_state_dict(det.state_dict())
+    m.eval()
+    assert torch.allclose(m.score(x, method="search", iterations=4, seed=2).scores, losses.min(0).values, rtol=1e-5)
+    t = m.calibrate(x, fpr=0.4, method="search", iterations=4)
+    assert m.score(x, method="search", iterations=4).threshold == t
+    with pytest.warns(UserWarning, match="search_restarts=3"):
+        assert m.score(x, method="search", iterations=4, search_restarts=1).threshold is None
+    with pytest.raises(ValueError, match="model's own search_restarts"):
+        m.calibrate(x, method="search", iterations=4, search_restarts=2)
+    m.save_pretrained(tmp_path / "m")
+    assert AnoGAN.from_pretrained(tmp_path / "m").search_restarts == 3
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="search_restarts must be an int >= 1"):
+            AnoGAN(**TINY, search_restarts=bad)
+    with pytest.raises(ValueError, match="search_restarts"):
+        det.score(x, method="search", iterations=1, search_restarts=0)
+
+
 def test_scoring_runs_in_eval_mode_and_leaves_weights(det):
     det.train()
     stats = det.generator.net[1].running_mean.clone()
