@@ -30,7 +30,7 @@ def main() -> None:
 
     from multigan.anomaly import AnoGAN, brain_mri, with_simulated_lesions
     from multigan.anomaly.metrics import auroc
-    from multigan.anomaly.models import anomaly_map, top_fraction_mean
+    from multigan.anomaly.models import anomaly_map, keep_lower_loss, top_fraction_mean
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="brain-mri")
@@ -83,12 +83,8 @@ def main() -> None:
                             with torch.no_grad(), warnings.catch_warnings():
                                 warnings.simplefilter("ignore", UserWarning)
                                 loss, rec = det.search_loss(x, z, lam)
-                                score = image_scores(loss, rec)
-                            if step in best:
-                                better = loss < best[step][0]
-                                loss = torch.where(better, loss, best[step][0])
-                                score = torch.where(better, score, best[step][1])
-                            best[step] = (loss, score)
+                                run = (loss, image_scores(loss, rec))
+                            best[step] = keep_lower_loss(*run, *best[step]) if step in best else run
 
                     with torch.enable_grad():
                         det._search(x, z0, checks[-1], lam, lr, on_step=check)

@@ -4,8 +4,8 @@
         --search-starts 64 --search-lr 0.0025
 
 The networks and the f-AnoGAN threshold stay as they are; the model's ``search_starts`` /
-``search_lr`` / ``search_restarts`` change and the ``"search"`` threshold is calibrated as training does (5 % false
-positives on the first 128 held-out normal images, Γ 500). See
+``search_lr`` / ``search_restarts`` change and the ``"search"`` threshold is calibrated as training
+does (5 % false positives on the first 128 held-out normal images, Γ 500). See
 :func:`multigan.anomaly.train.set_search_options`. Choose the options on validation data
 (``benchmarks/anomaly_search_options.py``), never on the test set.
 """

@@ -48,7 +48,8 @@ from torch import Tensor, nn
 
 from multigan.core.module import AdversarialModel
 
-__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "top_fraction_mean"]
+__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "top_fraction_mean",
+           "keep_lower_loss"]
 
 #: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
 METHODS = ("izif", "search", "izif+search")
@@ -129,6 +130,14 @@ def _check_lr(lr: Any) -> float:
     if not value > 0 or math.isinf(value):
         raise ValueError(f"search_lr must be a positive number (the search's Adam step), got {lr!r}")
     return value
+
+
+def keep_lower_loss(loss: Tensor, value: Tensor, best_loss: Tensor, best_value: Tensor) -> tuple[Tensor, Tensor]:
+    """Per image, the (loss, value) pair of the two with the lower loss: how search restarts pick a run.
+    ``loss`` / ``best_loss`` are (N,); ``value`` / ``best_value`` (N, ...), e.g. reconstructions or scores."""
+    better = loss < best_loss
+    return (torch.where(better, loss, best_loss),
+            torch.where(better.view(-1, *[1] * (value.dim() - 1)), value, best_value))
 
 
 def anomaly_map(x: Tensor, rec: Tensor, *, shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -393,18 +402,13 @@ class AnoGAN(AdversarialModel):
         """AnoGAN's search of a batch from random latents: ``restarts`` whole Γ-step searches, each from
         the best of ``starts`` draws (:meth:`best_start`, in turn from ``generator``); per image, the
         search with the lowest final loss is kept. Returns that loss and reconstruction."""
-        best_loss, best_rec = None, None
+        best = None
         for _ in range(_check_restarts(restarts)):
             z0 = self.best_start(x, starts, generator, lam)
             with torch.enable_grad():
-                loss, rec = self._search(x, z0, iterations, lam, lr)
-            if best_loss is None:
-                best_loss, best_rec = loss, rec
-            else:
-                better = loss < best_loss
-                best_loss = torch.where(better, loss, best_loss)
-                best_rec = torch.where(better[:, None, None, None], rec, best_rec)
-        return best_loss, best_rec
+                run = self._search(x, z0, iterations, lam, lr)
+            best = run if best is None else keep_lower_loss(*run, *best)
+        return best
 
     def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
               kappa: float = 1.0, lr: Optional[float] = None, batch_size: int = 64, seed: int = 0,
@@ -492,8 +496,8 @@ class AnoGAN(AdversarialModel):
             if threshold is not None and not same_scores:
                 warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
                               f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
-                              f"{self.map_shift}, search_starts={self.search_starts}, search_restarts={self.search_restarts}, "
-                              f"search_lr={self.search_lr:g}); "
+                              f"{self.map_shift}, search_starts={self.search_starts}, "
+                              f"search_restarts={self.search_restarts}, search_lr={self.search_lr:g}); "
                               "these scores differ, so no threshold is applied (pass threshold=)", stacklevel=2)
                 threshold = None
             if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):

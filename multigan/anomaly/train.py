@@ -209,7 +209,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           fpr: float = 0.05,
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss", search_starts: int = 1,
-          search_lr: float = 0.02, search_restarts: int = 1, ema_decay: Optional[float] = None, encoder_width: Optional[int] = None,
+          search_lr: float = 0.02, search_restarts: int = 1, ema_decay: Optional[float] = None,
+          encoder_width: Optional[int] = None,
           select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
@@ -325,8 +326,8 @@ def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None
 
     For a model whose run folder is gone (so ``train(..., resume=True)`` with new options cannot
     re-export it): the networks, the other thresholds and options are kept as they are;
-    ``search_starts`` / ``search_lr`` / ``search_restarts`` (None: unchanged) become the model's, and the ``"search"``
-    threshold is calibrated as :func:`train` does with the ``fpr`` rule, on the first
+    ``search_starts`` / ``search_lr`` / ``search_restarts`` (None: unchanged) become the model's, and the
+    ``"search"`` threshold is calibrated as :func:`train` does with the ``fpr`` rule, on the first
     ``search_calibration_images`` of the held-out normal split of ``normal`` (as in :func:`train`;
     None: the built-in brain MRI). ``training.json`` gets the command, the options and the new threshold.
     ``out`` may be ``model`` itself (the folder is replaced atomically).
@@ -362,7 +363,8 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
     class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
     The row's ``images`` says how many were scored. ``score_options`` (``map_sigma``, ``map_shift``,
-    ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's scoring options (:meth:`AnoGAN.score`);
+    ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's scoring options
+    (:meth:`AnoGAN.score`);
     F1 needs the calibrated threshold, so it is only reported for the model's own image scores.
     """
     from .metrics import evaluate_scores
@@ -537,7 +539,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       search_iterations=args.search_iterations,
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       map_shift=args.map_shift, image_score=args.image_score, search_starts=args.search_starts,
-                      search_lr=args.search_lr, search_restarts=args.search_restarts, ema_decay=args.ema_decay, encoder_width=args.encoder_width,
+                      search_lr=args.search_lr, search_restarts=args.search_restarts, ema_decay=args.ema_decay,
+                      encoder_width=args.encoder_width,
                       select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,

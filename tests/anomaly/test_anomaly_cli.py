@@ -69,7 +69,8 @@ def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp
 
     before = AnoGAN.from_pretrained(model_dir)
     out = set_search_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), search_starts=3,
-                             search_lr=0.05, search_restarts=2, search_iterations=2, search_calibration_images=4, fpr=0.25,
+                             search_lr=0.05, search_restarts=2, search_iterations=2, search_calibration_images=4,
+                             fpr=0.25,
                              command="set options")
     det = AnoGAN.from_pretrained(out)
     assert (det.search_starts, det.search_lr, det.search_restarts, det.image_size) == (3, 0.05, 2, 16)
