@@ -370,9 +370,7 @@ class AnoGAN(AdversarialModel):
             best_loss = self.search_loss(x, best, lam, fx)[0]
             for _ in range(starts - 1):
                 z = torch.randn(len(x), self.latent_dim, generator=generator).to(x.device)
-                loss = self.search_loss(x, z, lam, fx)[0]
-                best = torch.where((loss < best_loss)[:, None], z, best)
-                best_loss = torch.minimum(loss, best_loss)
+                best_loss, best = keep_lower_loss(self.search_loss(x, z, lam, fx)[0], z, best_loss, best)
         return best
 
     def _search(self, x: Tensor, z0: Tensor, iterations: int, lam: float, lr: float,
