@@ -356,8 +356,8 @@ def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None
 
 
 def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search"), iterations: int = 500,
-                   batch_size: int = 64, search_images: Optional[int] = None,
-                   seed: int = 0, **score_options: Any) -> dict[str, dict[str, float]]:
+                   batch_size: int = 64, search_images: Optional[int] = None, seed: int = 0,
+                   results: Optional[dict] = None, **score_options: Any) -> dict[str, dict[str, float]]:
     """Image and pixel metrics of each scoring method on a labelled set, plus images/s.
 
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
@@ -366,6 +366,8 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
     ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's scoring options
     (:meth:`AnoGAN.score`);
     F1 needs the calibrated threshold, so it is only reported for the model's own image scores.
+    ``results``, a dict if given, receives each method's :class:`ScoreResult` under its name, e.g. to
+    write per-image scores without scoring the set again.
     """
     from .metrics import evaluate_scores
 
@@ -383,6 +385,8 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
         row["images"] = float(len(res.scores))
         row["images_per_s"] = len(res.scores) / seconds
         table[method] = row
+        if results is not None:
+            results[method] = res
     return table
 
 
@@ -523,7 +527,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--search-images", type=int, default=None,
                        help="score search methods on a class-balanced subset of this many images")
         _scoring_overrides(p)
-        p.add_argument("--csv", default=None, help="also write per-image scores of the first method here")
+        p.add_argument("--csv", default=None, help="also write the first method's per-image scores here (the images it scored)")
     else:
         raise NotImplementedError(f"'multigan {command} anomaly' does not exist; use train, score or eval")
     return p
@@ -571,8 +575,9 @@ def cli(command: str, argv: Sequence[str]) -> int:
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
           f"image score: {shown['image_score']}; search: best of {shown['search_restarts']} search(es), each from "
           f"the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
+    scored: dict = {}
     print(format_metrics(evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
-                                        search_images=args.search_images, **options)))
+                                        search_images=args.search_images, results=scored, **options)))
     if args.csv:
-        det.score(test, method=args.methods[0], iterations=args.iterations, **options).to_csv(args.csv)
+        print(scored[args.methods[0]].to_csv(args.csv))
     return 0

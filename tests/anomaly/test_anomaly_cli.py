@@ -175,6 +175,27 @@ def test_cli_eval_prints_metrics(model_dir, folders, capsys):
     assert "| izif |" in out and "| search |" in out and "image_auroc" in out and "pixel_auroc" in out
 
 
+def test_cli_eval_csv_holds_the_scores_it_evaluated(model_dir, folders, tmp_path, monkeypatch):
+    """``--csv`` writes the first method's scores from the evaluation itself: the set is scored once."""
+    from multigan.anomaly import read_images
+
+    calls = []
+    score = AnoGAN.score
+    monkeypatch.setattr(AnoGAN, "score", lambda self, *a, **k: calls.append(k["method"]) or score(self, *a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli("eval", ["--model", str(model_dir), "--data", str(folders / "labelled"), "--methods", "search",
+                            "izif", "--iterations", "2", "--csv", str(tmp_path / "s.csv")]) == 0
+        assert calls == ["search", "izif"]
+        data = read_images(str(folders / "labelled"), size=16)
+        expect = score(AnoGAN.from_pretrained(model_dir), data, method="search", iterations=2)
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert [r["name"] for r in ok] == list(expect.names) and len(ok) == 8
+    assert [float(r["score"]) for r in ok] == pytest.approx(expect.scores.tolist(), rel=1e-5)
+    assert {r["truth"] for r in ok} == {"normal", "anomalous"}
+
+
 def test_map_sigma_in_eval_and_score(model_dir, folders, tmp_path, capsys):
     from multigan.anomaly import read_images
     from multigan.anomaly.models import gaussian_blur
