@@ -310,12 +310,14 @@ class AdversarialModel(ModelMixin):
     checkpoint ignores them, so they can be changed when the run is resumed to export.
     ``data_options`` names constructor arguments that only record how the training data were
     prepared; ``--init-from`` (:meth:`Trainer.warm_start`) ignores them, so a model can be
-    fine-tuned on data prepared otherwise.
+    fine-tuned on data prepared otherwise. ``training_options`` names constructor arguments that
+    only change the training losses, not the networks; ``--init-from`` ignores them too.
     """
 
     latent_dim: int = 0
     inference_options: tuple[str, ...] = ()
     data_options: tuple[str, ...] = ()
+    training_options: tuple[str, ...] = ()
 
     def prepare_averaged_generator(self) -> None:
         """Called by :meth:`from_pretrained` once a checkpoint's EMA weights are in ``self.generator``.

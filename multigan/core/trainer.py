@@ -794,15 +794,16 @@ class Trainer:
         :meth:`resume_run` does, plus ``"init_from"`` (the folder and its iterations), so the next
         export's ``training.json`` still lists every command behind its weights. The model's type
         and constructor arguments must match this trainer's, except the model's ``data_options``
-        (how its training data were prepared: a model can be fine-tuned on data prepared otherwise);
-        otherwise a ``ValueError`` names them.
+        (how its training data were prepared: a model can be fine-tuned on data prepared otherwise)
+        and ``training_options`` (loss terms only); otherwise a ``ValueError`` names them.
         """
         from .module import WEIGHTS_NAME, read_config
 
         model = self.model
         folder = type(model)._resolve_pretrained(name_or_path)
         meta = read_config(folder)
-        differ = ckpt._config_differences(meta["config"], model, getattr(model, "data_options", ()))
+        differ = ckpt._config_differences(meta["config"], model, (*getattr(model, "data_options", ()),
+                                                                    *getattr(model, "training_options", ())))
         if meta["model_type"] != model.model_type or differ:
             raise ValueError(f"--init-from {folder}: holds a {meta['model_type']} model that differs from the one "
                              f"being trained ({model.model_type}) in {differ or 'its type'}; start it with the "

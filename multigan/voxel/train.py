@@ -53,7 +53,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
           init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
-          eval_size: int = 64, placement: str = "centre", thickness: int = 1, command: str = "") -> Path:
+          eval_size: int = 64, placement: str = "centre", thickness: int = 1, connectivity_weight: float = 0.0,
+          command: str = "") -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
@@ -66,6 +67,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     <multigan.voxel.data.stand_on_floor>`) instead of leaving it centred; ``thickness`` > 1 makes
     every thin part of a training shape at least that many voxels thick (:func:`thicken
     <multigan.voxel.data.thicken>`). The model records both, and its evaluation uses data made the same way.
+    ``connectivity_weight`` > 0 adds that weight times the generated shapes' mean
+    :func:`~multigan.voxel.models.disconnected_share` to G's loss (logged as ``g_connectivity``).
     ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
     ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
@@ -80,7 +83,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     torch.manual_seed(seed)
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
                   minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement,
-                  thickness=thickness)                                              # checks them
+                  thickness=thickness, connectivity_weight=connectivity_weight)     # checks them
     overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
                  "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
                  "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
@@ -280,6 +283,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="training shapes as voxelised (centre) or each moved down onto the grid's floor")
         p.add_argument("--thickness", type=int, default=1,
                        help="make every thin part of a training shape at least this many voxels thick (1 = as is)")
+        p.add_argument("--connectivity-weight", type=float, default=0.0,
+                       help="add this times the generated shapes' detached share to G's loss (0 = off)")
         add_run_arguments(p, "shapes per class", init_from=True)
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
@@ -317,7 +322,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
                       init_from=args.init_from, placement=args.placement, thickness=args.thickness,
-                      time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
+                      connectivity_weight=args.connectivity_weight, time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
         return 0

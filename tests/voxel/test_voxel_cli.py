@@ -206,10 +206,15 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
     _, first = trained                                                   # thickness 1
     done = json.loads((first / "training.json").read_text())["iterations"]
     final = train(tmp_path, steps=done + 1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
-                  precision="fp32", thickness=3, init_from=str(first), command="pytest")
+                  precision="fp32", thickness=3, init_from=str(first), connectivity_weight=1.5, log_every=1,
+                  command="pytest")
     model = GAN3D.from_pretrained(final)
     info = json.loads((final / "training.json").read_text())
     assert model.thickness == 3 and info["init_from"]["iterations"] == done and info["iterations"] == done + 1
+    assert model.connectivity_weight == 1.5 and first.is_dir()             # a training option, free to change too
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert any(row.get("g_connectivity", -1) >= 0 for row in logged)
+    assert _parser("train").parse_args(["--out", "x", "--connectivity-weight", "4"]).connectivity_weight == 4.0
     plain = _dataset(str(mesh_folder), 32, None, "none")
     reference = _reference(model, str(mesh_folder))
     assert (reference.voxels >= plain.voxels).all() and reference.voxels.sum() > plain.voxels.sum()

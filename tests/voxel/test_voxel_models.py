@@ -220,3 +220,44 @@ def test_dcgan_initialisation():
     assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(w.mean())) < 0.001
     bn = m.generator.net[1].requires_grad_(False)
     assert abs(float(bn.weight.mean()) - 1) < 0.01 and float(bn.bias.abs().max()) == 0
+
+
+def test_disconnected_share_counts_detached_occupancy_and_pulls_the_gap():
+    from multigan.voxel.models import disconnected_share
+
+    p = torch.zeros(2, 1, 8, 8, 8)
+    p[:, 0, :3, :3, :3] = 1.0                                       # main piece, 27 voxels
+    p[0, 0, 5:, 5:, 5:] = 0.8                                       # a detached piece
+    p[1, 0, 3:5, 3:5, 3:5] = 0.9                                    # the same shape joined (26-neighbours)
+    share = disconnected_share(p)
+    assert share[0].item() == pytest.approx(0.8 * 27 / (27 + 0.8 * 27))
+    assert share[1].item() == 0.0
+    assert torch.equal(disconnected_share(p[:1], iterations=2), share[:1])   # 2 steps fill the corner piece
+    weak = p[:1].clone()
+    weak[0, 0, 3, 3, 3] = weak[0, 0, 4, 4, 4] = 0.3                 # a faint two-voxel bridge
+    weak.requires_grad_(True)
+    loss = disconnected_share(weak)
+    total = 27 + 0.8 * 27 + 0.6
+    assert loss.item() == pytest.approx((0.8 - 0.3) * 27 / total, rel=1e-5)    # reach through the bridge is 0.3
+    loss.backward()
+    assert weak.grad[0, 0, 3, 3, 3] < -0.2 and weak.grad[0, 0, 4, 4, 4] < -0.2  # raising the bridge helps most
+    assert weak.grad[0, 0, 6, 6, 6] > 0                              # or fading the detached piece
+    short = disconnected_share(torch.nn.functional.pad(p[1:], (0, 24, 0, 24, 0, 24)), iterations=1)
+    assert short.item() > 0                                         # too few steps to reach the far corner
+    with pytest.raises(ValueError, match="B, 1, R, R, R"):
+        disconnected_share(p[:, 0])
+
+
+def test_connectivity_weight_adds_a_generator_loss_term():
+    from multigan.voxel.models import disconnected_share
+
+    torch.manual_seed(0)
+    fake = torch.rand(3, 1, 16, 16, 16)
+    assert GAN3D(**TINY).extra_generator_losses(fake, fake, None) == {}
+    m = GAN3D(**TINY, connectivity_weight=2.5)
+    term = m.extra_generator_losses(fake, fake, None)["connectivity"]
+    assert term.item() == pytest.approx(2.5 * disconnected_share(fake).mean().item())
+    assert m.config["connectivity_weight"] == 2.5 and "connectivity_weight" in GAN3D.training_options
+    for bad in (-1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="connectivity_weight"):
+            GAN3D(**TINY, connectivity_weight=bad)
