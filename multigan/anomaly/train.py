@@ -527,7 +527,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--search-images", type=int, default=None,
                        help="score search methods on a class-balanced subset of this many images")
         _scoring_overrides(p)
-        p.add_argument("--csv", default=None, help="also write the first method's per-image scores here (the images it scored)")
+        p.add_argument("--csv", default=None, help="also write the first method's per-image scores here")
     else:
         raise NotImplementedError(f"'multigan {command} anomaly' does not exist; use train, score or eval")
     return p

@@ -139,10 +139,11 @@ def disconnected_share(occupancy: Tensor, iterations: Optional[int] = None) -> T
     ``occupancy`` is (B, 1, R, R, R) in [0, 1]. Fuzzy connectedness (Udupa & Samarasekera 1996): a
     path's strength is its weakest voxel, a voxel's *reach* the strongest path to it from the seed
     (the shape's most occupied voxel), over 26-neighbour steps. It is found by growing from the
-    seed, ``reach ← min(p, maxpool₃(reach))``, for ``iterations`` steps (default R, enough for a
-    path of R steps, or until it stops changing). The result, ``Σ (p − reach) / Σ p``, is 0 for a shape in one piece and the
-    detached pieces' share otherwise. It is differentiable: a gap's weakest voxel gets the gradient
-    of the whole piece behind it, so as a loss it either fills the gap or removes the piece.
+    seed, ``reach ← min(p, maxpool₃(reach))``, for ``iterations`` steps (default R, or until it
+    stops changing; a path longer than that counts as a gap). The result, ``Σ (p − reach) / Σ p``,
+    is 0 for a shape in one piece and the detached pieces' share otherwise. It is differentiable: a
+    gap's weakest voxel gets the gradient of the whole piece behind it, so as a loss it either fills
+    the gap or removes the piece.
     """
     if occupancy.dim() != 5 or occupancy.shape[1] != 1:
         raise ValueError(f"occupancy must be (B, 1, R, R, R), got {tuple(occupancy.shape)}")

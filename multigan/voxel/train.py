@@ -322,7 +322,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
                       init_from=args.init_from, placement=args.placement, thickness=args.thickness,
-                      connectivity_weight=args.connectivity_weight, time_limit=args.time_limit, eval_every=args.eval_every, eval_size=args.eval_size,
+                      connectivity_weight=args.connectivity_weight, time_limit=args.time_limit,
+                      eval_every=args.eval_every, eval_size=args.eval_size,
                       command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
         return 0
