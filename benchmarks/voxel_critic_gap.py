@@ -46,7 +46,6 @@ def main() -> None:
     p.add_argument("--n", type=int, default=64, help="generated shapes scored")
     p.add_argument("--folder", default=None, help="the model's training folder, if not the built-in furniture")
     args = p.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     model = GAN3D.from_pretrained(args.model).eval()
     data = _reference(model, args.folder)
     k = model.classes.index(args.label)
@@ -59,8 +58,9 @@ def main() -> None:
     labels = torch.full((len(pairs),), k)
     with torch.no_grad():
         d_whole, d_cut = model.discriminator(whole, labels), model.discriminator(cut, labels)
-        fake = (model.generate_batched(args.n, model.label_tensor(args.label, args.n), seed=0) > 0.5).float()
-        d_fake = model.discriminator(fake, model.label_tensor(args.label, args.n))
+        fake_labels = model.label_tensor(args.label, args.n)
+        fake = (model.generate_batched(args.n, fake_labels, seed=0) > 0.5).float()
+        d_fake = model.discriminator(fake, fake_labels)
     one = torch.tensor([pieces(g[0].numpy()) == 1 for g in fake])
     drop = d_whole - d_cut
     print(f"{args.model}, {args.label}: {len(pairs)} data shapes cut in two by emptying one layer "
