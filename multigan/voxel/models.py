@@ -284,7 +284,8 @@ class GAN3D(AdversarialModel):
 
     @torch.no_grad()
     def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,
-                 z: Optional[Tensor] = None, batch_size: int = 64, whole: bool = False, max_draws: int = 50):
+                 z: Optional[Tensor] = None, batch_size: int = 64, whole: bool = False, max_draws: int = 50,
+                 bridge: Optional[float] = None):
         """Generate ``n`` shapes (eval mode; seeded when ``seed`` is given) as :class:`Shapes`.
 
         ``whole=True`` is rejection sampling: every shape that is not valid after cleanup
@@ -294,24 +295,31 @@ class GAN3D(AdversarialModel):
         first draw uses the latents ``whole=False`` would, so the shapes that pass it are the same.
         The share of draws kept for a class is the model's "valid after cleanup" rate for it.
 
+        ``bridge=low`` joins detached pieces to the main body through voxels of occupancy at least
+        ``low`` (:meth:`Shapes.bridged`, e.g. ``BRIDGE_LOW`` = 0.2); with ``whole=True`` a shape is
+        bridged before it is judged, so fewer are drawn again.
+
         Raises:
             RuntimeError: with ``whole=True``, some shape was still not whole after ``max_draws``.
-            ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws``.
+            ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws`` or ``bridge``.
         """
-        from .shapes import Shapes
+        from .shapes import Shapes, _check_low
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        if bridge is not None:
+            _check_low(bridge, 0.5)
         labels = self.label_tensor(label, int(n))
         names = None if labels is None else [self.classes[k] for k in labels.tolist()]
         if whole:
-            samples = self._generate_whole(int(n), labels, names, seed, z, batch_size, max_draws)
+            samples = self._generate_whole(int(n), labels, names, seed, z, batch_size, max_draws, bridge)
         else:
             samples = self.generate_batched(int(n), labels, seed=seed, z=z, batch_size=batch_size)[:, 0]
+            samples = samples if bridge is None else Shapes(samples).bridged(bridge).probs
         return Shapes(samples, labels=names)
 
     def _generate_whole(self, n: int, labels: Optional[Tensor], names: Optional[list[str]], seed: Optional[int],
-                        z: Optional[Tensor], batch_size: int, max_draws: int) -> Tensor:
+                        z: Optional[Tensor], batch_size: int, max_draws: int, bridge: Optional[float]) -> Tensor:
         """:meth:`generate`'s ``whole=True``: redraw the shapes not valid after cleanup; (n, R, R, R) probabilities."""
         from .metrics import valid_after_cleanup
         from .shapes import Shapes
@@ -326,6 +334,7 @@ class GAN3D(AdversarialModel):
         for _ in range(max_draws):
             probs = self.generate_batched(len(todo), None if labels is None else labels[todo], batch_size=batch_size,
                                           z=self.sample_latent(len(todo), generator=gen))[:, 0]
+            probs = probs if bridge is None else Shapes(probs).bridged(bridge).probs
             ok = valid_after_cleanup(probs)
             out[todo[ok]] = Shapes(probs[ok]).largest_component().probs
             todo = todo[~ok]

@@ -133,7 +133,7 @@ def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool = True,
-                   whole: bool = False) -> dict[str, dict[str, float]]:
+                   whole: bool = False, bridge: Optional[float] = None) -> dict[str, dict[str, float]]:
     """Per-class metrics of ``n`` generated shapes against the dataset's shapes of that class.
 
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
@@ -141,11 +141,13 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     is the mean pairwise IoU distance, for generated shapes and for the data. Validity is given for
     the raw grids and "after cleanup" (:func:`~multigan.voxel.metrics.valid_after_cleanup`: valid
     once only the largest piece is kept, where the pieces dropped held at most 2 % of the shape's
-    voxels, so a table whose legs came off is not valid). ``largest piece`` is the mean share of
+    voxels, so a table whose legs came off is not valid) and "after bridging" (valid after cleanup
+    once :meth:`~multigan.voxel.shapes.Shapes.bridged` has joined detached pieces through voxels of
+    occupancy at least ``BRIDGE_LOW``). ``largest piece`` is the mean share of
     voxels in the largest piece. ``probe`` adds the linear-classifier accuracy on D features
     (held-out 30 % of shapes, by shape). ``whole`` scores ``generate(..., whole=True)`` samples
     (rejection sampling, so valid by construction), to see what that filter costs in coverage and
-    diversity.
+    diversity. ``bridge`` scores ``generate(..., bridge=bridge)`` samples.
     """
     from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
 
@@ -155,7 +157,8 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     classes = model.classes or ["all"]
     for k, name in enumerate(classes):
         ref = data[labels == k] if model.conditional else data
-        shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k, whole=whole)
+        shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k, whole=whole,
+                                bridge=bridge)
         gen = shapes.voxels
         iou = iou_matrix(gen, _rotation_variants(ref).flatten(0, 1)).view(len(gen), len(ref), 8).amax(2)
         nearest = iou.argmax(1)
@@ -164,6 +167,7 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
         div_gen, div_data = diversity(gen, seed=seed), diversity(ref, seed=seed)
         table[name] = {"shapes (data)": float(len(ref)), "valid": float(validity_flags(gen)["valid"].double().mean()),
                        "valid after cleanup": float(cleaned.double().mean()),
+                       "valid after bridging": float(valid_after_cleanup(shapes.bridged().probs).double().mean()),
                        "largest piece": float(share.nan_to_num(0.0).mean()),
                        "coverage": float(torch.unique(nearest).numel() / len(ref)),
                        "mmd_iou": float((1 - iou.amax(0)).mean()),
@@ -220,8 +224,8 @@ def probe_accuracy(model, dataset, *, seed: int = 0, held_out: float = 0.3) -> f
 
 def format_metrics(table: dict[str, dict[str, float]]) -> str:
     """Markdown table: one row per class."""
-    cols = ["shapes (data)", "valid", "valid after cleanup", "coverage", "mmd_iou", "diversity", "diversity (data)",
-            "diversity ratio"]
+    cols = ["shapes (data)", "valid", "valid after cleanup", "valid after bridging", "coverage", "mmd_iou",
+            "diversity", "diversity (data)", "diversity ratio"]
     lines = ["| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, row in table.items():
         if name == "probe":
@@ -250,6 +254,14 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     preview = model.generate(len(model.classes), label=list(model.classes), seed=seed, whole=True)
     return [*chair.write_mesh(out_dir / "chair.glb"), *table.write_mesh(out_dir / "table.obj"),
             preview.render(out_dir / "preview.png")]
+
+
+def _bridge_argument(p: argparse.ArgumentParser) -> None:
+    from .shapes import BRIDGE_LOW
+
+    p.add_argument("--bridge", type=float, nargs="?", const=BRIDGE_LOW, default=None, metavar="LOW",
+                   help="join detached pieces to the main body through voxels of occupancy >= LOW "
+                        f"(default {BRIDGE_LOW} when given without a value)")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -297,12 +309,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--preview", default=None, help="also write a preview PNG here")
         p.add_argument("--whole", action="store_true",
                        help="redraw every shape not in one piece (specks of at most 2 %% aside), up to 50 times")
+        _bridge_argument(p)
     elif command == "eval":
         p.add_argument("--model", default="furniture-32")
         p.add_argument("--n", type=int, default=200, help="shapes generated per class")
         p.add_argument("--folder", default=None)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--whole", action="store_true", help="score generate(whole=True) samples (rejection sampling)")
+        _bridge_argument(p)
         p.add_argument("--raw", action="store_true",
                        help="with a run or checkpoint folder: its raw generator, not the averaged (EMA) one")
     else:
@@ -330,7 +344,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import GAN3D
     model = GAN3D.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
-        shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole)
+        shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, bridge=args.bridge)
         stem = args.label or "shape"
         written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
         if args.preview:
@@ -338,5 +352,6 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print("\n".join(str(w) for w in written))
         return 0
     dataset = _reference(model, args.folder)
-    print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole)))
+    print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole,
+                                                   bridge=args.bridge)))
     return 0

@@ -105,16 +105,17 @@ def test_cli_whole_flags_ask_for_whole_shapes(trained, mesh_folder, tmp_path, mo
     plain_generate = GAN3D.generate
 
     def generate(self, n=1, label=None, **kw):
-        seen.append(kw.get("whole"))
+        seen.append((kw.get("whole"), kw.get("bridge")))
         return plain_generate(self, n, label, seed=kw.get("seed"))
 
     monkeypatch.setattr(GAN3D, "generate", generate)
-    for extra in ([], ["--whole"]):
+    for extra in ([], ["--whole"], ["--bridge"], ["--whole", "--bridge", "0.3"]):
         assert cli("sample", ["--model", str(final), "--label", "box", "-n", "1", "--seed", "0",
                               "--out", str(tmp_path / "s"), *extra]) == 0
-    assert seen == [False, True]
-    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "2", "--whole"]) == 0
-    assert seen[2:] == [True, True] and "| box |" in capsys.readouterr().out      # one call per class
+    assert seen == [(False, None), (True, None), (False, 0.2), (True, 0.3)]
+    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "2", "--whole", "--bridge"]) == 0
+    out = capsys.readouterr().out
+    assert seen[4:] == [(True, 0.2)] * 2 and "| box |" in out and "valid after bridging" in out   # one call per class
     with pytest.raises(NotImplementedError):
         cli("score", [])
 
@@ -145,26 +146,29 @@ def test_evaluate_model_counts_symmetric_matches():
 
 
 def test_evaluate_model_cleanup_drops_specks_not_parts():
-    """'valid after cleanup' excuses specks (≤ 2 % of a shape) a mesh export drops, not lost parts."""
+    """'valid after cleanup' excuses specks (≤ 2 % of a shape) a mesh export drops, not lost parts;
+    'valid after bridging' also counts a part the generator joined by faint voxels."""
     from multigan.voxel import GAN3D, Shapes
     from multigan.voxel.data import VoxelDataset
 
-    g = torch.zeros(3, 16, 16, 16)
+    g = torch.zeros(4, 16, 16, 16)
     g[:, 2:14, 2:4, 2:14] = 1                    # a seat slab, 288 voxels
     g[:, 2:4, 4:12, 2:4] = 1                     # and one leg, 32: an L-shaped body of 320
     g[1, 14, 14, 14] = g[1, 14, 14, 13] = 1      # + a 2-voxel speck (0.6 %)
-    g[2, 8:12, 12:15, 8:12] = 1                  # + a detached block of 48 (13 %)
+    g[2:, 8:12, 12:15, 8:12] = 1                 # + a detached block of 48 (13 %)
+    g[3, 9, 4:12, 9] = 0.3                       # ... which the last one joins by a faint post
     data = VoxelDataset.from_arrays(g[:1], torch.tensor([0]), ["thing"])
 
     class Fixed(GAN3D):
         def generate(self, n=1, label=None, *, seed=None, **kw):
-            return Shapes(g, labels=[label] * 3)
+            return Shapes(g, labels=[label] * 4)
 
-    table = evaluate_model(Fixed(resolution=16, latent_dim=4, channels=(8, 4), classes=["thing"]), data, n=3,
+    table = evaluate_model(Fixed(resolution=16, latent_dim=4, channels=(8, 4), classes=["thing"]), data, n=4,
                            probe=False)["thing"]
-    assert table["valid"] == pytest.approx(1 / 3)                       # raw: only the clean one
-    assert table["valid after cleanup"] == pytest.approx(2 / 3)         # the speck is excused, the block is not
-    assert table["largest piece"] == pytest.approx((1 + 320 / 322 + 320 / 368) / 3)
+    assert table["valid"] == pytest.approx(1 / 4)                       # raw: only the clean one
+    assert table["valid after cleanup"] == pytest.approx(2 / 4)         # the speck is excused, the block is not
+    assert table["valid after bridging"] == pytest.approx(3 / 4)        # the faint post joins the last block
+    assert table["largest piece"] == pytest.approx((1 + 320 / 322 + 2 * 320 / 368) / 4)
 
 
 def test_train_passes_objective_options(mesh_folder, tmp_path):
@@ -249,6 +253,7 @@ def test_in_training_evaluation_scores_a_copy_and_leaves_training_unchanged(mesh
     for row in rows:
         for name in ("ball", "box"):
             assert 0 <= row[f"{name}/valid"] <= row[f"{name}/valid_after_cleanup"] + 1e-9 <= 1 + 1e-9
+            assert 0 <= row[f"{name}/valid_after_bridging"] <= 1
             assert 0 <= row[f"{name}/coverage"] <= 1 and row[f"{name}/diversity_ratio"] >= 0
     a, b = load_file(plain / "model.safetensors"), load_file(scored / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)      # BatchNorm stats included

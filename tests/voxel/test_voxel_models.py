@@ -261,3 +261,53 @@ def test_connectivity_weight_adds_a_generator_loss_term():
     for bad in (-1.0, float("nan"), True, "1"):
         with pytest.raises(ValueError, match="connectivity_weight"):
             GAN3D(**TINY, connectivity_weight=bad)
+
+
+def test_bridged_joins_pieces_through_faint_voxels_only():
+    from multigan.voxel.metrics import validity_flags
+    from multigan.voxel.shapes import BRIDGE_LOW
+
+    g = torch.zeros(4, 12, 12, 12)
+    g[:, 1:10, 8, 1:10] = 0.9                   # a top of 81 ...
+    g[:, 5, 1:5, 5] = 0.8                       # ... and a leg of 4 below it, 3 voxels short
+    g[0, 5, 5:8, 5] = 0.3                       # joined by a faint post
+    g[1, 5, 5:8, 5] = 0.1                       # too faint a post
+    g[2, 5, 5:8, 5] = 0.3                       # the same post and a fainter one beside it
+    g[2, 6, 5:8, 6] = 0.25
+    g[3, 5, 5:8, 5] = 0.9                       # already one piece
+    shapes = Shapes(g)
+    out = shapes.bridged()
+    assert BRIDGE_LOW == 0.2 and torch.equal(shapes.probs, g)           # the original is untouched
+    assert validity_flags(out.voxels)["connected"].tolist() == [True, False, True, True]
+    changed = out.probs != g
+    assert changed.sum((1, 2, 3)).tolist() == [3, 0, 3, 0]               # only the post's 3 voxels
+    assert torch.all(out.probs[0, 5, 5:8, 5] == 0.75) and torch.all(out.probs[2, 5, 5:8, 5] == 0.75)
+    assert torch.equal(Shapes(g[1:2]).bridged(low=0.05).probs[0, 5, 5:8, 5], torch.full((3,), 0.75))
+    assert torch.equal(out.bridged().probs, out.probs)                    # joined shapes stay as they are
+
+    m = GAN3D(**TINY, classes=["chair"], latent="normal")
+    m.generator = _WholeOrBroken()
+    plain = m.generate(6, label="chair", seed=2)
+    assert torch.equal(m.generate(6, label="chair", seed=2, bridge=0.3).probs, plain.bridged(0.3).probs)
+    for bad in (0, 0.5, 0.7, True, "0.2"):
+        with pytest.raises(ValueError, match="bridge low must be a number in"):
+            shapes.bridged(bad)
+    with pytest.raises(ValueError, match="bridge low"):
+        m.generate(2, label="chair", bridge=0.6)
+
+
+def test_generate_whole_judges_shapes_after_bridging():
+    class FaintlyJoined(torch.nn.Module):                # a top and a leg joined by a faint post
+        def forward(self, z, labels=None):
+            g = torch.zeros(len(z), 1, 16, 16, 16)
+            g[:, 0, 1:10, 8, 1:10] = 0.9
+            g[:, 0, 5, 1:5, 5] = 0.8
+            g[:, 0, 5, 5:8, 5] = 0.3
+            return g
+
+    m = GAN3D(**TINY, classes=["chair"], latent="normal")
+    m.generator = FaintlyJoined()
+    with pytest.raises(RuntimeError, match="still not whole after 1 draws"):
+        m.generate(2, label="chair", seed=0, whole=True, max_draws=1)
+    whole = m.generate(2, label="chair", seed=0, whole=True, max_draws=1, bridge=0.2)
+    assert int(whole.voxels[0].sum()) == 81 + 4 + 3 and torch.all(whole.probs[:, 5, 5:8, 5] == 0.75)
