@@ -2,13 +2,14 @@
 
     python examples/generate_shapes.py --label chair --n 4 --out outputs/voxel
     python examples/generate_shapes.py --label table --whole      # redraw tables until each is one piece
+    python examples/generate_shapes.py --label table --bridge     # join detached legs through faint voxels
     python examples/generate_shapes.py --probe          # linear classifier on discriminator features
 """
 
 import argparse
 from pathlib import Path
 
-from multigan.voxel import GAN3D
+from multigan.voxel import BRIDGE_LOW, GAN3D
 
 
 def main() -> None:
@@ -21,12 +22,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--whole", action="store_true",
                         help="redraw every shape that is not in one piece (rejection sampling)")
+    parser.add_argument("--bridge", type=float, nargs="?", const=BRIDGE_LOW, default=None, metavar="LOW",
+                        help=f"join detached pieces through voxels of occupancy >= LOW (default {BRIDGE_LOW})")
     parser.add_argument("--probe", action="store_true",
                         help="also train a linear classifier on D features of the furniture set (paper §4.2)")
     args = parser.parse_args()
 
     model = GAN3D.from_pretrained(args.model)
-    shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole)
+    shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, bridge=args.bridge)
     out = Path(args.out)
     for path in shapes.write_mesh(out / f"{args.label}_{{i}}.{args.format}"):
         print(path)

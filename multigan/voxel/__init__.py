@@ -7,10 +7,10 @@
 """
 
 from .models import GAN3D, PRESETS
-from .shapes import Shapes
+from .shapes import BRIDGE_LOW, Shapes
 from .train import cli, demo
 
-__all__ = ["GAN3D", "PRESETS", "Shapes", "cli", "demo"]
+__all__ = ["GAN3D", "PRESETS", "Shapes", "BRIDGE_LOW", "cli", "demo"]
 
 
 def _register_benchmarks() -> None:

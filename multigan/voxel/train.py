@@ -240,18 +240,20 @@ def format_metrics(table: dict[str, dict[str, float]]) -> str:
 def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     """``multigan demo``: a chair (GLB), a table (OBJ) and a preview PNG from the shipped model.
 
-    Every shape is drawn with ``whole=True`` (redrawn until it is one piece, specks of at most 2 %
-    removed), so the table has its legs and the preview shows what the files hold.
+    Every shape is drawn with ``whole=True`` and ``bridge=BRIDGE_LOW`` (pieces joined through faint
+    voxels, then redrawn until it is one piece, specks of at most 2 % removed), so the table has its
+    legs and the preview shows what the files hold.
     """
     from .models import GAN3D
+    from .shapes import BRIDGE_LOW
 
     out_dir = Path(out_dir)
     model = GAN3D.for_demo("furniture-32")
     if model is None:
         return []
-    chair = model.generate(1, label="chair", seed=seed, whole=True)
-    table = model.generate(1, label="table", seed=seed, whole=True)
-    preview = model.generate(len(model.classes), label=list(model.classes), seed=seed, whole=True)
+    chair = model.generate(1, label="chair", seed=seed, whole=True, bridge=BRIDGE_LOW)
+    table = model.generate(1, label="table", seed=seed, whole=True, bridge=BRIDGE_LOW)
+    preview = model.generate(len(model.classes), label=list(model.classes), seed=seed, whole=True, bridge=BRIDGE_LOW)
     return [*chair.write_mesh(out_dir / "chair.glb"), *table.write_mesh(out_dir / "table.obj"),
             preview.render(out_dir / "preview.png")]
 
