@@ -153,7 +153,7 @@ class Shapes:
         probs = self.probs.clone()
         for i, grid in enumerate(probs.numpy()):
             mask = torch.from_numpy(_bridge_mask(grid, self.threshold, float(low)))
-            probs[i][mask] = max(float(low), (1 + self.threshold) / 2)
+            probs[i][mask] = (1 + self.threshold) / 2
         return Shapes(probs, self.labels, self.threshold)
 
     def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True) -> list:

@@ -147,7 +147,8 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     voxels in the largest piece. ``probe`` adds the linear-classifier accuracy on D features
     (held-out 30 % of shapes, by shape). ``whole`` scores ``generate(..., whole=True)`` samples
     (rejection sampling, so valid by construction), to see what that filter costs in coverage and
-    diversity. ``bridge`` scores ``generate(..., bridge=bridge)`` samples.
+    diversity. ``bridge`` scores ``generate(..., bridge=bridge)`` samples (then "after bridging" is
+    "after cleanup").
     """
     from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
 
@@ -164,10 +165,11 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
         nearest = iou.argmax(1)
         share = largest_piece_share(gen)
         cleaned = valid_after_cleanup(gen)
+        bridged = shapes if bridge is not None else shapes.bridged()       # generate(bridge=) has bridged them
         div_gen, div_data = diversity(gen, seed=seed), diversity(ref, seed=seed)
         table[name] = {"shapes (data)": float(len(ref)), "valid": float(validity_flags(gen)["valid"].double().mean()),
                        "valid after cleanup": float(cleaned.double().mean()),
-                       "valid after bridging": float(valid_after_cleanup(shapes.bridged().probs).double().mean()),
+                       "valid after bridging": float(valid_after_cleanup(bridged.probs).double().mean()),
                        "largest piece": float(share.nan_to_num(0.0).mean()),
                        "coverage": float(torch.unique(nearest).numel() / len(ref)),
                        "mmd_iou": float((1 - iou.amax(0)).mean()),
