@@ -49,15 +49,14 @@ def _bridge_mask(probs: np.ndarray, threshold: float, low: float) -> np.ndarray:
         d += 1
         front = ndimage.binary_dilation(front, face) & allowed & (dist < 0)
         dist[front] = d
-    size = np.array(probs.shape)
-    for k in range(1, len(sizes) + 1):
+    for k in (k for k in range(1, len(sizes) + 1) if k != main):
         reached = np.flatnonzero(((labels == k) & (dist > 0)).ravel())
-        if k == main or not len(reached):
+        if not len(reached):
             continue
         v = np.unravel_index(reached[dist.ravel()[reached].argmin()], probs.shape)
         while dist[v] > 1:
-            steps = [u for u in (tuple(np.add(v, s)) for s in _FACE_STEPS)
-                     if (0 <= np.array(u)).all() and (np.array(u) < size).all() and dist[u] == dist[v] - 1]
+            steps = [u for u in (tuple(int(a + b) for a, b in zip(v, s)) for s in _FACE_STEPS)
+                     if all(0 <= c < n for c, n in zip(u, probs.shape)) and dist[u] == dist[v] - 1]
             v = max(steps, key=lambda u: probs[u])
             bridge[v] = not strong[v]
     return bridge
