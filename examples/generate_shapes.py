@@ -2,6 +2,7 @@
 
     python examples/generate_shapes.py --label chair --n 4 --out outputs/voxel
     python examples/generate_shapes.py --label table --whole      # redraw tables until each is one piece
+    python examples/generate_shapes.py --label table --repair     # move broken tables' latents until whole
     python examples/generate_shapes.py --label table --bridge     # join detached legs through faint voxels
     python examples/generate_shapes.py --probe          # linear classifier on discriminator features
 """
@@ -9,7 +10,7 @@
 import argparse
 from pathlib import Path
 
-from multigan.voxel import BRIDGE_LOW, GAN3D
+from multigan.voxel import BRIDGE_LOW, GAN3D, REPAIR_STEPS
 
 
 def main() -> None:
@@ -22,6 +23,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--whole", action="store_true",
                         help="redraw every shape that is not in one piece (rejection sampling)")
+    parser.add_argument("--repair", type=int, nargs="?", const=REPAIR_STEPS, default=0, metavar="STEPS",
+                        help=f"move the latent of every broken shape until it is whole, by at most STEPS Adam "
+                             f"steps (default {REPAIR_STEPS})")
     parser.add_argument("--bridge", type=float, nargs="?", const=BRIDGE_LOW, default=None, metavar="LOW",
                         help=f"join detached pieces through voxels of occupancy >= LOW (default {BRIDGE_LOW})")
     parser.add_argument("--probe", action="store_true",
@@ -29,7 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     model = GAN3D.from_pretrained(args.model)
-    shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, bridge=args.bridge)
+    shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, repair=args.repair,
+                            bridge=args.bridge)
     out = Path(args.out)
     for path in shapes.write_mesh(out / f"{args.label}_{{i}}.{args.format}"):
         print(path)

@@ -6,11 +6,11 @@
 >>> shapes.write_mesh("chair_{i}.glb"); shapes.render("preview.png")  # doctest: +SKIP
 """
 
-from .models import GAN3D, PRESETS
+from .models import GAN3D, PRESETS, REPAIR_STEPS
 from .shapes import BRIDGE_LOW, Shapes
 from .train import cli, demo
 
-__all__ = ["GAN3D", "PRESETS", "Shapes", "BRIDGE_LOW", "cli", "demo"]
+__all__ = ["GAN3D", "PRESETS", "Shapes", "BRIDGE_LOW", "REPAIR_STEPS", "cli", "demo"]
 
 
 def _register_benchmarks() -> None:

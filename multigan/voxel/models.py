@@ -32,7 +32,13 @@ from torch.nn import functional as F
 from multigan.core.layers import apply_spectral_norm
 from multigan.core.module import AdversarialModel, resolve_labels
 
-__all__ = ["GAN3D", "Generator3D", "Discriminator3D", "PRESETS", "disconnected_share"]
+from .metrics import _check_count
+
+__all__ = ["GAN3D", "Generator3D", "Discriminator3D", "PRESETS", "disconnected_share", "REPAIR_STEPS"]
+
+#: :meth:`GAN3D.repair_latents`' defaults: the most Adam steps a latent gets, and their step size.
+REPAIR_STEPS = 40
+REPAIR_LR = 0.02
 
 #: named architectures: ``GAN3D(**PRESETS[name], classes=...)``
 PRESETS: dict[str, dict[str, Any]] = {
@@ -52,6 +58,10 @@ def _stages(resolution: int, channels: Sequence[int]) -> None:
 
 
 @torch.no_grad()
+def _seeded(seed: Optional[int]) -> Optional[torch.Generator]:
+    return torch.Generator().manual_seed(int(seed)) if seed is not None else None
+
+
 def _dcgan_init(module: nn.Module) -> None:
     """DCGAN initialisation (Radford et al. 2016), as the 3D-GAN ports use: conv weights N(0, 0.02),
     BatchNorm scales N(1, 0.02) and shifts 0. PyTorch's default for a transposed 3-D conv with
@@ -285,7 +295,7 @@ class GAN3D(AdversarialModel):
     @torch.no_grad()
     def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,
                  z: Optional[Tensor] = None, batch_size: int = 64, whole: bool = False, max_draws: int = 50,
-                 bridge: Optional[float] = None):
+                 repair: int = 0, bridge: Optional[float] = None):
         """Generate ``n`` shapes (eval mode; seeded when ``seed`` is given) as :class:`Shapes`.
 
         ``whole=True`` is rejection sampling: every shape that is not valid after cleanup
@@ -295,31 +305,98 @@ class GAN3D(AdversarialModel):
         first draw uses the latents ``whole=False`` would, so the shapes that pass it are the same.
         The share of draws kept for a class is the model's "valid after cleanup" rate for it.
 
+        ``repair=steps`` (e.g. ``REPAIR_STEPS`` = 40) moves the latent of every shape not valid after
+        cleanup until it is, by at most that many Adam steps (:meth:`repair_latents`); the shapes are
+        then the generator's output at the moved latents. With ``whole=True`` each draw is repaired
+        before it is judged.
+
         ``bridge=low`` joins detached pieces to the main body through voxels of occupancy at least
         ``low`` (:meth:`Shapes.bridged`, e.g. ``BRIDGE_LOW`` = 0.2); with ``whole=True`` a shape is
         bridged before it is judged, so fewer are drawn again.
 
         Raises:
             RuntimeError: with ``whole=True``, some shape was still not whole after ``max_draws``.
-            ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws`` or ``bridge``.
+            ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws``, ``repair``
+                or ``bridge``.
         """
         from .shapes import Shapes, _check_low
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        _check_count(repair, "repair", 0)
         if bridge is not None:
             _check_low(bridge, 0.5)
         labels = self.label_tensor(label, int(n))
         names = None if labels is None else [self.classes[k] for k in labels.tolist()]
         if whole:
-            samples = self._generate_whole(int(n), labels, names, seed, z, batch_size, max_draws, bridge)
+            samples = self._generate_whole(int(n), labels, names, seed, z, batch_size, max_draws, repair, bridge)
         else:
+            if repair:
+                z = self.sample_latent(int(n), generator=_seeded(seed)) if z is None else z
+                z = self.repair_latents(z, labels, steps=repair, batch_size=batch_size)
             samples = self.generate_batched(int(n), labels, seed=seed, z=z, batch_size=batch_size)[:, 0]
             samples = samples if bridge is None else Shapes(samples).bridged(bridge).probs
         return Shapes(samples, labels=names)
 
+    def repair_latents(self, z: Tensor, labels: Optional[Tensor] = None, *, steps: int = REPAIR_STEPS,
+                       lr: float = REPAIR_LR, check_every: int = 5, batch_size: int = 64) -> Tensor:
+        """Latent repair (ours): move the latent of every shape that is not in one piece until it is.
+
+        A latent whose shape is not valid after cleanup (:func:`~multigan.voxel.metrics.valid_after_cleanup`)
+        gets Adam steps of size ``lr`` that lower its shape's :func:`disconnected_share` (the loss
+        ``connectivity_weight`` trains with), ``check_every`` at a time (Adam restarts after each
+        check), and stops at the first check that finds it valid, after ``steps`` at most. Shapes
+        already valid keep their latent, and a shape still broken keeps the latent it reached.
+        This is a search in the generator's own latent space, as AnoGAN's is, so the repaired shapes
+        are shapes the generator makes. ``z``: (n, latent_dim); ``labels``: n class indices for a
+        conditional model. Returns the new latents (float32, CPU); the model's mode is restored.
+        """
+        steps, check_every = _check_count(steps, "steps", 0), _check_count(check_every, "check_every", 1)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be a (n, {self.latent_dim}) tensor, got {getattr(z, 'shape', type(z).__name__)}")
+        if self.conditional and (labels is None or len(labels) != len(z)):
+            raise ValueError(f"this model is class-conditional: pass {len(z)} labels")
+        z = z.detach().float().cpu().clone()
+        was_training = self.training
+        self.eval()
+        try:
+            for i in range(0, len(z), int(batch_size)):
+                part = slice(i, i + int(batch_size))
+                z[part] = self._repair_batch(z[part], None if labels is None else labels[part], steps, lr, check_every)
+        finally:
+            self.train(was_training)
+        return z
+
+    def _repair_batch(self, z: Tensor, labels: Optional[Tensor], steps: int, lr: float, every: int) -> Tensor:
+        """:meth:`repair_latents` for one batch, in eval mode."""
+        from .metrics import valid_after_cleanup
+
+        device = next(self.parameters()).device
+        z, labels = z.to(device), None if labels is None else labels.to(device)
+        todo, done = torch.arange(len(z), device=device), 0
+        while True:
+            y = None if labels is None else labels[todo]
+            with torch.no_grad():
+                probs = self.generator(z[todo], y)[:, 0].float().cpu()
+            todo = todo[~valid_after_cleanup(probs).to(device)]
+            if not len(todo) or done >= steps:
+                return z.cpu()
+            y = None if labels is None else labels[todo]
+            moving = z[todo].clone().requires_grad_(True)
+            optimizer = torch.optim.Adam([moving], lr=lr)
+            for _ in range(min(every, steps - done)):
+                with torch.enable_grad():
+                    loss = disconnected_share(self.generator(moving, y).float()).sum()
+                    (moving.grad,) = torch.autograd.grad(loss, moving)
+                optimizer.step()
+                done += 1
+            z[todo] = moving.detach()
+
     def _generate_whole(self, n: int, labels: Optional[Tensor], names: Optional[list[str]], seed: Optional[int],
-                        z: Optional[Tensor], batch_size: int, max_draws: int, bridge: Optional[float]) -> Tensor:
+                        z: Optional[Tensor], batch_size: int, max_draws: int, repair: int,
+                        bridge: Optional[float]) -> Tensor:
         """:meth:`generate`'s ``whole=True``: redraw the shapes not valid after cleanup; (n, R, R, R) probabilities."""
         from .metrics import valid_after_cleanup
         from .shapes import Shapes
@@ -328,12 +405,14 @@ class GAN3D(AdversarialModel):
             raise ValueError("whole=True draws its own latents (seeded by seed); pass seed, not z")
         if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1:
             raise ValueError(f"max_draws must be an integer >= 1, got {max_draws!r}")
-        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        gen = _seeded(seed)
         out = torch.zeros(n, *(self.resolution,) * 3)
         todo = torch.arange(n)
         for _ in range(max_draws):
-            probs = self.generate_batched(len(todo), None if labels is None else labels[todo], batch_size=batch_size,
-                                          z=self.sample_latent(len(todo), generator=gen))[:, 0]
+            y = None if labels is None else labels[todo]
+            z = self.sample_latent(len(todo), generator=gen)
+            z = self.repair_latents(z, y, steps=repair, batch_size=batch_size) if repair else z
+            probs = self.generate_batched(len(todo), y, batch_size=batch_size, z=z)[:, 0]
             probs = probs if bridge is None else Shapes(probs).bridged(bridge).probs
             ok = valid_after_cleanup(probs)
             out[todo[ok]] = Shapes(probs[ok]).largest_component().probs

@@ -133,7 +133,7 @@ def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool = True,
-                   whole: bool = False, bridge: Optional[float] = None) -> dict[str, dict[str, float]]:
+                   whole: bool = False, repair: int = 0, bridge: Optional[float] = None) -> dict[str, dict[str, float]]:
     """Per-class metrics of ``n`` generated shapes against the dataset's shapes of that class.
 
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
@@ -147,8 +147,9 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     voxels in the largest piece. ``probe`` adds the linear-classifier accuracy on D features
     (held-out 30 % of shapes, by shape). ``whole`` scores ``generate(..., whole=True)`` samples
     (rejection sampling, so valid by construction), to see what that filter costs in coverage and
-    diversity. ``bridge`` scores ``generate(..., bridge=bridge)`` samples (then "after bridging" is
-    "after cleanup").
+    diversity. ``repair`` scores ``generate(..., repair=repair)`` samples (latents moved until
+    the shapes are whole, :meth:`~multigan.voxel.models.GAN3D.repair_latents`). ``bridge`` scores
+    ``generate(..., bridge=bridge)`` samples (then "after bridging" is "after cleanup").
     """
     from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
 
@@ -159,7 +160,7 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     for k, name in enumerate(classes):
         ref = data[labels == k] if model.conditional else data
         shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k, whole=whole,
-                                bridge=bridge)
+                                repair=repair, bridge=bridge)
         gen = shapes.voxels
         iou = iou_matrix(gen, _rotation_variants(ref).flatten(0, 1)).view(len(gen), len(ref), 8).amax(2)
         nearest = iou.argmax(1)
@@ -242,22 +243,32 @@ def format_metrics(table: dict[str, dict[str, float]]) -> str:
 def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     """``multigan demo``: a chair (GLB), a table (OBJ) and a preview PNG from the shipped model.
 
-    Every shape is drawn with ``whole=True`` and ``bridge=BRIDGE_LOW`` (pieces joined through faint
-    voxels, then redrawn until it is one piece, specks of at most 2 % removed), so the table has its
-    legs and the preview shows what the files hold.
+    Every shape is drawn with ``whole=True``, ``repair=REPAIR_STEPS`` and ``bridge=BRIDGE_LOW`` (the
+    latent moved until the shape is whole, pieces joined through faint voxels, then redrawn until it
+    is one piece, specks of at most 2 % removed), so the table has its legs and the preview shows
+    what the files hold.
     """
-    from .models import GAN3D
+    from .models import GAN3D, REPAIR_STEPS
     from .shapes import BRIDGE_LOW
 
     out_dir = Path(out_dir)
     model = GAN3D.for_demo("furniture-32")
     if model is None:
         return []
-    chair = model.generate(1, label="chair", seed=seed, whole=True, bridge=BRIDGE_LOW)
-    table = model.generate(1, label="table", seed=seed, whole=True, bridge=BRIDGE_LOW)
-    preview = model.generate(len(model.classes), label=list(model.classes), seed=seed, whole=True, bridge=BRIDGE_LOW)
+    draw = {"seed": seed, "whole": True, "repair": REPAIR_STEPS, "bridge": BRIDGE_LOW}
+    chair = model.generate(1, label="chair", **draw)
+    table = model.generate(1, label="table", **draw)
+    preview = model.generate(len(model.classes), label=list(model.classes), **draw)
     return [*chair.write_mesh(out_dir / "chair.glb"), *table.write_mesh(out_dir / "table.obj"),
             preview.render(out_dir / "preview.png")]
+
+
+def _repair_argument(p: argparse.ArgumentParser) -> None:
+    from .models import REPAIR_STEPS
+
+    p.add_argument("--repair", type=int, nargs="?", const=REPAIR_STEPS, default=0, metavar="STEPS",
+                   help="move the latent of every shape not in one piece until it is, by at most STEPS Adam "
+                        f"steps (default {REPAIR_STEPS} when given without a value)")
 
 
 def _bridge_argument(p: argparse.ArgumentParser) -> None:
@@ -313,6 +324,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--preview", default=None, help="also write a preview PNG here")
         p.add_argument("--whole", action="store_true",
                        help="redraw every shape not in one piece (specks of at most 2 %% aside), up to 50 times")
+        _repair_argument(p)
         _bridge_argument(p)
     elif command == "eval":
         p.add_argument("--model", default="furniture-32")
@@ -320,6 +332,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--folder", default=None)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--whole", action="store_true", help="score generate(whole=True) samples (rejection sampling)")
+        _repair_argument(p)
         _bridge_argument(p)
         p.add_argument("--raw", action="store_true",
                        help="with a run or checkpoint folder: its raw generator, not the averaged (EMA) one")
@@ -348,7 +361,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import GAN3D
     model = GAN3D.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
-        shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, bridge=args.bridge)
+        shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, repair=args.repair,
+                                bridge=args.bridge)
         stem = args.label or "shape"
         written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
         if args.preview:
@@ -357,5 +371,5 @@ def cli(command: str, argv: Sequence[str]) -> int:
         return 0
     dataset = _reference(model, args.folder)
     print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole,
-                                                   bridge=args.bridge)))
+                                                   repair=args.repair, bridge=args.bridge)))
     return 0

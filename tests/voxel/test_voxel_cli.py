@@ -105,17 +105,19 @@ def test_cli_whole_flags_ask_for_whole_shapes(trained, mesh_folder, tmp_path, mo
     plain_generate = GAN3D.generate
 
     def generate(self, n=1, label=None, **kw):
-        seen.append((kw.get("whole"), kw.get("bridge")))
+        seen.append((kw.get("whole"), kw.get("bridge"), kw.get("repair")))
         return plain_generate(self, n, label, seed=kw.get("seed"))
 
     monkeypatch.setattr(GAN3D, "generate", generate)
-    for extra in ([], ["--whole"], ["--bridge"], ["--whole", "--bridge", "0.3"]):
+    for extra in ([], ["--whole"], ["--bridge"], ["--whole", "--bridge", "0.3"], ["--repair"], ["--repair", "7"]):
         assert cli("sample", ["--model", str(final), "--label", "box", "-n", "1", "--seed", "0",
                               "--out", str(tmp_path / "s"), *extra]) == 0
-    assert seen == [(False, None), (True, None), (False, 0.2), (True, 0.3)]
-    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "2", "--whole", "--bridge"]) == 0
+    assert seen == [(False, None, 0), (True, None, 0), (False, 0.2, 0), (True, 0.3, 0), (False, None, 40),
+                    (False, None, 7)]
+    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "2", "--whole", "--bridge",
+                        "--repair", "5"]) == 0
     out = capsys.readouterr().out
-    assert seen[4:] == [(True, 0.2)] * 2 and "| box |" in out and "valid after bridging" in out   # one call per class
+    assert seen[6:] == [(True, 0.2, 5)] * 2 and "| box |" in out and "valid after bridging" in out   # one per class
     with pytest.raises(NotImplementedError):
         cli("score", [])
 

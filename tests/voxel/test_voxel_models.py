@@ -311,3 +311,70 @@ def test_generate_whole_judges_shapes_after_bridging():
         m.generate(2, label="chair", seed=0, whole=True, max_draws=1)
     whole = m.generate(2, label="chair", seed=0, whole=True, max_draws=1, bridge=0.2)
     assert int(whole.voxels[0].sum()) == 81 + 4 + 3 and torch.all(whole.probs[:, 5, 5:8, 5] == 0.75)
+
+
+class _PostFromLatent(torch.nn.Module):
+    """Stands in for G: a top and a 4-voxel leg (4.7 % of the shape) joined by a post whose
+    occupancy is sigmoid(z[:, 0] − shift): the shape is whole only where z[:, 0] > shift."""
+
+    def __init__(self, shift: float = 0.0):
+        super().__init__()
+        self.shift = shift
+
+    def forward(self, z, labels=None):
+        g = torch.zeros(len(z), 1, 16, 16, 16)
+        g[:, 0, 1:10, 8, 1:10] = 0.9
+        g[:, 0, 5, 1:5, 5] = 0.8
+        g[:, 0, 5, 5:8, 5] = torch.sigmoid(z[:, :1] - self.shift)
+        return g
+
+
+def test_repair_latents_moves_only_broken_shapes_until_they_are_whole():
+    from multigan.voxel.metrics import valid_after_cleanup
+    from multigan.voxel.models import REPAIR_STEPS
+
+    m = GAN3D(**TINY, classes=["chair"], latent="normal")
+    m.generator = _PostFromLatent()
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    z[:, 0] = torch.tensor([-3.0, 2.0, -1.0])
+    labels = torch.zeros(3, dtype=torch.long)
+    assert valid_after_cleanup(m.generate_batched(3, labels, z=z)[:, 0]).tolist() == [False, True, False]
+    out = m.repair_latents(z, labels, steps=40, lr=0.5)
+    assert valid_after_cleanup(m.generate_batched(3, labels, z=out)[:, 0]).all()
+    assert torch.equal(out[1], z[1]) and torch.equal(out[:, 1:], z[:, 1:])   # only the post's coordinate moves
+    assert torch.equal(out[2], m.repair_latents(z, labels, steps=5, lr=0.5)[2])   # stops at the first whole check
+    short = m.repair_latents(z, labels, steps=5, lr=0.5)
+    assert -3.0 < float(short[0, 0]) < 0.0                                 # moved, still broken, kept
+    assert torch.equal(m.repair_latents(z, labels, steps=0), z) and m.training   # the mode is restored
+
+    near = z.clone()
+    near[:, 0] = torch.tensor([-0.05, 1.0, -0.1])                         # default lr 0.02: a few steps
+    plain = m.generate(3, label="chair", z=near)
+    fixed = m.generate(3, label="chair", z=near, repair=REPAIR_STEPS)
+    assert valid_after_cleanup(plain.probs).tolist() == [False, True, False]
+    assert valid_after_cleanup(fixed.probs).all() and torch.equal(fixed.probs[1], plain.probs[1])
+
+    seeded = m.generate(4, label="chair", seed=3, repair=REPAIR_STEPS)
+    assert torch.equal(seeded.probs, m.generate(4, label="chair", seed=3, repair=REPAIR_STEPS).probs)
+    first = m.generate(4, label="chair", seed=3)                           # repair starts from the same draw
+    kept = valid_after_cleanup(first.probs)
+    assert torch.equal(seeded.probs[kept], first.probs[kept])
+
+    for bad in (-1, True, 1.5, "40"):
+        with pytest.raises(ValueError, match="repair must be an integer >= 0"):
+            m.generate(2, label="chair", repair=bad)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        m.repair_latents(z, labels, lr=0)
+    with pytest.raises(ValueError, match=r"z must be a \(n, 8\) tensor"):
+        m.repair_latents(z[:, :4], labels)
+    with pytest.raises(ValueError, match="pass 3 labels"):
+        m.repair_latents(z)
+
+
+def test_generate_whole_judges_shapes_after_repair():
+    m = GAN3D(**TINY, classes=["chair"], latent="uniform")
+    m.generator = _PostFromLatent(shift=0.6)                               # U(0, 1) latents: ~60 % broken
+    with pytest.raises(RuntimeError, match="still not whole after 1 draws"):
+        m.generate(6, label="chair", seed=0, whole=True, max_draws=1)
+    whole = m.generate(6, label="chair", seed=0, whole=True, max_draws=1, repair=40)
+    assert int(whole.voxels.sum()) == 6 * (81 + 4 + 3)
