@@ -346,7 +346,7 @@ class GAN3D(AdversarialModel):
         gets Adam steps of size ``lr`` that lower its shape's :func:`disconnected_share` (the loss
         ``connectivity_weight`` trains with), ``check_every`` at a time (Adam restarts after each
         check), and stops at the first check that finds it valid, after ``steps`` at most. Shapes
-        already valid keep their latent, and a shape still broken keeps the latent it reached.
+        already valid keep their latent, and so does a shape not mended in ``steps``.
         This is a search in the generator's own latent space, as AnoGAN's is, so the repaired shapes
         are shapes the generator makes. ``z``: (n, latent_dim); ``labels``: n class indices for a
         conditional model. Returns the new latents (float32, CPU); the model's mode is restored.
@@ -375,13 +375,14 @@ class GAN3D(AdversarialModel):
 
         device = next(self.parameters()).device
         z, labels = z.to(device), None if labels is None else labels.to(device)
-        todo, done = torch.arange(len(z), device=device), 0
+        start, todo, done = z.clone(), torch.arange(len(z), device=device), 0
         while True:
             y = None if labels is None else labels[todo]
             with torch.no_grad():
                 probs = self.generator(z[todo], y)[:, 0].float().cpu()
             todo = todo[~valid_after_cleanup(probs).to(device)]
             if not len(todo) or done >= steps:
+                z[todo] = start[todo]                          # not mended: the shape as first drawn
                 return z.cpu()
             y = None if labels is None else labels[todo]
             moving = z[todo].clone().requires_grad_(True)
