@@ -57,11 +57,11 @@ def _stages(resolution: int, channels: Sequence[int]) -> None:
                          f"grids, not {resolution}³; give {int(math.log2(resolution)) - 2} channel widths")
 
 
-@torch.no_grad()
 def _seeded(seed: Optional[int]) -> Optional[torch.Generator]:
     return torch.Generator().manual_seed(int(seed)) if seed is not None else None
 
 
+@torch.no_grad()
 def _dcgan_init(module: nn.Module) -> None:
     """DCGAN initialisation (Radford et al. 2016), as the 3D-GAN ports use: conv weights N(0, 0.02),
     BatchNorm scales N(1, 0.02) and shifts 0. PyTorch's default for a transposed 3-D conv with
@@ -404,8 +404,7 @@ class GAN3D(AdversarialModel):
 
         if z is not None:
             raise ValueError("whole=True draws its own latents (seeded by seed); pass seed, not z")
-        if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1:
-            raise ValueError(f"max_draws must be an integer >= 1, got {max_draws!r}")
+        _check_count(max_draws, "max_draws")
         gen = _seeded(seed)
         out = torch.zeros(n, *(self.resolution,) * 3)
         todo = torch.arange(n)
