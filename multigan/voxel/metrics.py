@@ -41,7 +41,7 @@ from multigan.io._common import as_numpy
 
 __all__ = [
     "binarize", "is_valid", "validity_flags", "validity", "iou_matrix", "coverage_mmd", "diversity",
-    "surface_points", "chamfer_distance", "linear_probe_accuracy", "evaluate_shapes",
+    "surface_points", "chamfer_distance", "chamfer_matrix", "linear_probe_accuracy", "evaluate_shapes",
     "largest_piece_share", "valid_after_cleanup", "SOLID_BOX_FILL", "MAX_GRID_FILL", "MAX_STRAY_FRACTION",
     "MAX_DROPPED_FRACTION",
 ]
@@ -380,6 +380,49 @@ def chamfer_distance(points_a: Tensor, points_b: Tensor, chunk: int = 4096) -> f
                      .double().mean())
 
     return one_way(pa, pb) + one_way(pb, pa)
+
+
+def _surfaces_and_distances(grids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per grid, its surface voxels (:func:`surface_points`) as a flat float mask ``(N, R³)``, every
+    voxel's Euclidean distance to the nearest of them ``(N, R³)``, and the surface sizes ``(N,)``."""
+    from scipy import ndimage
+
+    masks = torch.zeros(len(grids), grids[0].numel())
+    dists = torch.zeros_like(masks)
+    for i, grid in enumerate(grids):
+        surface = surface_points(grid).long()
+        if not len(surface):
+            continue
+        mask = np.zeros(tuple(grid.shape), dtype=bool)
+        mask[tuple(surface.T.numpy())] = True
+        masks[i] = torch.from_numpy(mask.ravel().astype(np.float32))
+        dists[i] = torch.from_numpy(ndimage.distance_transform_edt(~mask).ravel().astype(np.float32))
+    return masks, dists, masks.sum(1)
+
+
+def chamfer_matrix(a: VoxelsLike, b: VoxelsLike) -> Tensor:
+    """Symmetric Chamfer distances ``(Na, Nb)`` float32 between the surfaces of two sets of grids.
+
+    A surface is a grid's surface voxels (:func:`surface_points`: the mesh surface to within a
+    voxel), all of them; the distance of a pair is :func:`chamfer_distance` of the two, in voxels.
+    It is computed exactly for all pairs at once: with ``S`` the surface masks and ``D`` each
+    grid's distance transform (every voxel's distance to its surface), the mean distance from
+    ``a``'s surface to ``b``'s is ``S_a · D_b / |S_a|``, one matrix product. A pair with an empty
+    grid gives ``inf`` (0 when both are empty).
+
+    Example:
+        >>> g = torch.zeros(2, 8, 8, 8, dtype=torch.bool); g[0, 1:3, 1:3, 1:3] = True; g[1, 5:7, 1:3, 1:3] = True
+        >>> chamfer_matrix(g, g).tolist()                   # a cube, and the same moved by 4 voxels
+        [[0.0, 7.0], [7.0, 0.0]]
+    """
+    x, y = _pair(a, b)
+    (sa, da, na), (sb, db, nb) = _surfaces_and_distances(x), _surfaces_and_distances(y)
+    out = (sa.double() @ db.double().T / na.double().clamp_min(1)[:, None]
+           + (sb.double() @ da.double().T / nb.double().clamp_min(1)[:, None]).T).float()
+    empty_a, empty_b = na == 0, nb == 0
+    out[empty_a[:, None] ^ empty_b[None, :]] = math.inf
+    out[empty_a[:, None] & empty_b[None, :]] = 0.0
+    return out
 
 
 # --------------------------------------------------------------------------- linear probe

@@ -133,7 +133,8 @@ def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool = True,
-                   whole: bool = False, repair: int = 0, bridge: Optional[float] = None) -> dict[str, dict[str, float]]:
+                   whole: bool = False, repair: int = 0, bridge: Optional[float] = None,
+                   chamfer: bool = False) -> dict[str, dict[str, float]]:
     """Per-class metrics of ``n`` generated shapes against the dataset's shapes of that class.
 
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
@@ -150,8 +151,11 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     diversity. ``repair`` scores ``generate(..., repair=repair)`` samples (latents moved until
     the shapes are whole, :meth:`~multigan.voxel.models.GAN3D.repair_latents`). ``bridge`` scores
     ``generate(..., bridge=bridge)`` samples (then "after bridging" is "after cleanup").
+    ``chamfer`` adds coverage and MMD with the Chamfer distance between surfaces (in voxels,
+    :func:`~multigan.voxel.metrics.chamfer_matrix`) in place of IoU, with the same symmetries.
     """
-    from .metrics import binarize, diversity, iou_matrix, largest_piece_share, valid_after_cleanup, validity_flags
+    from .metrics import (binarize, chamfer_matrix, diversity, iou_matrix, largest_piece_share, valid_after_cleanup,
+                          validity_flags)
 
     table: dict[str, dict[str, float]] = {}
     data = binarize(dataset.voxels)
@@ -161,8 +165,8 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
         ref = data[labels == k] if model.conditional else data
         shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k, whole=whole,
                                 repair=repair, bridge=bridge)
-        gen = shapes.voxels
-        iou = iou_matrix(gen, _rotation_variants(ref).flatten(0, 1)).view(len(gen), len(ref), 8).amax(2)
+        gen, variants = shapes.voxels, _rotation_variants(ref).flatten(0, 1)
+        iou = iou_matrix(gen, variants).view(len(gen), len(ref), 8).amax(2)
         nearest = iou.argmax(1)
         share = largest_piece_share(gen)
         cleaned = valid_after_cleanup(gen)
@@ -176,6 +180,10 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
                        "mmd_iou": float((1 - iou.amax(0)).mean()),
                        "diversity": div_gen, "diversity (data)": div_data,
                        "diversity ratio": div_gen / max(div_data, 1e-12)}
+        if chamfer:
+            dist = chamfer_matrix(gen, variants).view(len(gen), len(ref), 8).amin(2)
+            table[name].update({"coverage (Chamfer)": float(torch.unique(dist.argmin(1)).numel() / len(ref)),
+                                "mmd (Chamfer)": float(dist.amin(0).mean())})
     if probe and model.conditional:
         table["probe"] = {"accuracy": probe_accuracy(model, dataset, seed=seed)}
     return table
@@ -229,6 +237,8 @@ def format_metrics(table: dict[str, dict[str, float]]) -> str:
     """Markdown table: one row per class."""
     cols = ["shapes (data)", "valid", "valid after cleanup", "valid after bridging", "coverage", "mmd_iou",
             "diversity", "diversity (data)", "diversity ratio"]
+    rows = [row for name, row in table.items() if name != "probe"]
+    cols += [c for c in ("coverage (Chamfer)", "mmd (Chamfer)") if rows and c in rows[0]]
     lines = ["| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, row in table.items():
         if name == "probe":
@@ -332,6 +342,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--folder", default=None)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--whole", action="store_true", help="score generate(whole=True) samples (rejection sampling)")
+        p.add_argument("--chamfer", action="store_true",
+                       help="also coverage and MMD with the Chamfer distance between surfaces (in voxels)")
         _repair_argument(p)
         _bridge_argument(p)
         p.add_argument("--raw", action="store_true",
@@ -371,5 +383,5 @@ def cli(command: str, argv: Sequence[str]) -> int:
         return 0
     dataset = _reference(model, args.folder)
     print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole,
-                                                   repair=args.repair, bridge=args.bridge)))
+                                                   repair=args.repair, bridge=args.bridge, chamfer=args.chamfer)))
     return 0

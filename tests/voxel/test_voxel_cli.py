@@ -139,8 +139,11 @@ def test_evaluate_model_counts_symmetric_matches():
             return Shapes(rotated[torch.arange(n) % 7], labels=[label] * n)
 
     model = Echo(resolution=16, latent_dim=4, channels=(8, 4), classes=["post", "slab"])
-    table = evaluate_model(model, data, n=7, probe=False)
+    table = evaluate_model(model, data, n=7, probe=False, chamfer=True)
     assert table["post"]["coverage"] == 1.0 and table["post"]["mmd_iou"] == pytest.approx(0.0)
+    assert table["post"]["coverage (Chamfer)"] == 1.0 and table["post"]["mmd (Chamfer)"] == 0.0
+    assert "mmd (Chamfer)" in format_metrics(table) and "Chamfer" not in format_metrics(
+        evaluate_model(model, data, n=7, probe=False))
     assert table["slab"]["valid"] == 0.0                               # a cuboid is a "solid box"
     assert table["post"]["valid after cleanup"] == table["post"]["valid"]    # one piece: nothing to clean
     assert table["post"]["largest piece"] == 1.0

@@ -251,6 +251,22 @@ def test_surface_points_and_chamfer() -> None:
         M.chamfer_distance(torch.zeros(4, 2), two)
 
 
+def test_chamfer_matrix_equals_pairwise_chamfer_of_surfaces() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 10, 10, 10, generator=gen) > 0.7
+    b = torch.rand(4, 10, 10, 10, generator=gen) > 0.5
+    b[3] = False                                                             # an empty grid
+    m = M.chamfer_matrix(a, b)
+    assert m.shape == (3, 4) and m.dtype == torch.float32
+    for i in range(3):
+        for j in range(3):
+            want = M.chamfer_distance(M.surface_points(a[i]), M.surface_points(b[j]))
+            assert float(m[i, j]) == pytest.approx(want, rel=1e-5)
+    assert torch.isinf(m[:, 3]).all() and float(M.chamfer_matrix(b[3:], b[3:])) == 0.0
+    assert torch.allclose(M.chamfer_matrix(b, a), m.T, atol=1e-5)           # symmetric
+    assert torch.equal(M.chamfer_matrix(a, a).diagonal(), torch.zeros(3))
+
+
 # --------------------------------------------------------------------------- linear probe
 
 def clusters(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
