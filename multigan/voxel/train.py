@@ -134,7 +134,7 @@ def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool = True,
                    whole: bool = False, repair: int = 0, bridge: Optional[float] = None,
-                   chamfer: bool = False) -> dict[str, dict[str, float]]:
+                   chamfer: bool = False, progress: bool = False) -> dict[str, dict[str, float]]:
     """Per-class metrics of ``n`` generated shapes against the dataset's shapes of that class.
 
     Coverage and MMD use IoU up to the 8 symmetries that augmentation adds (4 rotations about the
@@ -153,6 +153,7 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     ``generate(..., bridge=bridge)`` samples (then "after bridging" is "after cleanup").
     ``chamfer`` adds coverage and MMD with the Chamfer distance between surfaces (in voxels,
     :func:`~multigan.voxel.metrics.chamfer_matrix`) in place of IoU, with the same symmetries.
+    ``progress`` shows a bar over the classes (``multigan eval voxel`` does).
     """
     from .metrics import (binarize, chamfer_matrix, diversity, iou_matrix, largest_piece_share, valid_after_cleanup,
                           validity_flags)
@@ -161,7 +162,11 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     data = binarize(dataset.voxels)
     labels = dataset.labels
     classes = model.classes or ["all"]
-    for k, name in enumerate(classes):
+    steps = enumerate(classes)
+    if progress:
+        from tqdm.auto import tqdm
+        steps = tqdm(steps, total=len(classes), desc="evaluating", unit="class")
+    for k, name in steps:
         ref = data[labels == k] if model.conditional else data
         shapes = model.generate(n, label=name if model.conditional else None, seed=seed * 1000 + k, whole=whole,
                                 repair=repair, bridge=bridge)
@@ -382,6 +387,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print("\n".join(str(w) for w in written))
         return 0
     dataset = _reference(model, args.folder)
-    print(format_metrics(evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole,
-                                                   repair=args.repair, bridge=args.bridge, chamfer=args.chamfer)))
+    table = evaluate_model(model, dataset, n=args.n, seed=args.seed, whole=args.whole, repair=args.repair,
+                           bridge=args.bridge, chamfer=args.chamfer, progress=True)
+    print(format_metrics(table))
     return 0
