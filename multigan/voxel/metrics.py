@@ -349,11 +349,15 @@ def surface_points(grid: VoxelsLike, threshold: float = 0.5) -> Tensor:
     x = binarize(grid, threshold)
     if len(x) != 1:
         raise ValueError(f"surface_points takes one grid, got a batch of {len(x)}")
-    occ = x[0]
+    return torch.nonzero(_surface_mask(x[0])).float()
+
+
+def _surface_mask(occ: Tensor) -> Tensor:
+    """The surface voxels of one bool ``(D, H, W)`` grid as a bool grid (see :func:`surface_points`)."""
     p = torch.nn.functional.pad(occ.to(torch.uint8)[None, None], (1, 1, 1, 1, 1, 1))[0, 0].bool()
     inner = (occ & p[2:, 1:-1, 1:-1] & p[:-2, 1:-1, 1:-1] & p[1:-1, 2:, 1:-1] & p[1:-1, :-2, 1:-1]
              & p[1:-1, 1:-1, 2:] & p[1:-1, 1:-1, :-2])
-    return torch.nonzero(occ & ~inner).float()
+    return occ & ~inner
 
 
 def chamfer_distance(points_a: Tensor, points_b: Tensor, chunk: int = 4096) -> float:
@@ -383,20 +387,17 @@ def chamfer_distance(points_a: Tensor, points_b: Tensor, chunk: int = 4096) -> f
 
 
 def _surfaces_and_distances(grids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Per grid, its surface voxels (:func:`surface_points`) as a flat float mask ``(N, R³)``, every
-    voxel's Euclidean distance to the nearest of them ``(N, R³)``, and the surface sizes ``(N,)``."""
+    """Per bool grid, its surface voxels (:func:`surface_points`) as a flat float64 mask ``(N, R³)``,
+    every voxel's Euclidean distance to the nearest of them ``(N, R³)``, and the surface sizes ``(N,)``."""
     from scipy import ndimage
 
-    masks = torch.zeros(len(grids), grids[0].numel())
+    masks = torch.zeros(len(grids), grids[0].numel(), dtype=torch.float64)
     dists = torch.zeros_like(masks)
     for i, grid in enumerate(grids):
-        surface = surface_points(grid).long()
-        if not len(surface):
-            continue
-        mask = np.zeros(tuple(grid.shape), dtype=bool)
-        mask[tuple(surface.T.numpy())] = True
-        masks[i] = torch.from_numpy(mask.ravel().astype(np.float32))
-        dists[i] = torch.from_numpy(ndimage.distance_transform_edt(~mask).ravel().astype(np.float32))
+        mask = _surface_mask(grid.cpu())
+        if mask.any():
+            masks[i] = mask.flatten()
+            dists[i] = torch.from_numpy(ndimage.distance_transform_edt(~mask.numpy()).ravel())
     return masks, dists, masks.sum(1)
 
 
@@ -417,8 +418,7 @@ def chamfer_matrix(a: VoxelsLike, b: VoxelsLike) -> Tensor:
     """
     x, y = _pair(a, b)
     (sa, da, na), (sb, db, nb) = _surfaces_and_distances(x), _surfaces_and_distances(y)
-    out = (sa.double() @ db.double().T / na.double().clamp_min(1)[:, None]
-           + (sb.double() @ da.double().T / nb.double().clamp_min(1)[:, None]).T).float()
+    out = (sa @ db.T / na.clamp_min(1)[:, None] + (sb @ da.T / nb.clamp_min(1)[:, None]).T).float()
     empty_a, empty_b = na == 0, nb == 0
     out[empty_a[:, None] ^ empty_b[None, :]] = math.inf
     out[empty_a[:, None] & empty_b[None, :]] = 0.0

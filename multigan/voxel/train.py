@@ -242,8 +242,7 @@ def format_metrics(table: dict[str, dict[str, float]]) -> str:
     """Markdown table: one row per class."""
     cols = ["shapes (data)", "valid", "valid after cleanup", "valid after bridging", "coverage", "mmd_iou",
             "diversity", "diversity (data)", "diversity ratio"]
-    rows = [row for name, row in table.items() if name != "probe"]
-    cols += [c for c in ("coverage (Chamfer)", "mmd (Chamfer)") if rows and c in rows[0]]
+    cols += [c for c in ("coverage (Chamfer)", "mmd (Chamfer)") if any(c in row for row in table.values())]
     lines = ["| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, row in table.items():
         if name == "probe":
