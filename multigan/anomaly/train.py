@@ -214,7 +214,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
-          time_limit: Optional[float | str] = None, command: str = "") -> Path:
+          init_from: Optional[str] = None, time_limit: Optional[float | str] = None, command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
 
     ``normal`` is a folder (or file) of normal images, an :class:`ImageSet` (10 % held out for
@@ -239,6 +239,10 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     on a random ``search_calibration_images`` of it with each class's share kept,
     :func:`stratified_subset`). Never pass the test set.
     One process only: the encoder stage and the calibration are not split across a torchrun job.
+    ``init_from`` (an exported model, e.g. ``"brain-mri"``, built with the same options) starts the
+    GAN from its generator and critic with fresh optimizers, counting iterations on from its
+    ``training.json`` (:meth:`Trainer.warm_start <multigan.core.Trainer.warm_start>`); the encoder
+    stage then starts from its encoder and adapts it to the generator trained on.
     ``time_limit`` (seconds or ``"2h30m"``, both stages together) stops training early: nothing is
     exported and the path returned is the GAN's newest checkpoint (or the encoder's state file);
     ``resume`` goes on from there.
@@ -266,7 +270,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
     out = Path(out)
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command)
+    history = trainer.resume_run(resume, command, init_from=init_from)
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start
@@ -508,7 +512,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--select-on", default=None,
                        help="choose the encoder checkpoint by image AUROC on this labelled folder (normal/, "
                             "abnormal/), or 'simulated': the held-out normal images, half with simulated lesions")
-        add_run_arguments(p)
+        add_run_arguments(p, init_from=True)
     elif command == "score":
         p.add_argument("source", help="image folder or file (PNG/JPEG, DICOM, NIfTI)")
         p.add_argument("--out", required=True, help="report folder (scores.csv, report.json, overlays/)")
@@ -548,8 +552,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume, time_limit=args.time_limit,
-                      command="multigan train anomaly " + " ".join(argv))
+                      precision=args.precision, resume=args.resume, init_from=args.init_from,
+                      time_limit=args.time_limit, command="multigan train anomaly " + " ".join(argv))
         if final.name != "final":
             print(f"time limit reached; training state in {final}: run the same command with --resume to go on")
             return 0

@@ -120,6 +120,30 @@ def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
     assert all(not torch.equal(loaded[k], ema[k]) for k in stats)
 
 
+def test_init_from_warm_starts_every_network(model_dir, folders, tmp_path):
+    """--init-from: G, D and E start from an exported model, iterations count on, its commands carry over."""
+    opts = dict(normal=str(folders / "healthy"), size=16, width=4, batch_size=8, calibrate_search=False,
+                checkpoint_every=10, device="cpu", precision="fp32", init_from=str(model_dir))
+    before = AnoGAN.from_pretrained(model_dir).state_dict()
+    same = train(tmp_path / "same", steps=2, encoder_steps=0, **opts, command="warm")    # nothing left to train
+    after = AnoGAN.from_pretrained(same).state_dict()
+    nets = [k for k in before if k.split(".")[0] in ("generator", "discriminator", "encoder")]
+    assert {k.split(".")[0] for k in nets} == {"generator", "discriminator", "encoder"}
+    for key in nets:
+        assert torch.equal(after[key], before[key]), key
+    assert float(after["thresholds"][0]) == pytest.approx(float(before["thresholds"][0]), rel=1e-3)
+    more = train(tmp_path / "more", steps=3, encoder_steps=1, map_shift=1, **opts, command="more")
+    info = json.loads((more / "training.json").read_text())
+    assert info["iterations"] == 3 and info["init_from"] == {"model": str(model_dir), "iterations": 2}
+    assert info["commands"] == ["pytest", "more"] and AnoGAN.from_pretrained(more).map_shift == 1
+    trained = AnoGAN.from_pretrained(more).state_dict()
+    assert any(not torch.equal(trained[k], before[k]) for k in nets if k.startswith("generator."))
+    with pytest.raises(ValueError, match=r"init-from .*width"):
+        train(tmp_path / "wide", steps=3, encoder_steps=0, **{**opts, "width": 8}, command="wide")
+    assert _parser("train").parse_args(["--out", "x", "--init-from", "brain-mri"]).init_from == "brain-mri"
+    assert _parser("train").parse_args(["--out", "x"]).init_from is None
+
+
 def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     """Scoring options do not touch training: a finished run resumes to export and calibrate them."""
     opts = dict(normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=2, batch_size=8,
