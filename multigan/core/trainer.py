@@ -791,7 +791,7 @@ class Trainer:
         from the model's ``training.json``.
 
         The EMA (when on) restarts from the loaded generator. Returns the model's history, as
-        :meth:`resume_run` does, plus ``"init_from"`` (the folder and its iterations), so the next
+        :meth:`resume_run` does, plus ``"init_from"`` (the model as named and its iterations), so the next
         export's ``training.json`` still lists every command behind its weights. The model's type
         and constructor arguments must match this trainer's, except the model's ``data_options``
         (how its training data were prepared: a model can be fine-tuned on data prepared otherwise)
@@ -815,7 +815,7 @@ class Trainer:
         info_file = folder / "training.json"
         old = json.loads(info_file.read_text()) if info_file.is_file() else {}
         self.step = int(old.get("iterations", 0))
-        return {**_exported_history(old), "init_from": {"model": str(folder), "iterations": self.step}}
+        return {**_exported_history(old), "init_from": {"model": str(name_or_path), "iterations": self.step}}
 
     def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:
         """The provenance every exported ``training.json`` starts with, then ``fields``, then the config.
