@@ -140,6 +140,7 @@ def test_init_from_warm_starts_every_network(model_dir, folders, tmp_path):
     assert any(not torch.equal(trained[k], before[k]) for k in nets if k.startswith("generator."))
     with pytest.raises(ValueError, match=r"init-from .*width"):
         train(tmp_path / "wide", steps=3, encoder_steps=0, **{**opts, "width": 8}, command="wide")
+    assert not (tmp_path / "wide").exists()                                  # refused before anything is written
     assert _parser("train").parse_args(["--out", "x", "--init-from", "brain-mri"]).init_from == "brain-mri"
     assert _parser("train").parse_args(["--out", "x"]).init_from is None
 
