@@ -3,15 +3,14 @@
     python benchmarks/anomaly_speed.py --model brain-mri --n 64 --iterations 500 --device cpu
 
 The networks' weights do not change the cost, so ``--model none`` times an untrained model of
-the same size (``--width``).
+the same size (``--width``). ``multigan bench --scoring`` prints the same table
+(:func:`multigan.anomaly.train.scoring_speed`).
 """
 
 import argparse
-import time
-
-import torch
 
 from multigan.anomaly import AnoGAN
+from multigan.anomaly.train import format_scoring_speed, scoring_speed
 
 
 def main() -> None:
@@ -24,21 +23,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
 
-    det = AnoGAN(image_size=args.size, width=args.width) if args.model == "none" else AnoGAN.from_pretrained(args.model)
-    det.to(args.device)
-    x = torch.rand(args.n, det.channels, det.image_size, det.image_size) * 2 - 1
-    rows = []
-    for method, its in (("izif", 0), ("search", args.iterations)):
-        det.score(x[:2], method=method, iterations=max(its // 50, 1), batch_size=args.n)        # warm-up
-        start = time.perf_counter()
-        det.score(x, method=method, iterations=its, batch_size=args.n)
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        rows.append((method, its, args.n / (time.perf_counter() - start)))
-    print("| method | Γ | images/s |\n|---|---:|---:|")
-    for method, its, speed in rows:
-        print(f"| {method} | {its or '—'} | {speed:.2f} |")
-    print(f"f-AnoGAN / AnoGAN speed ratio: {rows[0][2] / rows[1][2]:.0f}×")
+    det = None if args.model == "none" else AnoGAN.from_pretrained(args.model)
+    print(format_scoring_speed(scoring_speed(det, n=args.n, iterations=args.iterations, device=args.device,
+                                             width=args.width, size=args.size)))
 
 
 if __name__ == "__main__":

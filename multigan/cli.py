@@ -2,7 +2,7 @@
 
     multigan demo --out outputs/                 write example files of every kind
     multigan info                                versions, devices, modalities, objectives
-    multigan bench [--configs ...]               training-step throughput and trainer overhead
+    multigan bench [--configs ...] [--scoring]   training-step throughput and trainer overhead (+ anomaly scoring)
     multigan train|sample|score|eval MODALITY …  handed to the modality (see ``multigan MODALITY --help``)
 """
 
@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=100, help="timed iterations per round")
     bench.add_argument("--rounds", type=int, default=5, help="alternating rounds (median reported)")
     bench.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    bench.add_argument("--scoring", action="store_true",
+                       help="also time anomaly scoring: images/s of f-AnoGAN and of AnoGAN's search (64x64, width 32)")
+    bench.add_argument("--scoring-images", type=int, default=16, help="images scored in one batch (--scoring)")
+    bench.add_argument("--scoring-iterations", type=int, default=500, help="Γ of AnoGAN's search (--scoring)")
 
     for command in MODALITY_COMMANDS:
         p = sub.add_parser(command, help=f"{command} with a modality model ({', '.join(MODALITIES)})",
@@ -101,6 +105,14 @@ def _bench(args: argparse.Namespace) -> int:
     rows = [run_benchmark(n, device=args.device, precision=args.precision, steps=args.steps, rounds=args.rounds)
             for n in names]
     print(format_table(rows))
+    if args.scoring:
+        from multigan.anomaly.train import format_scoring_speed, scoring_speed
+        from multigan.core.device import resolve_device
+
+        scoring = scoring_speed(n=args.scoring_images, iterations=args.scoring_iterations,
+                                device=str(resolve_device(args.device)))
+        print("\nanomaly scoring (untrained AnoGAN, 64x64, width 32):\n" + format_scoring_speed(scoring))
+        rows = rows + [{"config": "anomaly-scoring", **r} for r in scoring]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

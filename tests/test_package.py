@@ -1,5 +1,6 @@
 """Package-level behaviour: cheap import, CLI basics, device resolution."""
 
+import json
 import subprocess
 import sys
 import time
@@ -63,6 +64,25 @@ def test_cli_bench_runs_a_tiny_config(capsys, tmp_path):
     assert "| gaussians | cpu | fp32 |" in out
     assert (tmp_path / "b.json").read_text().count("trainer_it_s") == 1
     assert main(["bench", "--configs", "nope"]) == 2
+
+
+def test_scoring_speed_times_both_methods(capsys, tmp_path):
+    from multigan.anomaly.train import format_scoring_speed, scoring_speed
+
+    rows = scoring_speed(n=3, iterations=4, width=4, size=16)
+    assert [(r["method"], r["iterations"], r["images"]) for r in rows] == [("izif", 0, 3), ("search", 4, 3)]
+    assert all(r["images_per_s"] > 0 for r in rows)
+    assert rows[1]["ratio"] == pytest.approx(rows[0]["images_per_s"] / rows[1]["images_per_s"])
+    table = format_scoring_speed(rows)
+    assert "| search | 4 | 3 |" in table and f"ratio: {rows[1]['ratio']:.0f}×" in table
+    with pytest.raises(ValueError, match="iterations must be an int >= 1"):
+        scoring_speed(n=2, iterations=0, width=4, size=16)
+    assert main(["bench", "--configs", "gaussians", "--device", "cpu", "--steps", "2", "--rounds", "1", "--scoring",
+                 "--scoring-images", "2", "--scoring-iterations", "2", "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "anomaly scoring" in out and "| izif | — | 2 |" in out and "| search | 2 | 2 |" in out
+    saved = json.loads((tmp_path / "b.json").read_text())
+    assert [r.get("method") for r in saved] == [None, "izif", "search"]
 
 
 def test_cli_demo_writes_every_kind(tmp_path, capsys):

@@ -404,6 +404,42 @@ def _draw_per_label(labels: torch.Tensor, counts: dict[int, int], seed: int) -> 
     return torch.cat(picks).sort().values
 
 
+def scoring_speed(model=None, *, n: int = 16, iterations: int = 500, device: str = "cpu",
+                  width: int = 32, size: int = 64) -> list[dict[str, Any]]:
+    """Images per second scored by f-AnoGAN (``izif``, one encoder pass) and by AnoGAN's latent search
+    (Γ = ``iterations`` steps, all ``n`` images in one batch), each after a short warm-up.
+
+    ``model`` is an :class:`AnoGAN` (scored with its own search options) or None for an untrained
+    one of ``width`` and ``size``: weights do not change the cost. Returns one row per method
+    (``method``, ``iterations``, ``images``, ``images_per_s``); the search row also holds ``ratio``,
+    f-AnoGAN's speed over the search's. ``multigan bench --scoring`` prints them.
+    """
+    from .models import AnoGAN, _check_count
+
+    _check_count(n, "n", "images scored")
+    _check_count(iterations, "iterations", "search steps, Γ")
+    det = (model if model is not None else AnoGAN(image_size=size, width=width)).to(device).eval()
+    x = torch.rand(n, det.channels, det.image_size, det.image_size) * 2 - 1
+    rows = []
+    for method, its in (("izif", 0), ("search", iterations)):
+        det.score(x[:2], method=method, iterations=max(its // 50, 1), batch_size=n)        # warm-up
+        start = time.perf_counter()
+        det.score(x, method=method, iterations=max(its, 1), batch_size=n)         # izif ignores it
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+        rows.append({"method": method, "iterations": its, "images": n,
+                     "images_per_s": n / (time.perf_counter() - start)})
+    rows[1]["ratio"] = rows[0]["images_per_s"] / rows[1]["images_per_s"]
+    return rows
+
+
+def format_scoring_speed(rows: Sequence[dict[str, Any]]) -> str:
+    """:func:`scoring_speed`'s rows as a Markdown table and the speed ratio."""
+    lines = ["| method | Γ | images | images/s |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['method']} | {r['iterations'] or '—'} | {r['images']} | {r['images_per_s']:.2f} |" for r in rows]
+    return "\n".join(lines) + f"\nf-AnoGAN / AnoGAN speed ratio: {rows[-1]['ratio']:.0f}×"
+
+
 def balanced_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
     """Sorted indices of ``n`` images, half normal (label 0) and half abnormal, drawn at random."""
     if n < 2:
