@@ -102,15 +102,19 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"multigan bench: unknown config(s) {', '.join(unknown)}; available: {', '.join(BENCHMARKS)}",
               file=sys.stderr)
         return 2
-    rows = [run_benchmark(n, device=args.device, precision=args.precision, steps=args.steps, rounds=args.rounds)
-            for n in names]
-    print(format_table(rows))
-    if args.scoring:
-        from multigan.anomaly.train import format_scoring_speed, scoring_speed
+    scoring = []
+    if args.scoring:            # first, so a bad --scoring-* value fails before the training benchmarks run
+        from multigan.anomaly.train import scoring_speed
         from multigan.core.device import resolve_device
 
         scoring = scoring_speed(n=args.scoring_images, iterations=args.scoring_iterations,
                                 device=str(resolve_device(args.device)))
+    rows = [run_benchmark(n, device=args.device, precision=args.precision, steps=args.steps, rounds=args.rounds)
+            for n in names]
+    print(format_table(rows))
+    if scoring:
+        from multigan.anomaly.train import format_scoring_speed
+
         print("\nanomaly scoring (untrained AnoGAN, 64x64, width 32):\n" + format_scoring_speed(scoring))
         rows = rows + [{"config": "anomaly-scoring", **r} for r in scoring]
     if args.json:

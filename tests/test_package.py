@@ -83,6 +83,8 @@ def test_scoring_speed_times_both_methods(capsys, tmp_path):
     assert "anomaly scoring" in out and "| izif | — | 2 |" in out and "| search | 2 | 2 |" in out
     saved = json.loads((tmp_path / "b.json").read_text())
     assert [r.get("method") for r in saved] == [None, "izif", "search"]
+    assert main(["bench", "--configs", "gaussians", "--scoring", "--scoring-images", "0"]) == 2
+    assert "n must be an int >= 1" in capsys.readouterr().err
 
 
 def test_cli_demo_writes_every_kind(tmp_path, capsys):
