@@ -104,7 +104,7 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     scoring = []
     if args.scoring:            # first, so a bad --scoring-* value fails before the training benchmarks run
-        from multigan.anomaly.train import scoring_speed
+        from multigan.anomaly.train import format_scoring_speed, scoring_speed
         from multigan.core.device import resolve_device
 
         scoring = scoring_speed(n=args.scoring_images, iterations=args.scoring_iterations,
@@ -113,8 +113,6 @@ def _bench(args: argparse.Namespace) -> int:
             for n in names]
     print(format_table(rows))
     if scoring:
-        from multigan.anomaly.train import format_scoring_speed
-
         print("\nanomaly scoring (untrained AnoGAN, 64x64, width 32):\n" + format_scoring_speed(scoring))
         rows = rows + [{"config": "anomaly-scoring", **r} for r in scoring]
     if args.json:
