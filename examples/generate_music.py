@@ -1,18 +1,20 @@
 """Compose melodies over a chord progression with the shipped MidiNet and write MIDI, WAV and a PNG.
 
-    python examples/generate_music.py --chords "C G Am F C G F C" --out outputs/music --n 3
+    python examples/generate_music.py --chords "C G Am F C G F C" --out examples_out/music --n 3
 """
 
 import argparse
 from pathlib import Path
 
+from multigan.cli import HelpFormatter
 from multigan.music import MidiNet
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--chords", default="C G Am F C G F C", help="one chord symbol per bar")
-    parser.add_argument("--out", default="outputs/music", help="output folder")
+    parser.add_argument("--out", default="examples_out/music", help="output folder")
     parser.add_argument("--n", type=int, default=3, help="how many melodies (seeds 0..n-1)")
     parser.add_argument("--model", default="bach", help="shipped model name or checkpoint folder")
     parser.add_argument("--prime", default=None, help="MIDI file whose first bar starts the melody")

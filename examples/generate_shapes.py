@@ -1,6 +1,6 @@
 """Generate furniture with the shipped 3D-GAN and write meshes (GLB/OBJ/STL/PLY/OFF) and a preview PNG.
 
-    python examples/generate_shapes.py --label chair --n 4 --out outputs/voxel
+    python examples/generate_shapes.py --label chair --n 4 --out examples_out/voxel
     python examples/generate_shapes.py --label table --whole      # redraw tables until each is one piece
     python examples/generate_shapes.py --label table --repair     # move broken tables' latents until whole
     python examples/generate_shapes.py --label table --bridge     # join detached legs through faint voxels
@@ -10,14 +10,16 @@
 import argparse
 from pathlib import Path
 
+from multigan.cli import HelpFormatter
 from multigan.voxel import BRIDGE_LOW, GAN3D, REPAIR_STEPS
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--label", default="chair", help="chair, table, sofa or bed")
     parser.add_argument("--n", type=int, default=4, help="how many shapes")
-    parser.add_argument("--out", default="outputs/voxel", help="output folder")
+    parser.add_argument("--out", default="examples_out/voxel", help="output folder")
     parser.add_argument("--format", default="glb", choices=["glb", "obj", "stl", "ply", "off"])
     parser.add_argument("--model", default="furniture-32", help="shipped model name or checkpoint folder")
     parser.add_argument("--seed", type=int, default=0)

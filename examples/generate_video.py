@@ -1,22 +1,24 @@
 """Generate class-conditional clips with a DVD-GAN and write MP4 files and a GIF grid.
 
-    python examples/generate_video.py --model runs/mmnist/final --label 7 --n 4 --out outputs/video
+    python examples/generate_video.py --model runs/mmnist/final --label 7 --n 4 --out examples_out/video
 """
 
 import argparse
 from pathlib import Path
 
+from multigan.cli import HelpFormatter
 from multigan.video import DVDGAN
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--model", default="moving-mnist", help="shipped model name or trained folder")
     parser.add_argument("--label", default="7", help="class to generate (a digit for Moving MNIST)")
     parser.add_argument("--n", type=int, default=4, help="how many clips")
     parser.add_argument("--fps", type=float, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="outputs/video", help="output folder")
+    parser.add_argument("--out", default="examples_out/video", help="output folder")
     args = parser.parse_args()
 
     model = DVDGAN.from_pretrained(args.model)

@@ -1,7 +1,7 @@
 """Score medical images for anomalies with f-AnoGAN or AnoGAN and write a report (CSV, JSON, overlays).
 
-    python examples/score_medical_images.py scans/ --model brain-mri --out outputs/anomaly
-    python examples/score_medical_images.py --model runs/brain/final --out outputs/anomaly   # built-in test slices
+    python examples/score_medical_images.py scans/ --model brain-mri --out examples_out/anomaly
+    python examples/score_medical_images.py --model runs/brain/final --out examples_out/anomaly   # built-in test slices
 
 With no input folder, eight of the built-in test slices (four with simulated lesions) are first
 written as PNG files to ``OUT/inputs/`` and read back, so the run shows the whole path from image
@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from multigan.anomaly import AnoGAN, brain_mri, read_images
+from multigan.cli import HelpFormatter
 
 
 def write_builtin_slices(folder: Path, size: int) -> Path:
@@ -33,14 +34,15 @@ def write_builtin_slices(folder: Path, size: int) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("source", nargs="?", default=None,
                         help="image folder or file (PNG/JPEG, DICOM, NIfTI); default: built-in test slices")
     parser.add_argument("--model", default="brain-mri", help="shipped model name or trained folder")
     parser.add_argument("--method", default="izif", choices=["izif", "search", "izif+search"],
                         help="izif: f-AnoGAN (one pass); search: AnoGAN latent search (slow)")
     parser.add_argument("--iterations", type=int, default=500, help="Γ of the latent search")
-    parser.add_argument("--out", default="outputs/anomaly", help="report folder")
+    parser.add_argument("--out", default="examples_out/anomaly", help="report folder")
     args = parser.parse_args()
 
     try:

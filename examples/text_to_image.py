@@ -1,7 +1,7 @@
 """Generate images from captions with a text-to-image GAN: a captioned grid and an interpolation strip.
 
     python examples/text_to_image.py "a small red circle on the left" "a large blue square at the top" --n 4
-    python examples/text_to_image.py --model runs/t2i/final --out outputs/text2image
+    python examples/text_to_image.py --model runs/t2i/final --out examples_out/text2image
 
 The strip keeps one latent and moves the caption embedding from the first caption to the last
 (or to ``--to``).
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from multigan.cli import HelpFormatter
 from multigan.text2image import TextImageGAN
 
 CAPTIONS = ("a small red circle on the left", "a large blue triangle at the top", "a green square in the middle",
@@ -19,14 +20,15 @@ CAPTIONS = ("a small red circle on the left", "a large blue triangle at the top"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("captions", nargs="*", default=list(CAPTIONS), help="captions (default: four examples)")
     parser.add_argument("--model", default="shapes", help="shipped model name or trained folder")
     parser.add_argument("--n", type=int, default=4, help="images per caption")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--to", default=None, help="end caption of the interpolation strip (default: the last one)")
     parser.add_argument("--steps", type=int, default=8, help="images in the interpolation strip")
-    parser.add_argument("--out", default="outputs/text2image", help="output folder")
+    parser.add_argument("--out", default="examples_out/text2image", help="output folder")
     args = parser.parse_args(argv)
 
     try:

@@ -14,25 +14,46 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["main"]
+__all__ = ["main", "HelpFormatter", "modality_parser"]
 
 MODALITY_COMMANDS = ("train", "sample", "score", "eval")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` that shows each option's default, except where there is none to show (None, False)
+    or the help text already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def modality_parser(command: str, modality: str) -> argparse.ArgumentParser:
+    """The argument parser of ``multigan COMMAND MODALITY`` (defaults shown in ``--help``)."""
+    return argparse.ArgumentParser(prog=f"multigan {command} {modality}", formatter_class=HelpFormatter)
 
 
 def _parser() -> argparse.ArgumentParser:
     from multigan import MODALITIES, __version__
 
-    parser = argparse.ArgumentParser(prog="multigan", description="Adversarial generation beyond images.")
+    parser = argparse.ArgumentParser(prog="multigan", description="Adversarial generation beyond images.",
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"multigan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="write example outputs (MIDI, WAV, meshes, video, images)")
-    demo.add_argument("--out", default="outputs", help="output folder (default: outputs/)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo = sub.add_parser("demo", help="write example outputs (MIDI, WAV, meshes, video, images)",
+                          formatter_class=HelpFormatter)
+    demo.add_argument("--out", default="outputs", help="output folder")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every modality's samples")
+    demo.add_argument("--patterns", action="store_true",
+                      help="also write the writers' test patterns (scale, torus, moving square, image grid)")
 
     sub.add_parser("info", help="versions, devices, modalities and objectives")
 
-    bench = sub.add_parser("bench", help="training-step it/s, peak memory and trainer overhead")
+    bench = sub.add_parser("bench", help="training-step it/s, peak memory and trainer overhead",
+                           formatter_class=HelpFormatter)
     bench.add_argument("--configs", nargs="+", default=None, help="benchmark names (default: all)")
     bench.add_argument("--device", default="auto")
     bench.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
@@ -52,19 +73,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _demo(out: Path, seed: int) -> int:
-    from multigan import available_modalities, load_modality
-    from multigan.io.patterns import write_test_patterns
+def _demo(out: Path, seed: int, patterns: bool = False) -> int:
+    """Run every modality's demo; one failing modality never hides the others.
 
-    files = list(write_test_patterns(out))
+    A failure prints ``multigan demo: MODALITY failed: error`` (one line), the files written are
+    listed either way, and the exit status is 1 when any modality failed."""
+    from multigan import available_modalities, load_modality
+
+    files: list[Path] = []
+    failed: list[str] = []
+    if patterns:
+        from multigan.io.patterns import write_test_patterns
+
+        files += list(write_test_patterns(out))
     for name in available_modalities():
         module = load_modality(name)
-        if hasattr(module, "demo"):
+        if not hasattr(module, "demo"):
+            continue
+        try:
             files += list(module.demo(out / name, seed=seed))
+        except Exception as err:                       # noqa: BLE001 - reported, then the next modality runs
+            failed.append(name)
+            print(f"multigan demo: {name} failed: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
+            files += sorted(p for p in (out / name).rglob("*") if p.is_file() and p not in files)
     for f in files:
         print(f)
     print(f"wrote {len(files)} files under {out}/")
+    if failed:
+        print(f"multigan demo: {len(failed)} of the modalities failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (its first line, when it has several)."""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
 
 
 def _info() -> int:
@@ -132,10 +176,13 @@ def _modality_command(command: str, modality: str, argv: list[str]) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``multigan`` command; returns the exit status."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # transformers' "Loading weights" bar: noise here
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return _demo(Path(args.out), args.seed)
+            return _demo(Path(args.out), args.seed, args.patterns)
         if args.command == "info":
             return _info()
         if args.command == "bench":
@@ -144,6 +191,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError, NotImplementedError, TypeError) as err:
         print(f"multigan {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        from multigan.core.trainer import TrainingInterrupted
+
+        if not isinstance(err, TrainingInterrupted):  # the trainer has said where its checkpoint is
+            print(f"\nmultigan {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

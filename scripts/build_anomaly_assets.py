@@ -1,4 +1,4 @@
-"""Build ``assets/anomaly/brain_mri.npz`` (and ``ATTRIBUTION.md``) from the MNI152 T1 template bundled with nilearn.
+"""Build ``multigan/assets/anomaly/brain_mri.npz`` (and ``ATTRIBUTION.md``) from the MNI152 T1 template bundled with nilearn.
 
 Run once (about half a minute; nilearn's bundled templates work offline)::
 
@@ -331,7 +331,7 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "assets" / "anomaly", help="output folder")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "multigan" / "assets" / "anomaly", help="output folder")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
     args = parser.parse_args(argv)
     build(args.out_dir, args.seed)

@@ -1,4 +1,4 @@
-"""Build ``assets/music/bach_chorales.npz`` (and ``ATTRIBUTION.md``) from music21's Bach chorales.
+"""Build ``multigan/assets/music/bach_chorales.npz`` (and ``ATTRIBUTION.md``) from music21's Bach chorales.
 
 Run once (about a minute; music21's bundled corpus works offline)::
 
@@ -116,7 +116,7 @@ def build(out_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "assets" / "music", help="output folder")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "multigan" / "assets" / "music", help="output folder")
     build(parser.parse_args(argv).out_dir)
 
 

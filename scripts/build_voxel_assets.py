@@ -1,4 +1,4 @@
-"""Build ``assets/voxel/furniture.npz`` (and ``ATTRIBUTION.md``) from Sweet Home 3D's furniture catalogs.
+"""Build ``multigan/assets/voxel/furniture.npz`` (and ``ATTRIBUTION.md``) from Sweet Home 3D's furniture catalogs.
 
 Run once (about three minutes on two cores; needs the Debian package, never at run time)::
 
@@ -368,7 +368,7 @@ def attribution(shapes: list[dict], headers: dict, excluded: list, failed: list)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog-dir", type=Path, default=CATALOG_DIR, help="folder of the .sh3f catalogs")
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "assets" / "voxel", help="output folder")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "multigan" / "assets" / "voxel", help="output folder")
     parser.add_argument("--preview", type=Path, default=None, help="also write a PNG contact sheet here")
     args = parser.parse_args(argv)
     build(args.catalog_dir, args.out_dir, args.preview)

@@ -1,6 +1,6 @@
 """Give a trained anomaly model other AnoGAN search options and recalibrate its search threshold.
 
-    python scripts/set_anomaly_search_options.py --model assets/checkpoints/anomaly/brain-mri \
+    python scripts/set_anomaly_search_options.py --model multigan/assets/checkpoints/anomaly/brain-mri \
         --search-starts 64 --search-lr 0.0025
 
 The networks and the f-AnoGAN threshold stay as they are; the model's ``search_starts`` /

@@ -93,12 +93,16 @@ def test_cli_demo_writes_every_kind(tmp_path, capsys):
     overlays = [f"anomaly/overlays/brain_mri_test_{name}.png" for name in
                 ("00000_z031", "00001_z111", "00002_z059", "00003_z119", "00004_z091", "00005_z127",
                  "00006_z127", "00010_z043")]                      # 4 normal + 4 lesioned test slices
-    assert written == [*overlays, "anomaly/scores.csv", "image/grid.png", "music/melody.mid", "music/melody.wav",
-                       "music/roll.png", "music/scale.mid", "music/scale.wav", "text2image/grid.png",
-                       "video/clip.mp4", "video/grid.gif", "video/square.gif", "video/square.mp4", "voxel/chair.glb", "voxel/preview.png", "voxel/table.obj",
-                       "voxel/torus.glb", "voxel/torus.obj"]
+    slices = [o.replace("overlays/", "slices/") for o in overlays]          # the inputs, to score again
+    assert written == [*overlays, "anomaly/scores.csv", *slices, "music/melody.mid", "music/melody.wav",
+                       "music/roll.png", "text2image/grid.png", "video/clip.mp4", "video/grid.gif",
+                       "voxel/chair.glb", "voxel/preview.png", "voxel/table.obj"]     # models only: no test patterns
     assert all((tmp_path / w).stat().st_size > 100 for w in written)
-    assert "wrote 25 files" in capsys.readouterr().out
+    assert "wrote 26 files" in capsys.readouterr().out
+    from multigan.anomaly import brain_mri, read_images
+    again, test = read_images(tmp_path / "anomaly" / "slices"), brain_mri("test", size=64)
+    assert again.names[0] == "brain_mri_test_00000_z031.png" and again.images.shape == (8, 1, 64, 64)
+    assert (again.images[0] - test.images[0]).abs().max() <= 1 / 255 + 1e-6      # the same slice, 8-bit
     import csv
     rows = list(csv.DictReader(open(tmp_path / "anomaly" / "scores.csv")))
     flagged = [r["truth"] for r in rows if r["label"] == "anomalous"]
@@ -110,11 +114,32 @@ def test_cli_demo_writes_every_kind(tmp_path, capsys):
     assert mean["anomalous"] > mean["normal"]
 
 
-def test_cli_demo_without_shipped_models_skips_each_with_one_line(tmp_path, capsys, monkeypatch):
+def test_cli_demo_reports_each_failing_modality_and_runs_the_rest(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MULTIGAN_ASSETS", str(tmp_path / "no-assets"))
-    assert main(["demo", "--out", str(tmp_path / "out")]) == 0
-    err = capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path / "out"), "--patterns"]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
     for modality in ("music", "video", "voxel", "anomaly", "text2image"):
-        assert err.count(f"{modality} demo skipped: no checkpoint folder") == 1, modality
+        line = [e for e in err if e.startswith(f"multigan demo: {modality} failed: FileNotFoundError: ")]
+        assert len(line) == 1 and "no checkpoint folder" in line[0], (modality, err)
+    assert err[-1] == "multigan demo: 5 of the modalities failed: music, voxel, video, text2image, anomaly"
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
-    assert not [w for w in written if w.startswith(("anomaly/", "text2image/", "voxel/chair", "video/clip"))]
+    assert written == ["image/grid.png", "music/scale.mid", "music/scale.wav", "video/square.gif",
+                       "video/square.mp4", "voxel/torus.glb", "voxel/torus.obj"]      # --patterns: the writers' own
+    assert "wrote 7 files" in captured.out
+
+
+def test_cli_demo_lists_the_files_a_failing_modality_wrote(tmp_path, capsys, monkeypatch):
+    import multigan.music as music
+
+    def half_demo(out_dir, seed=0):
+        out_dir.mkdir(parents=True)
+        (out_dir / "melody.mid").write_bytes(b"MThd")
+        raise RuntimeError("synthesiser crashed\nsecond line")
+
+    monkeypatch.setattr(music, "demo", half_demo)
+    monkeypatch.setattr(multigan, "available_modalities", lambda: ["music"])
+    assert main(["demo", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "multigan demo: music failed: RuntimeError: synthesiser crashed\n" in captured.err
+    assert str(tmp_path / "music" / "melody.mid") in captured.out and "wrote 1 files" in captured.out

@@ -725,8 +725,8 @@ def _brain_arrays(path: str, mtime: float) -> dict[str, np.ndarray]:
 def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
     """The shipped brain-MRI anomaly set: axial MNI152 T1 slices, augmented; simulated lesions.
 
-    Built by ``scripts/build_anomaly_assets.py`` into ``assets/anomaly/brain_mri.npz`` (see
-    ``assets/anomaly/ATTRIBUTION.md``). ``train`` and ``val`` are normal only (val is for threshold
+    Built by ``scripts/build_anomaly_assets.py`` into ``multigan/assets/anomaly/brain_mri.npz`` (see
+    ``multigan/assets/anomaly/ATTRIBUTION.md``). ``train`` and ``val`` are normal only (val is for threshold
     calibration); ``test`` is about half abnormal, with exact lesion masks. All images derive from
     one averaged template brain: a stand-in for real scans, not a clinical data set. The lesions
     are simulated (:func:`simulate_lesions`).

@@ -19,8 +19,10 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from multigan.cli import modality_parser
 from multigan.core.checkpoint import latest_checkpoint
 from multigan.core.trainer import add_run_arguments
+from multigan.io.image import write_image
 
 __all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
 
@@ -43,7 +45,7 @@ def _normal_set(normal: Any, size: int, channels: int):
 
 def _describe(normal: Any) -> str:
     if normal is None:
-        return "brain_mri (assets/anomaly)"
+        return "brain_mri (multigan/assets/anomaly)"
     if isinstance(normal, (str, Path)):
         return str(normal)
     return f"{type(normal).__name__} given in Python"
@@ -471,19 +473,22 @@ def format_metrics(table: dict[str, dict[str, float]]) -> str:
 
 
 def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
-    """``multigan demo``: f-AnoGAN scores of 8 built-in test slices (half with simulated lesions)."""
+    """``multigan demo``: f-AnoGAN scores of 8 built-in test slices (half with simulated lesions), their
+    overlays, and the slices themselves as PNG (``slices/``: inputs for ``multigan score anomaly``)."""
     from .data import brain_mri
     from .models import AnoGAN
+    from .results import safe_file_stems
 
     out_dir = Path(out_dir)
-    det = AnoGAN.for_demo("brain-mri")
-    if det is None:
-        return []
+    det = AnoGAN.from_pretrained("brain-mri")
     test = brain_mri("test", size=det.image_size)
     normal = torch.nonzero(test.labels == 0).flatten()[:4]
     abnormal = torch.nonzero(test.labels == 1).flatten()[:4]
-    res = det.score(test.subset(torch.cat([normal, abnormal])), method="izif")
-    return [res.to_csv(out_dir / "scores.csv"), *res.save_overlays(out_dir / "overlays")]
+    slices = test.subset(torch.cat([normal, abnormal]))
+    res = det.score(slices, method="izif")
+    inputs = [write_image((image + 1) / 2, out_dir / "slices" / f"{stem}.png")   # to score again
+              for image, stem in zip(slices.images, safe_file_stems(slices.names))]
+    return [res.to_csv(out_dir / "scores.csv"), *res.save_overlays(out_dir / "overlays"), *inputs]
 
 
 def _scoring_overrides(p: argparse.ArgumentParser) -> None:
@@ -510,7 +515,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"multigan {command} anomaly")
+    p = modality_parser(command, "anomaly")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--normal", default=None, help="folder of normal images (default: built-in brain MRI)")

@@ -3,7 +3,7 @@
 :class:`ModelMixin` records the constructor arguments of every subclass automatically, so
 ``save_pretrained(dir)`` can write ``config.json`` + ``model.safetensors`` (no pickle) and
 ``from_pretrained(dir_or_name)`` can rebuild the same model. Names (not paths) resolve to shipped
-checkpoints under ``assets/checkpoints/<modality>/<name>/``.
+checkpoints under ``multigan/assets/checkpoints/<modality>/<name>/``.
 
 :class:`AdversarialModel` is what the shared :class:`~multigan.core.trainer.Trainer` drives. A
 modality supplies the networks and a few small hooks (how a batch splits into data and condition,
@@ -27,7 +27,6 @@ import functools
 import inspect
 import json
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
 
@@ -50,8 +49,9 @@ _MODEL_TYPES: dict[str, type] = {}
 
 
 def assets_dir() -> Path:
-    """Folder of shipped data and checkpoints (``$MULTIGAN_ASSETS`` or the repository's ``assets/``)."""
-    return Path(os.environ.get("MULTIGAN_ASSETS", Path(__file__).resolve().parents[2] / "assets"))
+    """Folder of shipped data and checkpoints: ``$MULTIGAN_ASSETS``, else the package's own ``multigan/assets/``
+    (package data, so editable installs, ``pip install .`` and wheels all carry it)."""
+    return Path(os.environ.get("MULTIGAN_ASSETS", Path(__file__).resolve().parents[1] / "assets"))
 
 
 def model_class(model_type: str) -> type:
@@ -181,16 +181,6 @@ class ModelMixin(nn.Module):
         model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
                            map_location=map_location)
         return model.eval()
-
-    @classmethod
-    def for_demo(cls, name: str):
-        """The shipped model ``name`` for ``multigan demo``, or ``None`` with one "demo skipped" line on
-        stderr when it is not installed (the demo then writes nothing for this modality)."""
-        try:
-            return cls.from_pretrained(name)
-        except FileNotFoundError as err:
-            print(f"{cls.modality} demo skipped: {err}", file=sys.stderr)
-            return None
 
     def load_weights(self, file: str | os.PathLike, *, components: Optional[Sequence[str]] = None,
                      map_location: str | torch.device = "cpu") -> None:

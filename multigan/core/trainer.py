@@ -30,6 +30,10 @@ import json
 import math
 import platform
 import re
+import shlex
+import signal
+import sys
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -50,13 +54,22 @@ from .module import AdversarialModel, DiscriminatorOutput
 from .objectives import Objective, get_objective
 from .penalties import Penalty, get_penalty
 
-__all__ = ["Trainer", "TrainerConfig", "NonFiniteLossError", "GlobalBatchSampler", "EVENTS"]
+__all__ = ["Trainer", "TrainerConfig", "NonFiniteLossError", "TrainingInterrupted", "GlobalBatchSampler", "EVENTS"]
 
 EVENTS = ("on_train_start", "on_step_end", "on_log", "on_snapshot", "on_eval", "on_checkpoint", "on_train_end")
 
 
 class NonFiniteLossError(RuntimeError):
     """Raised after ``max_nonfinite`` consecutive updates were skipped for a NaN/inf loss."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by :meth:`Trainer.fit` after Ctrl-C, once the iteration under way has finished and a
+    checkpoint of it is written (``checkpoint``: its folder, or None without an ``out_dir``)."""
+
+    def __init__(self, message: str, checkpoint: Optional[Path] = None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -331,6 +344,7 @@ class Trainer:
         self.train_seconds = 0.0
         self._fit_clock: Optional[float] = None
         self.stopped_by_time_limit = False  # the last fit() ended at config.time_limit, before its steps
+        self._interrupt_requested = False   # Ctrl-C seen: stop after the iteration under way
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
         self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
@@ -360,36 +374,93 @@ class Trainer:
         start_time, start_step = time.perf_counter(), self.step
         self._fit_clock = start_time
         self.stopped_by_time_limit = False
-        try:
-            while self.step < total:
-                logs = self.train_step(data)
-                bar.update(1)
-                self._emit("on_step_end", logs=logs)
-                if cfg.time_limit is not None and self.step < total and self.dist.all_true(
-                        time.perf_counter() - start_time >= cfg.time_limit, self.device):
-                    self.stopped_by_time_limit = True        # every rank agrees, so all stop on this iteration
-                    last = self._log(bar, start_time, start_step) if self._window else last
-                    if self.dist.is_main:
-                        bar.write(f"time limit of {cfg.time_limit:g} s reached at iteration {self.step}/{total}; "
-                                  "a checkpoint is written to resume from")
-                    break
-                if self.step % cfg.log_every == 0 or self.step == total:
-                    last = self._log(bar, start_time, start_step)
-                if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
-                    self.snapshot()
-                if cfg.eval_every and self.step % cfg.eval_every == 0:
-                    self.evaluate()
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < total:
+        with self._stop_on_interrupt():
+            try:
+                while self.step < total:
+                    logs = self.train_step(data)
+                    bar.update(1)
+                    self._emit("on_step_end", logs=logs)
+                    if cfg.time_limit is not None and self.step < total and self.dist.all_true(
+                            time.perf_counter() - start_time >= cfg.time_limit, self.device):
+                        self.stopped_by_time_limit = True        # every rank agrees, so all stop on this iteration
+                        last = self._log(bar, start_time, start_step) if self._window else last
+                        if self.dist.is_main:
+                            bar.write(f"time limit of {cfg.time_limit:g} s reached at iteration {self.step}/{total}; "
+                                      "a checkpoint is written to resume from")
+                        break
+                    if self.step % cfg.log_every == 0 or self.step == total:
+                        last = self._log(bar, start_time, start_step)
+                    if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                        self.snapshot()
+                    if cfg.eval_every and self.step % cfg.eval_every == 0:
+                        self.evaluate()
+                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < total:
+                        self.save_checkpoint()
+                    if self.step < total and self._interrupted():
+                        last = self._log(bar, start_time, start_step) if self._window else last
+                        self._stop_for_interrupt(bar, total)     # writes a checkpoint, raises TrainingInterrupted
+                if self.out_dir is not None:
                     self.save_checkpoint()
-            if self.out_dir is not None:
-                self.save_checkpoint()
-        finally:
-            self.train_seconds, self._fit_clock = self._seconds(), None
-            bar.close()
-            if self._tb is not None:
-                self._tb.flush()
+            finally:
+                self.train_seconds, self._fit_clock = self._seconds(), None
+                bar.close()
+                if self._tb is not None:
+                    self._tb.flush()
         self._emit("on_train_end")
         return last
+
+    @contextlib.contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """While ``fit`` runs: the first Ctrl-C (SIGINT) asks the loop to stop after the iteration under
+        way (see :meth:`_stop_for_interrupt`); a second one interrupts at once."""
+        self._interrupt_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            yield                                          # signal handlers live in the main thread only
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            self._interrupt_requested = True
+            if self.dist.is_main:
+                print("\ninterrupted: stopping when the iteration under way ends, then writing a checkpoint "
+                      "(Ctrl-C again to stop at once, without one)", file=sys.stderr, flush=True)
+
+        signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+            self._interrupt_requested = False
+
+    def _interrupted(self) -> bool:
+        """Whether Ctrl-C reached any process (all ranks then stop on the same iteration)."""
+        return not self.dist.all_true(not self._interrupt_requested, self.device)
+
+    def _stop_for_interrupt(self, bar: Any, total: int) -> None:
+        """Write a checkpoint of the finished iteration, say where and how to resume, raise TrainingInterrupted."""
+        path = self.save_checkpoint() if self.out_dir is not None else None
+        if not self.dist.is_main:
+            raise TrainingInterrupted(f"interrupted at iteration {self.step}/{total}")
+        if path is None:
+            message = f"interrupted at iteration {self.step}/{total}; no out_dir, so no checkpoint was written"
+        else:
+            message = (f"interrupted at iteration {self.step}/{total}; checkpoint written to {path}\n"
+                       f"continue with: {self.resume_command()}")
+        bar.write(message, file=sys.stderr)
+        raise TrainingInterrupted(message, path)
+
+    def resume_command(self) -> str:
+        """The command that continues this run: the one that started it (``commands[-1]``) with ``--resume``."""
+        if not self.commands:
+            return f"(call resume_run() on a Trainer with out_dir={str(self.out_dir)!r})"
+        words = shlex.split(self.commands[-1])
+        if words and Path(words[0]).name == "multigan":
+            words[0] = "multigan"                          # the entry point, not this machine's path to it
+        if "--resume" not in words:
+            words.append("--resume")
+        return shlex.join(words)
 
     def train_step(self, data: Iterator[Any]) -> dict[str, Tensor]:
         """One iteration: ``n_critic`` discriminator updates, then ``g_steps`` generator updates."""
@@ -768,9 +839,14 @@ class Trainer:
         ``command`` (this run's) joins the lineage of the checkpoints written from now on.
         ``init_from`` (an exported model, see :meth:`warm_start`) starts a run that has no checkpoint
         to resume from that model's weights; a checkpoint, when there is one to resume, wins.
+        ``resume`` without ``init_from`` and without any checkpoint raises ``FileNotFoundError``: a
+        mistyped run folder must not silently start a new run from iteration 0.
         """
         history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
         out = Path(self.config.out_dir) if self.config.out_dir else None
+        if resume and init_from is None and (out is None or ckpt.latest_checkpoint(out / "checkpoints") is None):
+            raise FileNotFoundError(f"nothing to resume: no checkpoint in {out / 'checkpoints' if out else 'a run without out_dir'}"
+                                    " (check --out, or drop --resume to start a new run)")
         resuming = resume and out is not None and (out / "checkpoints").exists()
         if init_from is not None and not (resuming and ckpt.latest_checkpoint(out / "checkpoints")):
             history = self.warm_start(init_from)

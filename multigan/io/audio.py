@@ -5,9 +5,9 @@ exponential decay towards a 30 % sustain, 0.2 s exponential release after note o
 notes and scales the mix down to a peak of at most 0.9. The output lasts the roll (``T`` steps)
 or the MIDI file, plus a release tail of :data:`RELEASE_S` = 0.2 s.
 
-Writing: ``torchaudio.save`` needs the optional ``torchcodec`` package in torchaudio >= 2.9, so
-``.wav`` is always written with the stdlib ``wave`` module (16-bit PCM, readable everywhere) and
-``.flac`` with ``torchaudio.save`` when it works, else PyAV's FLAC encoder.
+Writing: ``.wav`` with the stdlib ``wave`` module (16-bit PCM, readable everywhere), ``.flac`` with
+PyAV's FLAC encoder. Resampling is SciPy's polyphase filter; the mel spectrogram is ``torch.stft``
+with an HTK mel filter bank. torchaudio is not needed.
 
 Example:
     >>> wav = synthesize(roll, onsets=onsets, tempo=120.0)          # doctest: +SKIP
@@ -142,14 +142,6 @@ def _write_wav(wav: np.ndarray, path: Path, sample_rate: int) -> None:
 
 
 def _write_flac(wav: np.ndarray, path: Path, sample_rate: int) -> None:
-    try:
-        import torch
-        import torchaudio
-
-        torchaudio.save(str(path), torch.from_numpy(wav), sample_rate, format="flac")
-        return
-    except (ImportError, RuntimeError, OSError):
-        pass  # torchaudio >= 2.9 without torchcodec: encode with PyAV
     import av
 
     with av.open(str(path), "w", format="flac") as out:
@@ -209,27 +201,49 @@ def _frame_to_float(frame: Any) -> np.ndarray:
 
 
 def resample(waveform: Any, orig: int, new: int) -> "torch.Tensor":
-    """Resample ``waveform`` (``(..., n)``) from ``orig`` Hz to ``new`` Hz (torchaudio, band-limited sinc)."""
+    """Resample ``waveform`` (``(..., n)``) from ``orig`` Hz to ``new`` Hz (SciPy's polyphase FIR filter,
+    Kaiser window); the output has ``ceil(n * new / orig)`` samples."""
     import torch
-    import torchaudio
+    from scipy.signal import resample_poly
 
-    wav = torch.as_tensor(as_numpy(waveform, "waveform"), dtype=torch.float32)
     if not (orig > 0 and new > 0):
         raise ValueError(f"sample rates must be > 0, got {orig} -> {new}")
-    return torchaudio.functional.resample(wav, int(orig), int(new))
+    wav = np.asarray(as_numpy(waveform, "waveform"), dtype=np.float64)
+    g = math.gcd(int(orig), int(new))
+    out = resample_poly(wav, int(new) // g, int(orig) // g, axis=-1) if orig != new else wav
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+
+def mel_filter_bank(sample_rate: int, n_fft: int, n_mels: int) -> "torch.Tensor":
+    """``(n_fft // 2 + 1, n_mels)`` triangular filters on the HTK mel scale (``2595 log10(1 + f / 700)``),
+    spaced evenly in mel from 0 Hz to the Nyquist frequency, unnormalised (peak 1)."""
+    import torch
+
+    freqs = torch.linspace(0, sample_rate // 2, n_fft // 2 + 1, dtype=torch.float64)
+    top = 2595.0 * math.log10(1.0 + (sample_rate / 2) / 700.0)
+    edges = 700.0 * (10 ** (torch.linspace(0, top, n_mels + 2, dtype=torch.float64) / 2595.0) - 1.0)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (freqs[:, None] - lower) / (centre - lower)
+    falling = (upper - freqs[:, None]) / (upper - centre)
+    return torch.clamp(torch.minimum(rising, falling), min=0).float()
 
 
 def mel_spectrogram(waveform: Any, sample_rate: int, n_mels: int = 64, *, n_fft: int = 1024,
                     hop_length: int = 256, log: bool = True) -> "torch.Tensor":
-    """Mel spectrogram ``(..., n_mels, frames)`` of ``waveform`` (torchaudio); ``log`` applies ``log(x + 1e-6)``.
+    """Mel spectrogram ``(..., n_mels, frames)`` of ``waveform``: power STFT (periodic Hann window of
+    ``n_fft``, centred frames, reflect padding) through :func:`mel_filter_bank`; ``log`` applies
+    ``log(x + 1e-6)``.
 
     Example:
         >>> mel_spectrogram(torch.zeros(22050), 22050).shape     # doctest: +SKIP
         torch.Size([64, 87])
     """
     import torch
-    import torchaudio
 
     wav = torch.as_tensor(as_numpy(waveform, "waveform"), dtype=torch.float32)
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)(wav)
+    flat = wav.reshape(-1, wav.shape[-1])
+    spec = torch.stft(flat, n_fft, hop_length=hop_length, window=torch.hann_window(n_fft), center=True,
+                      pad_mode="reflect", return_complex=True).abs() ** 2          # (B, freqs, frames)
+    mel = torch.einsum("bft,fm->bmt", spec, mel_filter_bank(sample_rate, n_fft, n_mels))
+    mel = mel.reshape(*wav.shape[:-1], n_mels, mel.shape[-1])
     return torch.log(mel + 1e-6) if log else mel

@@ -68,10 +68,9 @@ def _check_audio(audio: Any, sample_rate: int | None, suffix: str) -> np.ndarray
 def _add_audio(container: Any, wav: np.ndarray, sample_rate: int, suffix: str) -> tuple[Any, np.ndarray, int]:
     codec, rate = _AUDIO_CODEC[suffix]
     if rate and rate != sample_rate:
-        import torch
-        import torchaudio
+        from .audio import resample
 
-        wav = torchaudio.functional.resample(torch.from_numpy(wav), sample_rate, rate).clamp(-1, 1).numpy()
+        wav = resample(wav, sample_rate, rate).clamp(-1, 1).numpy()
         sample_rate = rate
     stream = container.add_stream(codec, rate=sample_rate, layout="mono" if len(wav) == 1 else "stereo")
     return stream, wav, sample_rate

@@ -1,6 +1,6 @@
 """Melody bars with chords and previous bars, from the shipped Bach chorales or your own MIDI files.
 
-A *bar set* is a dict of numpy arrays (the format of ``assets/music/bach_chorales.npz``):
+A *bar set* is a dict of numpy arrays (the format of ``multigan/assets/music/bach_chorales.npz``):
 
 ===============  ===============  ========================================================
 ``pitch``        int8 (N, 16)     sounding melody pitch per sixteenth step, −1 = rest
@@ -276,7 +276,7 @@ class BarDataset(Dataset):
 
     @classmethod
     def bach_chorales(cls, **kwargs: Any) -> BarDataset:
-        """The shipped Bach chorale bars (``assets/music/bach_chorales.npz``; see ``ATTRIBUTION.md``)."""
+        """The shipped Bach chorale bars (``multigan/assets/music/bach_chorales.npz``; see ``ATTRIBUTION.md``)."""
         from multigan.core.module import assets_dir
 
         return cls.from_npz(assets_dir() / "music" / "bach_chorales.npz", **kwargs)

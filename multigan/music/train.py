@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from multigan.cli import modality_parser
 from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "cli", "demo"]
@@ -57,7 +58,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     seconds = time.perf_counter() - start
     with trainer.ema.swapped_into(model.generator):
         table = evaluate_model(model, dataset, n=200, seed=seed)
-    info = trainer.run_info(command, history, seconds, data=midi_folder or "bach_chorales (assets/music)",
+    info = trainer.run_info(command, history, seconds, data=midi_folder or "bach_chorales (multigan/assets/music)",
                             examples=len(dataset), metrics=table)
     final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
                            extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
@@ -105,16 +106,14 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .models import MidiNet
 
     out_dir = Path(out_dir)
-    model = MidiNet.for_demo("bach")
-    if model is None:
-        return []
+    model = MidiNet.from_pretrained("bach")
     song = model.generate(["C", "G", "Am", "F", "C", "G", "F", "C"], seed=seed)
     return [song.write_midi(out_dir / "melody.mid"), song.write_audio(out_dir / "melody.wav"),
             song.plot(out_dir / "roll.png")]
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"multigan {command} music")
+    p = modality_parser(command, "music")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--midi-folder", default=None, help="train on these 4/4 MIDI files instead of the Bach set")

@@ -31,8 +31,8 @@ Example:
     >>> icons.captions[0]                                              # doctest: +SKIP
     ['an armchair', 'an armchair for the office', 'a picture of an armchair', ...]
 
-Furniture icons (``assets/text2image/furniture_icons.npz``, built by
-``scripts/build_text2image_assets.py``; credits in ``assets/text2image/ATTRIBUTION.md``)
+Furniture icons (``multigan/assets/text2image/furniture_icons.npz``, built by
+``scripts/build_text2image_assets.py``; credits in ``multigan/assets/text2image/ATTRIBUTION.md``)
 ------------------------------------------------------------------------------------------------
 The 820 catalog icons of the Debian ``sweethome3d-furniture`` package (rendered views of real
 CC-BY / CC0 3D models on a transparent background), composited onto white, padded to a square

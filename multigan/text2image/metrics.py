@@ -8,14 +8,14 @@ shrinking) first.
 * :func:`attribute_accuracy` — does a generated shape have the colour, shape, size and position
   its caption asked for? Judged by :class:`AttributeClassifier`, a small CNN trained on real
   :class:`~multigan.text2image.shapes_data.CaptionedShapes` images of both splits, shipped as
-  ``assets/text2image/attribute_classifier.safetensors`` (its accuracy on fresh real images is in
+  ``multigan/assets/text2image/attribute_classifier.safetensors`` (its accuracy on fresh real images is in
   the ``.json`` beside it).
 * :func:`sharpness` — variance of the Laplacian of the grey image at a common resolution; higher
   is sharper. Compare Stage-II with Stage-I (and both with real images) at the same ``resolution``.
 * :func:`r_precision` — how well images retrieve their own caption among ``candidates``
   captions (AttnGAN's R-precision) in the joint space of an image encoder trained contrastively
   (InfoNCE) against the frozen caption embeddings (:class:`RPrecisionEncoder`, shipped as
-  ``assets/text2image/rprecision_encoder.safetensors`` for all-MiniLM-L6-v2 embeddings).
+  ``multigan/assets/text2image/rprecision_encoder.safetensors`` for all-MiniLM-L6-v2 embeddings).
 * :func:`diversity` — mean pairwise distance between images generated for one caption with
   different seeds (pixel L1 by default, or a distance between features).
 * :func:`two_sample_score` — held-out accuracy of a small CNN trained to tell real from fake

@@ -520,7 +520,7 @@ class TextImageGAN(AdversarialModel):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"):
-        """Load a saved text-to-image model (a folder, or a shipped name under ``assets/checkpoints/text2image``)."""
+        """Load a saved text-to-image model (a folder, or a shipped name under ``multigan/assets/checkpoints/text2image``)."""
         if cls is not TextImageGAN:
             return super().from_pretrained(name_or_path, map_location=map_location)
         folder = cls._resolve_pretrained(name_or_path)

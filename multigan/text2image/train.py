@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 import torch
 
+from multigan.cli import modality_parser
 from multigan.core.trainer import add_run_arguments, parse_duration
 
 from .encoder import DEFAULT_ENCODER
@@ -153,6 +154,10 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     stackgan = model == "stackgan"
     stages = [(1, int(steps_stage1))] + ([(2, int(steps_stage2))] if stackgan and steps_stage2 else [])
     stage2_started = stackgan and resume and latest_checkpoint(out / "stage2" / "checkpoints") is not None
+    run_dirs = {stage: out / f"stage{stage}" if stackgan else out for stage, _ in stages}
+    if resume and not any(latest_checkpoint(d / "checkpoints") for d in run_dirs.values()):
+        raise FileNotFoundError(f"nothing to resume: no checkpoint under {out} (check --out, or drop --resume "
+                                "to start a new run)")
     base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": device, "precision": precision,
             "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
             "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
@@ -166,7 +171,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
             if stage == 1 and stage2_started and len(stages) == 2:   # the stage-2 checkpoint holds Stage-I too
                 done["stage1"] = steps
                 continue
-        run_dir = out / f"stage{stage}" if stackgan else out
+        run_dir = run_dirs[stage]
         data = shapes_dataset(int(n_train), net.image_size, seed, embeddings)
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
@@ -180,7 +185,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         limit = None if deadline is None else max(deadline - time.perf_counter(), 1e-9)   # ≥ 1 iteration
         trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start,
                                                    time_limit=limit))
-        prior = trainer.resume_run(resume, command)
+        prior = trainer.resume_run(resume and latest_checkpoint(run_dir / "checkpoints") is not None, command)
         if history is None:                  # the run's lineage: from the first stage trained now
             history = prior
         elif not prior["commands"]:          # a fresh Stage-II carries Stage-I's lineage on
@@ -397,17 +402,13 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     """``multigan demo``: a captioned grid (4 samples for each of 8 captions) from the shipped ``shapes`` model."""
     from .models import TextImageGAN
 
-    try:
-        model = TextImageGAN.from_pretrained("shapes")
-        images = model.generate(list(DEMO_CAPTIONS), n=4, seed=seed)
-    except (FileNotFoundError, ImportError) as err:
-        print(f"text2image demo skipped: {err}", file=sys.stderr)
-        return []
+    model = TextImageGAN.from_pretrained("shapes")
+    images = model.generate(list(DEMO_CAPTIONS), n=4, seed=seed)
     return [images.write_grid(Path(out_dir) / "grid.png")]
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"multigan {command} text2image")
+    p = modality_parser(command, "text2image")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--model", default="stackgan", choices=["stackgan", "gan-cls"])

@@ -12,7 +12,7 @@ Example:
     >>> mine = VideoFolder("clips/", frames=16, size=64)         # clips/<class>/*.mp4  # doctest: +SKIP
     >>> real = Footage("train", frames=16, size=64)              # shipped opencv-doc clips  # doctest: +SKIP
 
-Moving MNIST (``assets/video/moving_mnist.npz``, built by ``scripts/build_video_assets.py``)
+Moving MNIST (``multigan/assets/video/moving_mnist.npz``, built by ``scripts/build_video_assets.py``)
 ------------------------------------------------------------------------------------------------
 The asset stores real MNIST digits (train clips use digits of MNIST's training images, test clips
 digits of the official test images), each resized to ``DIGIT_SIZE`` × ``DIGIT_SIZE`` px, and one
@@ -204,7 +204,7 @@ class MovingMNIST(_ClipDataset):
         frames: clip length T, 1 … 20 (the first ``frames`` frames of each stored trajectory).
         size: frame size; 32 is native, other sizes are resized bilinearly.
         n: keep only the first ``n`` clips (all when None).
-        path: the asset (default ``assets/video/moving_mnist.npz``).
+        path: the asset (default ``multigan/assets/video/moving_mnist.npz``).
 
     Tensors: float32 clips ``(N, T, 1, size, size)`` in [-1, 1] (background −1), int64 labels.
     Memory: ``N · T · size² · 4`` bytes: the 10,000 training clips take 655 MB at T=16, 32 px
@@ -382,7 +382,7 @@ class Footage(_ClipDataset):
     ``pedestrians`` (795 frames at 10 fps: a fixed camera over a lawn and a path, people walking
     across), ``box`` (455 frames: a hand moving a printed box over a table) and ``cup`` (217
     frames: a hand turning a black cup), stored as 128 × 170 H.264 MP4 under
-    ``assets/video/footage/`` (``scripts/build_video_footage.py``; licence in ``footage.md``).
+    ``multigan/assets/video/footage/`` (``scripts/build_video_footage.py``; licence in ``footage.md``).
 
     Args:
         split: ``"train"``, the first 85 % of each video's frames, or ``"test"``, the rest; no clip

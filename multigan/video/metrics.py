@@ -11,11 +11,11 @@ Example:
     >>> table["generated"]["frame_accuracy"], table["motion_in_data_range"]  # doctest: +SKIP
     (0.91, True)
 
-The digit classifier (``assets/video/digit_classifier.safetensors``, trained by
+The digit classifier (``multigan/assets/video/digit_classifier.safetensors``, trained by
 ``scripts/build_video_assets.py`` with :func:`train_digit_classifier`) is a small CNN (3 conv
 layers, global max pooling, ≈ 56k parameters) trained on single frames of the Moving MNIST
 *train* clips (the digit anywhere in a 32 × 32 frame) with the clip's label; its accuracy on
-frames of the test clips is stored in ``assets/video/digit_classifier.json``. Frames of another
+frames of the test clips is stored in ``multigan/assets/video/digit_classifier.json``. Frames of another
 size are resized to 32 × 32 and RGB frames converted to luma before classification.
 """
 

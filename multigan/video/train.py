@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from multigan.cli import modality_parser
 from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
@@ -66,7 +67,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}, or pass folder")
     arch = dict(preset) if isinstance(preset, dict) else dict(PRESETS[preset])
-    source = folder or ("Footage (assets/video/footage)" if dataset == "footage" else "Moving MNIST (assets/video)")
+    source = folder or ("Footage (multigan/assets/video/footage)" if dataset == "footage" else "Moving MNIST (multigan/assets/video)")
     channels = arch.get("channels", 1 if folder is None and dataset == "moving-mnist" else 3)
     dataset = _dataset(folder, arch["frames"], arch["size"], channels, dataset)
     arch["channels"] = channels
@@ -180,16 +181,14 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .models import DVDGAN
 
     out_dir = Path(out_dir)
-    model = DVDGAN.for_demo("moving-mnist")
-    if model is None:
-        return []
+    model = DVDGAN.from_pretrained("moving-mnist")
     clip = model.generate(1, label="7", seed=seed)
     grid = model.generate(len(model.classes), label=list(model.classes), seed=seed)
     return [*clip.write_video(out_dir / "clip.mp4", fps=8), *grid.write_video(out_dir / "grid.gif", fps=8, grid=True)]
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"multigan {command} video")
+    p = modality_parser(command, "video")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--folder", default=None, help="train on root/<class>/*.mp4|avi|webm|gif instead")

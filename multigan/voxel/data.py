@@ -7,8 +7,8 @@ fast path (which indexes ``dataset.tensors``) applies. Besides the tensors it ke
 (label → class name), ``names`` (one per item) and ``groups`` (the source shape of each item, so
 the augmented copies of one shape can be kept on the same side of a train / held-out split).
 
-The shipped asset ``assets/voxel/furniture.npz`` (built by ``scripts/build_voxel_assets.py``, see
-``assets/voxel/ATTRIBUTION.md``) holds chairs, tables, sofas and beds voxelised at 32³ and 64³,
+The shipped asset ``multigan/assets/voxel/furniture.npz`` (built by ``scripts/build_voxel_assets.py``, see
+``multigan/assets/voxel/ATTRIBUTION.md``) holds chairs, tables, sofas and beds voxelised at 32³ and 64³,
 bit-packed along the last axis (:func:`pack_voxels`).
 
 Example:
@@ -458,7 +458,7 @@ class VoxelDataset(TensorDataset):
     @classmethod
     def furniture(cls, resolution: int = 32, classes: Sequence[str] | None = None, augment: bool = True, *,
                   rotations: bool = True, mirror: bool = True) -> VoxelDataset:
-        """The shipped Sweet Home 3D chairs, tables, sofas and beds (``assets/voxel/furniture.npz``).
+        """The shipped Sweet Home 3D chairs, tables, sofas and beds (``multigan/assets/voxel/furniture.npz``).
 
         Args:
             resolution: 32 or 64 (stored), or a divisor of 64 such as 16 (max-pooled from 64³).

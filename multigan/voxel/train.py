@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from multigan.cli import modality_parser
 from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
@@ -114,7 +115,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
         table = evaluate_model(model, reference, n=eval_n, seed=seed)
         model.to(trainer.device)
     info = trainer.run_info(command, history, seconds, preset=preset, augment=augment,
-                            data=folder or "sweethome3d-furniture (assets/voxel/furniture.npz)",
+                            data=folder or "sweethome3d-furniture (multigan/assets/voxel/furniture.npz)",
                             examples=len(dataset), classes=dataset.classes,
                             batchnorm="EMA generator's BatchNorm statistics re-estimated on 16×64 samples",
                             metrics=table)
@@ -266,9 +267,7 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     from .shapes import BRIDGE_LOW
 
     out_dir = Path(out_dir)
-    model = GAN3D.for_demo("furniture-32")
-    if model is None:
-        return []
+    model = GAN3D.from_pretrained("furniture-32")
     draw = {"seed": seed, "whole": True, "repair": REPAIR_STEPS, "bridge": BRIDGE_LOW}
     chair = model.generate(1, label="chair", **draw)
     table = model.generate(1, label="table", **draw)
@@ -294,7 +293,7 @@ def _bridge_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"multigan {command} voxel")
+    p = modality_parser(command, "voxel")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--folder", default=None, help="train on root/<class>/*.obj|off|stl|ply|glb|binvox")

@@ -223,7 +223,9 @@ def test_checkpoints_carry_the_run_lineage_without_a_final_folder(tmp_path):
                        batch_size=16, progress=False, out_dir=str(tmp_path), tensorboard=False, device="cpu",
                        checkpoint_every=1)
     first = make(2)
-    assert first.resume_run(True, "train --steps 2") == {"commands": [], "seconds_total": 0.0}   # fresh run
+    with pytest.raises(FileNotFoundError, match="nothing to resume: no checkpoint in .*drop --resume"):
+        first.resume_run(True, "train --steps 2")                    # --resume on a folder with no run
+    assert first.resume_run(False, "train --steps 2") == {"commands": [], "seconds_total": 0.0}   # fresh run
     first.fit()
     assert not (tmp_path / "final").exists()
     second = make(4)
@@ -347,3 +349,41 @@ def test_in_training_evaluation_is_logged_and_leaves_training_bit_identical(tmp_
     assert conv.eval_history == [] and conv.step == 2
     with pytest.raises(ValueError, match="eval_every must be ≥ 1"):
         make(tmp_path / "bad", eval_every=0)
+
+
+def test_ctrl_c_finishes_the_iteration_writes_a_checkpoint_and_resume_is_exact(tmp_path, capsys):
+    """The first SIGINT stops after the iteration under way, with a checkpoint of it and the resume command;
+    resuming from there ends bit-identical to a run never interrupted."""
+    import os
+    import signal
+
+    from multigan.core.trainer import TrainingInterrupted
+
+    def make(out):
+        torch.manual_seed(0)
+        return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=6,
+                       batch_size=16, progress=False, out_dir=str(out), tensorboard=False, device="cpu",
+                       checkpoint_every=100, ema_decay=0.9)
+
+    whole = make(tmp_path / "whole")
+    whole.resume_run(False)
+    whole.fit()
+    stopped = make(tmp_path / "run")
+    stopped.resume_run(False, "/venv/bin/multigan train toy --out 'my runs/x'")
+    stopped.add_callback("on_step_end", lambda t, **_: os.kill(os.getpid(), signal.SIGINT) if t.step == 2 else None)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted) as caught:
+        stopped.fit()
+    assert signal.getsignal(signal.SIGINT) is handler                    # the caller's handler is back
+    assert stopped.step == 2 and caught.value.checkpoint == tmp_path / "run" / "checkpoints" / "step-0000002"
+    err = capsys.readouterr().err
+    assert "stopping when the iteration under way ends" in err
+    assert "interrupted at iteration 2/6; checkpoint written to" in err
+    assert "continue with: multigan train toy --out 'my runs/x' --resume" in err
+    resumed = make(tmp_path / "run")
+    resumed.resume_run(True, "multigan train toy --out 'my runs/x' --resume")
+    assert resumed.step == 2
+    resumed.fit()
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    assert all(torch.equal(a, b) for a, b in zip(resumed.ema.state_dict().values(), whole.ema.state_dict().values()))

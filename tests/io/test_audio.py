@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import wave
 
 import numpy as np
@@ -65,6 +66,17 @@ def test_resample_and_mel() -> None:
     wav = torch.randn(16000).clamp(-1, 1)
     assert audio.resample(wav, 16000, 8000).shape == (8000,)
     assert audio.mel_spectrogram(wav, 16000, n_mels=32).shape[0] == 32
+    t = torch.arange(16000) / 16000
+    tone = 0.5 * torch.sin(2 * math.pi * 440 * t)
+    down = audio.resample(tone, 16000, 8000)                              # a 440 Hz tone stays a 440 Hz tone
+    assert (down - 0.5 * torch.sin(2 * math.pi * 440 * torch.arange(8000) / 8000))[200:-200].abs().max() < 0.01
+    assert audio.resample(torch.sin(2 * math.pi * 6000 * t), 16000, 8000)[200:-200].abs().max() < 0.02  # above Nyquist
+    fb = audio.mel_filter_bank(16000, 1024, 32)
+    assert fb.shape == (513, 32) and fb.max() <= 1 and (fb.sum(0) > 0).all()
+    mel = audio.mel_spectrogram(torch.stack([tone, tone]), 16000, n_mels=32, log=False)
+    assert mel.shape == (2, 32, 16000 // 256 + 1)
+    centres = 700 * (10 ** (torch.linspace(0, 2595 * math.log10(1 + 8000 / 700), 34) / 2595) - 1)[1:-1]
+    assert mel[0, :, 10:-10].mean(-1).argmax() == (centres - 440).abs().argmin()  # energy in the 440 Hz band
 
 
 @pytest.mark.parametrize("bad, match", [

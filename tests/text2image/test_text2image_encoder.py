@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from multigan.text2image.encoder import TextEncoder, resolve_encoder_path
+from multigan.text2image.encoder import TextEncoder, encoder_fingerprint, resolve_encoder_path
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "small", "red", "circle", "large", "blue", "square",
          "above", "green", "triangle", "on", "the", "left"]
@@ -66,3 +66,25 @@ def test_shipped_minilm_when_installed():
     e = enc.encode(["a red chair", "a crimson seat", "the stock market fell"])
     assert e.shape == (3, 384)
     assert float(e[0] @ e[1]) > float(e[0] @ e[2]) + 0.2             # synonyms closer than unrelated text
+
+
+def test_fingerprint_follows_weights_and_vocabulary_not_the_folder(tiny_folder, tmp_path):
+    import json
+    import shutil
+
+    enc = TextEncoder(str(tiny_folder))
+    copy = shutil.copytree(tiny_folder, tmp_path / "elsewhere" / "encoder")
+    config = json.loads((copy / "config.json").read_text())
+    config["transformers_version"] = "0.0.1"                              # a different library wrote it
+    (copy / "config.json").write_text(json.dumps(config))
+    moved = TextEncoder(str(copy))
+    assert len(enc.fingerprint) == 12 and moved.fingerprint == enc.fingerprint
+    assert encoder_fingerprint(enc.model, enc.tokenizer) == enc.fingerprint   # deterministic
+    with torch.no_grad():
+        next(moved.model.parameters()).view(-1)[0] += 1e-3                 # one weight changed
+    assert encoder_fingerprint(moved.model, moved.tokenizer) != enc.fingerprint
+    vocab = copy / "tokenizer.json"
+    vocab.write_text(vocab.read_text().replace('"circle"', '"circles"'))   # one token changed
+    assert TextEncoder(str(copy)).fingerprint != enc.fingerprint
+    with pytest.raises(ValueError, match="fingerprint"):
+        enc.check_compatible(enc.name, "0123456789ab")

@@ -91,11 +91,11 @@ def test_gan_cls_trains_and_cli_samples(tmp_path, word_encoder, capsys):
         t2i_train.cli("sample", ["  ", "--out", str(tmp_path / "e.png"), "--model", str(final)])
 
 
-def test_demo_skips_without_shipped_model_and_writes_grid_with_one(stackgan_run, tmp_path, monkeypatch,
-                                                                  word_encoder, capsys):
+def test_demo_fails_without_shipped_model_and_writes_grid_with_one(stackgan_run, tmp_path, monkeypatch,
+                                                                  word_encoder):
     monkeypatch.setenv("MULTIGAN_ASSETS", str(tmp_path / "assets"))
-    assert t2i_train.demo(tmp_path / "out") == []
-    assert "text2image demo skipped" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no checkpoint folder"):
+        t2i_train.demo(tmp_path / "out")
     shutil.copytree(stackgan_run[1], tmp_path / "assets" / "checkpoints" / "text2image" / "shapes")
     files = t2i_train.demo(tmp_path / "out", seed=0)
     assert [f.name for f in files] == ["grid.png"] and Image.open(files[0]).size[0] == 2 + 4 * (128 + 2)

@@ -120,7 +120,7 @@ def test_train_on_the_shipped_footage(tmp_path):
     final = train(tmp_path, steps=1, preset={k: v for k, v in TINY.items() if k != "channels"}, dataset="footage",
                   batch_size=2, device="cpu", precision="fp32", checkpoint_every=10, seed=0, command="pytest")
     info = json.loads((final / "training.json").read_text())
-    assert info["data"] == "Footage (assets/video/footage)"
+    assert info["data"] == "Footage (multigan/assets/video/footage)"
     gen, ref = info["metrics"]["generated"], info["metrics"]["reference"]     # no digit metrics for footage
     assert "frame_accuracy" not in gen and gen["motion"] > 0 and ref["motion"] > 0 and ref["diversity_l1"] > 0
     model = DVDGAN.from_pretrained(final)
