@@ -45,7 +45,7 @@ def _reference(model, folder: Optional[str]):
     return _dataset(folder, model.resolution, model.classes or None, "none", model.placement, model.thickness)
 
 
-def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder: Optional[str] = None,
+def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", folder: Optional[str] = None,
           classes: Optional[Sequence[str]] = None, augment: str = "mirror", batch_size: int = 32,
           lr_g: Optional[float] = None, lr_d: Optional[float] = None, d_accuracy_gate: Optional[float] = 0.8,
           latent: str = "uniform", discriminator_norm: str = "batch", minibatch_std: bool = False,
@@ -59,6 +59,8 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
+    ``preset`` names an entry of :data:`~multigan.voxel.models.PRESETS` or is such a dict
+    (``{"resolution": 32, "channels": (16, 8, 4)}``).
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl``, snapshots and ``out/final/``
     (fp16 EMA generator + discriminator trunk for :meth:`GAN3D.features` + ``training.json``).
     ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
@@ -77,9 +79,9 @@ def train(out: str | Path, *, steps: int = 6000, preset: str = "cpu-32", folder:
 
     from .models import GAN3D, PRESETS
 
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    arch = PRESETS[preset]
+    if not isinstance(preset, dict) and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}, or pass a dict")
+    arch = dict(preset) if isinstance(preset, dict) else PRESETS[preset]
     dataset = _dataset(folder, arch["resolution"], classes, augment, placement, thickness)
     torch.manual_seed(seed)
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,

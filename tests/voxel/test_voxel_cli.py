@@ -8,6 +8,8 @@ import torch
 from multigan.voxel import GAN3D
 from multigan.voxel.train import _rotation_variants, cli, evaluate_model, format_metrics, train
 
+TINY = {"resolution": 32, "channels": (16, 8, 4)}        # the cpu-32 design at an eighth of its width
+
 
 @pytest.fixture(scope="module")
 def mesh_folder(tmp_path_factory):
@@ -26,7 +28,7 @@ def mesh_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(mesh_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    final = train(out, steps=2, folder=str(mesh_folder), batch_size=4, eval_n=3, checkpoint_every=2, seed=0,
+    final = train(out, preset=TINY, steps=2, folder=str(mesh_folder), batch_size=4, eval_n=3, checkpoint_every=2, seed=0,
                   device="cpu", precision="fp32", log_every=1, command="pytest")
     return out, final
 
@@ -73,7 +75,7 @@ def test_cli_eval_takes_a_runs_raw_generator_on_request(trained, mesh_folder, mo
 
 def test_resume_continues_counting(trained, mesh_folder):
     out, _ = trained
-    final = train(out, steps=3, folder=str(mesh_folder), batch_size=4, eval_n=2, checkpoint_every=3, seed=0,
+    final = train(out, preset=TINY, steps=3, folder=str(mesh_folder), batch_size=4, eval_n=2, checkpoint_every=3, seed=0,
                   device="cpu", precision="fp32", resume=True, command="pytest again")
     info = json.loads((final / "training.json").read_text())
     assert info["iterations"] == 3 and info["commands"] == ["pytest", "pytest again"]
@@ -177,7 +179,7 @@ def test_evaluate_model_cleanup_drops_specks_not_parts():
 
 
 def test_train_passes_objective_options(mesh_folder, tmp_path):
-    final = train(tmp_path, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
+    final = train(tmp_path, preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", objective="wgan-gp", n_critic=2, betas=(0.0, 0.9), d_accuracy_gate=None,
                   discriminator_norm="spectral", instance_noise=0.1, minibatch_std=True, time_limit="1h",
                   command="pytest")
@@ -193,7 +195,7 @@ def test_train_passes_objective_options(mesh_folder, tmp_path):
 def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_folder, tmp_path):
     from multigan.voxel.train import _dataset, _parser
 
-    final = train(tmp_path, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
+    final = train(tmp_path, preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", placement="floor", command="pytest")
     model = GAN3D.from_pretrained(final)
     assert model.placement == "floor"
@@ -214,7 +216,7 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
 
     _, first = trained                                                   # thickness 1
     done = json.loads((first / "training.json").read_text())["iterations"]
-    final = train(tmp_path, steps=done + 1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
+    final = train(tmp_path, preset=TINY, steps=done + 1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", thickness=3, init_from=str(first), connectivity_weight=1.5, log_every=1,
                   command="pytest")
     model = GAN3D.from_pretrained(final)
@@ -231,7 +233,7 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
         evaluate_model(model, reference, n=2, probe=False)["box"]["diversity (data)"])
     assert _parser("train").parse_args(["--out", "x", "--thickness", "2"]).thickness == 2
     with pytest.raises(ValueError, match=r"in \['latent'\]"):            # the rest must still match
-        train(tmp_path / "other", steps=done + 1, folder=str(mesh_folder), batch_size=4, device="cpu", thickness=2,
+        train(tmp_path / "other", preset=TINY, steps=done + 1, folder=str(mesh_folder), batch_size=4, device="cpu", thickness=2,
               latent="normal", init_from=str(first), command="pytest")
     with pytest.raises(ValueError, match="thickness"):
         GAN3D(resolution=16, channels=(8, 4), thickness=0)
@@ -249,7 +251,7 @@ def test_cli_train_takes_ema_decay():
 def test_in_training_evaluation_scores_a_copy_and_leaves_training_unchanged(mesh_folder, tmp_path):
     from safetensors.torch import load_file
 
-    kw = dict(steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu", precision="fp32",
+    kw = dict(preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu", precision="fp32",
               checkpoint_every=10, command="pytest")
     plain = train(tmp_path / "plain", **kw)
     scored = train(tmp_path / "scored", eval_every=1, eval_size=3, **kw)
