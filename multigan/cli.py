@@ -1,6 +1,6 @@
 """The ``multigan`` command line.
 
-    multigan demo --out outputs/                 write example files of every kind
+    multigan demo --out outputs/                 write example files from every shipped model
     multigan info                                versions, devices, modalities, objectives
     multigan bench [--configs ...] [--scoring]   training-step throughput and trainer overhead (+ anomaly scoring)
     multigan train|sample|score|eval MODALITY …  handed to the modality (see ``multigan MODALITY --help``)

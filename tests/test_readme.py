@@ -8,6 +8,7 @@ blocks then run two at a time, the lines of one block in order.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -70,14 +71,15 @@ def _run_block(block: list[Step], cwd: Path, threads: int | None = None) -> list
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> dict[tuple[int, int], tuple[int, str]]:
+def readme_run(tmp_path_factory) -> tuple[Path, dict[tuple[int, int], tuple[int, str]]]:
+    """The folder the README ran in, and ``(failed, output)`` per ``(block, line)``."""
     folder = tmp_path_factory.mktemp("readme")
     shutil.copytree(ROOT / "examples", folder / "examples")
     done = {0: _run_block(BLOCKS[0], folder)}
     with ThreadPoolExecutor(2) as pool:
         futures = {b: pool.submit(_run_block, BLOCKS[b], folder, 1) for b in range(1, len(BLOCKS))}
         done.update({b: f.result() for b, f in futures.items()})
-    return {(b, s): result for b, block in done.items() for s, result in enumerate(block)}
+    return folder, {(b, s): result for b, block in done.items() for s, result in enumerate(block)}
 
 
 def test_readme_parsing_finds_every_kind_of_step():
@@ -92,6 +94,33 @@ def test_readme_parsing_finds_every_kind_of_step():
 
 @pytest.mark.parametrize("block, step", STEPS,
                          ids=[f"{b:02d}.{s}-{BLOCKS[b][s][1].splitlines()[0][:50]}" for b, s in STEPS])
-def test_readme_step_runs_as_written(block, step, results):
-    failed, output = results[(block, step)]
+def test_readme_step_runs_as_written(block, step, readme_run):
+    failed, output = readme_run[1][(block, step)]
     assert not failed, f"{BLOCKS[block][step][1]}\n{output}"
+
+
+def test_demo_writes_every_kind_the_readme_lists(readme_run):
+    folder, results = readme_run
+    out = folder / "outputs"
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    overlays = [f"anomaly/overlays/brain_mri_test_{name}.png" for name in
+                ("00000_z031", "00001_z111", "00002_z059", "00003_z119", "00004_z091", "00005_z127",
+                 "00006_z127", "00010_z043")]                      # 4 normal + 4 lesioned test slices
+    slices = [o.replace("overlays/", "slices/") for o in overlays]          # the inputs, to score again
+    assert written == [*overlays, "anomaly/scores.csv", *slices, "music/melody.mid", "music/melody.wav",
+                       "music/roll.png", "text2image/grid.png", "video/clip.mp4", "video/grid.gif",
+                       "voxel/chair.glb", "voxel/preview.png", "voxel/table.obj"]     # models only: no test patterns
+    assert all((out / w).stat().st_size > 100 for w in written)
+    assert "wrote 26 files" in results[(0, 0)][1]
+    from multigan.anomaly import brain_mri, read_images
+    again, test = read_images(out / "anomaly" / "slices"), brain_mri("test", size=64)
+    assert again.names[0] == "brain_mri_test_00000_z031.png" and again.images.shape == (8, 1, 64, 64)
+    assert (again.images[0] - test.images[0]).abs().max() <= 1 / 255 + 1e-6      # the same slice, 8-bit
+    rows = list(csv.DictReader(open(out / "anomaly" / "scores.csv")))
+    flagged = [r["truth"] for r in rows if r["label"] == "anomalous"]
+    assert len(rows) == 8 and flagged.count("anomalous") >= 2                  # the shipped model finds lesions
+    score = {r["name"]: float(r["score"]) for r in rows}
+    assert min(score[r["name"]] for r in rows if r["label"] == "anomalous") > \
+        max(score[r["name"]] for r in rows if r["label"] == "normal")          # one threshold splits them
+    mean = {t: sum(score[r["name"]] for r in rows if r["truth"] == t) / 4 for t in ("normal", "anomalous")}
+    assert mean["anomalous"] > mean["normal"]

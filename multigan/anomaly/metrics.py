@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from multigan.io._common import as_numpy
+from multigan.io.utils import as_numpy
 
 __all__ = [
     "auroc",

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from multigan.io._common import as_numpy, atomic_file
+from multigan.io.utils import as_numpy, atomic_file
 from multigan.io.image import write_image
 
 from . import metrics as M

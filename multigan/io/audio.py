@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._common import as_numpy, atomic_file, check_suffix, existing_file
+from .utils import as_numpy, atomic_file, check_suffix, existing_file
 
 if TYPE_CHECKING:
     import torch

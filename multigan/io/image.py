@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_numpy, atomic_file, check_suffix, existing_file, to_uint8
+from .utils import as_numpy, atomic_file, check_suffix, existing_file, to_uint8
 
 __all__ = ["make_grid", "write_image", "read_image", "IMAGE_SUFFIXES"]
 

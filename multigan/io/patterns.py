@@ -1,4 +1,4 @@
-"""Deterministic test patterns for every output kind (used by ``multigan demo`` until real models exist).
+"""Deterministic test patterns for every output kind (`multigan demo --patterns`): a check of the writers themselves.
 
 Example:
     >>> paths = write_test_patterns("demo_out")      # doctest: +SKIP

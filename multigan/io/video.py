@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._common import as_numpy, atomic_file, check_suffix, existing_file, to_uint8
+from .utils import as_numpy, atomic_file, check_suffix, existing_file, to_uint8
 from .image import tile
 
 if TYPE_CHECKING:

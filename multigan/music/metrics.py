@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from multigan.io._common import as_numpy
+from multigan.io.utils import as_numpy
 from multigan.io.midi import roll_to_notes
 from multigan.music.chords import CHORD_DIM, Chord, chord_pitch_classes, parse_chord
 

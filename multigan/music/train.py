@@ -28,8 +28,10 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
           device: str = "auto", precision: str = "auto", ema_decay: float = 0.999, log_every: int = 200,
           checkpoint_every: int = 1000, resume: bool = False,
           init_from: Optional[str] = None, time_limit: Optional[float | str] = None,
-          eval_every: Optional[int] = None, eval_size: int = 64, command: str = "") -> Path:
+          eval_every: Optional[int] = None, eval_size: int = 64, eval_n: int = 200, command: str = "") -> Path:
     """Train MidiNet with its paper rules through the shared trainer; export the EMA generator.
+
+    The exported ``training.json`` holds the metric table of ``eval_n`` generated 8-bar melodies.
 
     Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl`` and ``out/final/`` (fp16 EMA
     generator + ``training.json`` with the command, iterations, time and metric table).
@@ -57,7 +59,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     trainer.fit()
     seconds = time.perf_counter() - start
     with trainer.ema.swapped_into(model.generator):
-        table = evaluate_model(model, dataset, n=200, seed=seed)
+        table = evaluate_model(model, dataset, n=eval_n, seed=seed)
     info = trainer.run_info(command, history, seconds, data=midi_folder or "bach_chorales (multigan/assets/music)",
                             examples=len(dataset), metrics=table)
     final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
@@ -118,6 +120,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--midi-folder", default=None, help="train on these 4/4 MIDI files instead of the Bach set")
         p.add_argument("--steps", type=int, default=12000)
+        p.add_argument("--eval-n", type=int, default=200,
+                       help="8-bar melodies scored at the end for training.json's metric table")
         add_run_arguments(p, "8-bar melodies", init_from=True)
     elif command == "sample":
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
@@ -146,7 +150,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, steps=args.steps, midi_folder=args.midi_folder, seed=args.seed, device=args.device,
                       precision=args.precision, resume=args.resume,
                       init_from=args.init_from, time_limit=args.time_limit,
-                      eval_every=args.eval_every, eval_size=args.eval_size,
+                      eval_every=args.eval_every, eval_size=args.eval_size, eval_n=args.eval_n,
                       command="multigan train music " + " ".join(argv))
         print(f"model written to {final}")
         return 0

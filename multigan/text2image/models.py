@@ -404,7 +404,7 @@ class TextImages:
         (nearest neighbour) so the text fits, and a caption band of equal height follows each row.
         """
         from multigan.io.image import IMAGE_SUFFIXES, write_image
-        from multigan.io._common import atomic_file, check_suffix
+        from multigan.io.utils import atomic_file, check_suffix
 
         nrow = nrow or self.nrow
         if not captions:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from multigan.io._common import as_numpy, atomic_file, existing_file
+from multigan.io.utils import as_numpy, atomic_file, existing_file
 from multigan.io.mesh import MESH_SUFFIXES
 
 __all__ = [

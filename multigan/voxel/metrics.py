@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from multigan.io._common import as_numpy
+from multigan.io.utils import as_numpy
 
 __all__ = [
     "binarize", "is_valid", "validity_flags", "validity", "iou_matrix", "coverage_mmd", "diversity",

@@ -283,7 +283,7 @@ def render_grid(batch: Any, path: str | os.PathLike, nrow: int | None = None,
     Example:
         >>> render_grid(shapes, "out/preview.png", labels=["chair", "table"])   # doctest: +SKIP
     """
-    from multigan.io._common import check_suffix
+    from multigan.io.utils import check_suffix
     from multigan.io.image import IMAGE_SUFFIXES, tile, write_image
 
     path = check_suffix(path, IMAGE_SUFFIXES)

@@ -13,15 +13,22 @@ JOB = Path(__file__).with_name("_jobs.py")
 
 
 def run(*args: str) -> None:
+    run_together([*args])
+
+
+def run_together(*jobs: list[str]) -> None:
+    """Run each job in its own process (one thread each), all at once; fail if any fails."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)
-    subprocess.run([sys.executable, *args], check=True, env=env, timeout=300)
+    procs = [subprocess.Popen([sys.executable, *args], env=env) for args in jobs]
+    codes = [p.wait(timeout=300) for p in procs]
+    assert codes == [0] * len(jobs), (jobs, codes)
 
 
 def test_resume_is_bit_exact(tmp_path):
     n = 7   # crosses data epochs (8 batches each, 2 per iteration) and the R1 interval
-    run(str(JOB), "resume", str(tmp_path / "straight.safetensors"), str(2 * n))
-    run(str(JOB), "resume", str(tmp_path / "half.safetensors"), str(n), "--save", str(tmp_path / "ckpt"))
+    run_together([str(JOB), "resume", str(tmp_path / "straight.safetensors"), str(2 * n)],
+                 [str(JOB), "resume", str(tmp_path / "half.safetensors"), str(n), "--save", str(tmp_path / "ckpt")])
     run(str(JOB), "resume", str(tmp_path / "resumed.safetensors"), str(2 * n), "--from", str(tmp_path / "ckpt"))
     straight, resumed = load_file(tmp_path / "straight.safetensors"), load_file(tmp_path / "resumed.safetensors")
     half = load_file(tmp_path / "half.safetensors")

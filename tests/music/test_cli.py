@@ -39,7 +39,7 @@ def test_train_on_a_midi_folder(tmp_path):
     (tmp_path / "midi").mkdir()
     _write_song(tmp_path / "midi" / "song.mid", progression)
     assert main(["train", "music", "--midi-folder", str(tmp_path / "midi"), "--out", str(tmp_path / "run"),
-                 "--steps", "2", "--device", "cpu", "--eval-every", "2", "--eval-size", "4"]) == 0
+                 "--steps", "2", "--device", "cpu", "--eval-every", "2", "--eval-size", "4", "--eval-n", "4"]) == 0
     info = json.loads((tmp_path / "run" / "final" / "training.json").read_text())
     assert info["iterations"] == 2 and "chord_tone_ratio" in info["metrics"]["generated"]
     row = json.loads((tmp_path / "run" / "eval.jsonl").read_text())      # one in-training score, at 2
@@ -47,6 +47,33 @@ def test_train_on_a_midi_folder(tmp_path):
     assert info["trainer"]["eval_every"] == 2 and info["trainer"]["eval_size"] == 4 and info["eval"] == row
     assert MidiNet.from_pretrained(tmp_path / "run" / "final").config["latent_dim"] == 100
     assert main(["train", "music", "--midi-folder", str(tmp_path / "midi"), "--out", str(tmp_path / "cut"),
-                 "--steps", "3", "--device", "cpu", "--time-limit", "0.000001"]) == 0
+                 "--steps", "3", "--device", "cpu", "--time-limit", "0.000001", "--eval-n", "2"]) == 0
     info = json.loads((tmp_path / "cut" / "final" / "training.json").read_text())
     assert info["iterations"] == 1 and info["stopped_by_time_limit"] is True
+
+
+def test_ctrl_c_in_train_checkpoints_prints_the_resume_command_and_exits_130(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from multigan.core.trainer import Trainer
+
+    step = Trainer.train_step
+
+    def interrupted_step(self, data):
+        logs = step(self, data)
+        if self.step == 1:
+            os.kill(os.getpid(), signal.SIGINT)           # as a terminal's Ctrl-C, mid-run
+        return logs
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted_step)
+    out = tmp_path / "run"
+    assert main(["train", "music", "--out", str(out), "--steps", "50", "--device", "cpu"]) == 130
+    err = capsys.readouterr().err
+    assert (out / "checkpoints" / "step-0000001").is_dir() and not (out / "final").exists()
+    assert f"continue with: multigan train music --out {out} --steps 50 --device cpu --resume" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr(Trainer, "train_step", step)
+    assert main(["train", "music", "--out", str(tmp_path / "typo"), "--steps", "2", "--resume"]) == 2
+    assert "nothing to resume: no checkpoint in" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()

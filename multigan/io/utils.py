@@ -1,4 +1,4 @@
-"""Small helpers shared by the writers and readers in :mod:`multigan.io` (private)."""
+"""Input checks and atomic writes shared by the writers and readers of :mod:`multigan.io` and the modalities."""
 
 from __future__ import annotations
 
