@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 __all__ = ["main", "HelpFormatter", "modality_parser"]
 
@@ -30,9 +30,19 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return text + " (default: %(default)s)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose options without a help text still show their default in ``--help``."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help is None and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            action.help = "(default: %(default)s)"
+        return action
+
+
 def modality_parser(command: str, modality: str) -> argparse.ArgumentParser:
     """The argument parser of ``multigan COMMAND MODALITY`` (defaults shown in ``--help``)."""
-    return argparse.ArgumentParser(prog=f"multigan {command} {modality}", formatter_class=HelpFormatter)
+    return _Parser(prog=f"multigan {command} {modality}", formatter_class=HelpFormatter)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,12 +15,28 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
+__all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
            "truncated_normal", "truncate_latent", "SelfAttention2d", "ConditionalBatchNorm2d", "GeneratorResBlock",
            "DiscriminatorResBlock", "ConvGRUCell"]
 
 _SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
              nn.ConvTranspose3d, nn.Embedding)
+
+
+@torch.no_grad()
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation (Radford et al. 2016), for ``model.apply(dcgan_init)``: convolution and
+    linear weights N(0, 0.02), BatchNorm scales N(1, 0.02), biases and shifts 0 (the weight under a
+    spectral-norm parametrisation). PyTorch's default for a transposed convolution with hundreds of
+    output channels is about 10× smaller, and Adam's first steps then swamp it."""
+    if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+        weight = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
+        nn.init.normal_(weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
 
 
 def has_spectral_norm(module: nn.Module) -> bool:

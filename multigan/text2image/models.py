@@ -51,6 +51,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from multigan.core.layers import dcgan_init
 from multigan.core.module import AdversarialModel, model_class, read_config
 
 from .encoder import DEFAULT_ENCODER
@@ -721,7 +722,7 @@ class TextConditionalGAN(TextImageGAN):
         self.generator = ReedGenerator(self.text_dim, self.latent_dim, int(text_proj_dim), int(ngf))
         self.discriminator = MatchingDiscriminator(64, self.text_dim, int(ndf), int(text_proj_dim),
                                                    text_batchnorm=True, joint_kernel=1)
-        self.apply(_dcgan_init)
+        self.apply(dcgan_init)
 
 
 class StackGAN(TextImageGAN):
@@ -779,7 +780,7 @@ class StackGAN(TextImageGAN):
                                   joint_kernel=3),
             MatchingDiscriminator(self.stage2_size, self.text_dim, int(ndf_stage2), int(text_proj_dim),
                                   text_batchnorm=False, joint_kernel=3))
-        self.apply(_dcgan_init)
+        self.apply(dcgan_init)
         if self.generator.stage2.skip:
             self.generator.stage2.start_at_stage1()
         self.stage = 1
@@ -813,18 +814,6 @@ class StackGAN(TextImageGAN):
         if not self.kl_weight:
             return {}
         return {"kl": self.kl_weight * kl_divergence(*self.generator.condition_stats(cond))}
-
-
-@torch.no_grad()
-def _dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation: conv/linear weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
 
 
 #: model names used by presets, ``train(model=...)`` and the command line

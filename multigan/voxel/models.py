@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from multigan.core.layers import apply_spectral_norm
+from multigan.core.layers import apply_spectral_norm, dcgan_init
 from multigan.core.module import AdversarialModel, resolve_labels
 
 from .metrics import _check_count
@@ -59,21 +59,6 @@ def _stages(resolution: int, channels: Sequence[int]) -> None:
 
 def _seeded(seed: Optional[int]) -> Optional[torch.Generator]:
     return torch.Generator().manual_seed(int(seed)) if seed is not None else None
-
-
-@torch.no_grad()
-def _dcgan_init(module: nn.Module) -> None:
-    """DCGAN initialisation (Radford et al. 2016), as the 3D-GAN ports use: conv weights N(0, 0.02),
-    BatchNorm scales N(1, 0.02) and shifts 0. PyTorch's default for a transposed 3-D conv with
-    hundreds of output channels is ~10× smaller, and Adam's first steps then swamp it."""
-    if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
-        weight = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
-        nn.init.normal_(weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm3d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
 
 
 class Generator3D(nn.Module):
@@ -234,7 +219,7 @@ class GAN3D(AdversarialModel):
         self.classes = classes
         self.generator = Generator3D(self.latent_dim, channels, len(classes), embed_dim, bias)
         self.discriminator = Discriminator3D(channels, len(classes), bias, discriminator_norm, minibatch_std)
-        self.apply(_dcgan_init)
+        self.apply(dcgan_init)
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:
