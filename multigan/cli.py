@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -115,6 +116,32 @@ def _demo(out: Path, seed: int, patterns: bool = False) -> int:
     return 0
 
 
+def _user_error(err: BaseException) -> bool:
+    """Errors a user's arguments, files or disk cause (not a bug of multigan's)."""
+    return (isinstance(err, (ValueError, NotImplementedError, TypeError, OSError, RuntimeError, EOFError))
+            or type(err).__name__ in ("SafetensorError", "UnpicklingError"))
+
+
+def _describe(err: BaseException) -> str:
+    """One line for an error a user can cause: a bad argument, a file that is missing, unreadable or
+    corrupt, a full or read-only disk (``MULTIGAN_DEBUG=1`` shows the traceback instead)."""
+    import errno
+
+    if isinstance(err, OSError) and err.errno is not None:
+        where = f" ({err.filename})" if err.filename else ""
+        if err.errno == errno.ENOSPC:
+            return f"disk full while writing{where or ' the output'}; free space or choose another --out"
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"cannot write{where or ' there'}: {err.strerror.lower()}"
+        return f"{err.strerror or err}{where}"
+    text = _one_line(err)
+    if "enforce fail" in text and "unexpected pos" in text:        # torch.save on a full disk
+        return "disk full while writing a checkpoint; free space or choose another --out"
+    if type(err).__name__ in ("SafetensorError", "UnpicklingError") or isinstance(err, EOFError):
+        return f"a file is corrupt or not what it should be ({type(err).__name__}: {text})"
+    return text
+
+
 def _one_line(err: BaseException) -> str:
     """An exception's message on one line (its first line, when it has several)."""
     text = str(err).strip() or type(err).__name__
@@ -186,8 +213,6 @@ def _modality_command(command: str, modality: str, argv: list[str]) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``multigan`` command; returns the exit status."""
-    import os
-
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # transformers' "Loading weights" bar: noise here
     args = _parser().parse_args(argv)
     try:
@@ -198,8 +223,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "bench":
             return _bench(args)
         return _modality_command(args.command, args.modality, list(args.args))
-    except (ValueError, FileNotFoundError, NotImplementedError, TypeError) as err:
-        print(f"multigan {args.command}: error: {err}", file=sys.stderr)
+    except Exception as err:                            # noqa: BLE001 - user errors get one line, the rest re-raise
+        if os.environ.get("MULTIGAN_DEBUG") or not _user_error(err):
+            raise
+        print(f"multigan {args.command}: error: {_describe(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         from multigan.core.trainer import TrainingInterrupted

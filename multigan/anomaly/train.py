@@ -216,6 +216,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
+          overwrite: bool = False,
           init_from: Optional[str] = None, time_limit: Optional[float | str] = None, command: str = "") -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
 
@@ -272,7 +273,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
     out = Path(out)
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from)
+    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
     start = time.perf_counter()
     trainer.fit()
     gan_seconds = time.perf_counter() - start
@@ -593,7 +594,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume, init_from=args.init_from,
+                      precision=args.precision, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from,
                       time_limit=args.time_limit, command="multigan train anomaly " + " ".join(argv))
         if final.name != "final":
             print(f"time limit reached; training state in {final}: run the same command with --resume to go on")

@@ -24,8 +24,8 @@ import torch.distributed as dist
 
 from .atomic import atomic_dir
 
-__all__ = ["save_training_checkpoint", "load_training_checkpoint", "latest_checkpoint", "prune_checkpoints",
-           "rng_state", "set_rng_state", "gather_rng_states"]
+__all__ = ["save_training_checkpoint", "load_training_checkpoint", "latest_checkpoint", "checkpoints_newest_first",
+           "remove_stale_temporaries", "prune_checkpoints", "rng_state", "set_rng_state", "gather_rng_states"]
 
 STATE_NAME = "training_state.pt"
 EMA_NAME = "ema.safetensors"
@@ -137,8 +137,24 @@ def _config_differences(saved: dict, model, ignore: tuple[str, ...] = ()) -> lis
 
 def latest_checkpoint(folder: str | Path) -> Optional[Path]:
     """The newest complete ``step-*`` checkpoint in ``folder`` (temp folders are ignored)."""
-    found = sorted(p for p in Path(folder).glob("step-*") if (p / STATE_NAME).is_file())
-    return found[-1] if found else None
+    found = checkpoints_newest_first(folder)
+    return found[0] if found else None
+
+
+def checkpoints_newest_first(folder: str | Path) -> list[Path]:
+    """Every complete ``step-*`` checkpoint in ``folder``, the newest first."""
+    return sorted((p for p in Path(folder).glob("step-*") if (p / STATE_NAME).is_file()), reverse=True)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete what an interrupted checkpoint write left in ``folder`` (``.step-*.tmp`` and
+    ``.step-*.old-*`` folders of :func:`~multigan.core.atomic.atomic_dir`); return what was removed.
+    Call it only when no other process is writing there (a run starting or resuming)."""
+    stale = sorted(p for p in Path(folder).glob(".step-*")
+                   if p.is_dir() and (p.name.endswith(".tmp") or ".old-" in p.name))
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
 
 
 def prune_checkpoints(folder: str | Path, keep: int) -> None:

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
+__all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d",
+           "sn_embedding",
            "truncated_normal", "truncate_latent", "SelfAttention2d", "ConditionalBatchNorm2d", "GeneratorResBlock",
            "DiscriminatorResBlock", "ConvGRUCell"]
 

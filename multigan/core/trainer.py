@@ -31,6 +31,7 @@ import math
 import platform
 import re
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -39,7 +40,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -47,6 +48,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from . import checkpoint as ckpt
+from .atomic import atomic_file
 from .device import (DistributedContext, autocast, configure_backends, init_distributed, no_sync,
                      resolve_device, resolve_precision, seed_everything)
 from .ema import EMA
@@ -198,6 +200,8 @@ def add_run_arguments(parser: Any, eval_what: Optional[str] = None, init_from: b
                         help="auto (bf16 on CUDA GPUs that support it, else fp32), fp32, bf16 or fp16 (GPU only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in an --out that holds a run, deleting its checkpoints and export")
     add_time_limit_argument(parser)
     if eval_what is not None:
         add_eval_arguments(parser, eval_what)
@@ -212,6 +216,69 @@ def _exported_history(info: dict[str, Any]) -> dict[str, Any]:
     (older files hold one ``command`` and ``seconds_this_run``)."""
     return {"commands": info.get("commands", [info["command"]] if "command" in info else []),
             "seconds_total": float(info.get("seconds_total", info.get("seconds_this_run", 0.0)))}
+
+
+#: What a multigan run writes into its folder; ``--overwrite`` removes these and nothing else.
+RUN_ENTRIES = ("checkpoints", "final", "samples", "tensorboard", "metrics.jsonl", "eval.jsonl",
+               "training_options.json", "stage1", "stage2", "encoder_state.pt", "encoder_metrics.jsonl")
+
+
+def prepare_run_folder(out: str | Path, *, resume: bool, overwrite: bool = False, main_process: bool = True) -> None:
+    """Keep runs apart before training starts in ``out``.
+
+    A folder that already holds a run (a checkpoint or an export) is refused without ``resume``
+    (``FileExistsError`` naming ``--resume`` and ``--overwrite``); ``overwrite`` deletes that run's
+    :data:`RUN_ENTRIES` first (nothing else in the folder). Temporary folders an interrupted
+    checkpoint write left behind are removed.
+    """
+    out = Path(out)
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite deletes it; give one of them")
+    held = [out / name for name in ("checkpoints", "final", "stage1", "stage2") if (out / name).exists()
+            and (name == "final" or any((out / name).rglob(ckpt.STATE_NAME)))]
+    if held and not resume and not overwrite:
+        raise FileExistsError(f"{out} already holds a run ({', '.join(p.name for p in held)}); add --resume to "
+                              "continue it or --overwrite to replace it, or choose another --out")
+    if not main_process:
+        return
+    if overwrite:
+        for name in RUN_ENTRIES:
+            entry = out / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            elif entry.exists() or entry.is_symlink():
+                entry.unlink()
+    for folder in [out / "checkpoints", *(out / s / "checkpoints" for s in ("stage1", "stage2"))]:
+        ckpt.remove_stale_temporaries(folder)
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop the rows of a JSON-lines log whose ``step`` is beyond ``step`` (atomically; no-op without a file)."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        with atomic_file(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept) or "\n")
+
+
+def check_finite_weights(state: dict[str, Tensor], dtype: Optional[torch.dtype] = None,
+                         components: Optional[Sequence[str]] = None) -> None:
+    """Raise ``ValueError`` naming the tensors (of ``components``, when given) that are not finite
+    once cast to ``dtype`` (fp16 holds at most ±65504): a diverged model must not be exported."""
+    bad = []
+    for name, tensor in state.items():
+        if components and name.split(".")[0] not in components or not tensor.is_floating_point():
+            continue
+        cast = tensor.detach().to(dtype) if dtype is not None else tensor.detach()
+        if not bool(torch.isfinite(cast).all()):
+            bad.append(name)
+    if bad:
+        where = f" in {str(dtype).removeprefix('torch.')}" if dtype is not None else ""
+        raise ValueError(f"not exported: {len(bad)} weight tensor(s) are not finite{where} ({', '.join(bad[:4])}"
+                         f"{', …' if len(bad) > 4 else ''}); the run has diverged — resume from an earlier "
+                         "checkpoint with a lower learning rate")
 
 
 def _penalty_spec(p: Penalty | dict) -> dict:
@@ -795,14 +862,25 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str | Path = "latest") -> Path:
-        """Restore everything a training checkpoint holds; ``"latest"`` picks the newest in out_dir."""
+        """Restore everything a training checkpoint holds; ``"latest"`` picks the newest in out_dir
+        that can be read: an unreadable one (truncated, bad header) is reported and the one before used."""
         if str(path) == "latest":
             if self.out_dir is None:
                 raise ValueError("load_checkpoint('latest') needs a trainer out_dir")
-            found = ckpt.latest_checkpoint(self.out_dir / "checkpoints")
-            if found is None:
+            found = ckpt.checkpoints_newest_first(self.out_dir / "checkpoints")
+            if not found:
                 raise FileNotFoundError(f"no checkpoint under {self.out_dir / 'checkpoints'}")
-            path = found
+            for i, candidate in enumerate(found):
+                try:
+                    return self.load_checkpoint(candidate)
+                except Exception as err:               # noqa: BLE001 - a corrupt file; a mismatch is re-raised
+                    if isinstance(err, ValueError) and not isinstance(err, json.JSONDecodeError):
+                        raise
+                    if i + 1 == len(found):
+                        raise RuntimeError(f"no readable checkpoint under {self.out_dir / 'checkpoints'}; the "
+                                           f"oldest, {candidate.name}, fails with: {err}") from err
+                    warnings.warn(f"checkpoint {candidate} is unreadable ({type(err).__name__}: {err}); "
+                                  f"resuming from {found[i + 1].name} instead", RuntimeWarning, stacklevel=2)
         path = Path(path)
         state = ckpt.load_training_checkpoint(path, self.model, ema=self.ema, map_location=self.device)
         self.opt_g.load_state_dict(state["optimizer_g"])
@@ -829,7 +907,7 @@ class Trainer:
         return path
 
     def resume_run(self, resume: bool = True, command: Optional[str] = None,
-                   init_from: Optional[str | Path] = None) -> dict[str, Any]:
+                   init_from: Optional[str | Path] = None, overwrite: bool = False) -> dict[str, Any]:
         """Load the newest checkpoint of ``out_dir`` (when ``resume`` and one exists) and return the
         run's history so far, ``{"commands": [...], "seconds_total": s}`` (empty for a fresh run), so
         exported ``training.json`` files accumulate over resumes.
@@ -840,18 +918,27 @@ class Trainer:
         ``init_from`` (an exported model, see :meth:`warm_start`) starts a run that has no checkpoint
         to resume from that model's weights; a checkpoint, when there is one to resume, wins.
         ``resume`` without ``init_from`` and without any checkpoint raises ``FileNotFoundError``: a
-        mistyped run folder must not silently start a new run from iteration 0.
+        mistyped run folder must not silently start a new run from iteration 0. Runs are never mixed:
+        see :func:`prepare_run_folder` (``overwrite`` starts afresh in a folder that holds a run).
+        Log rows (``metrics.jsonl``, ``eval.jsonl``) after the checkpoint resumed from are dropped,
+        as those iterations are trained again.
         """
         history: dict[str, Any] = {"commands": [], "seconds_total": 0.0}
         out = Path(self.config.out_dir) if self.config.out_dir else None
+        if out is not None:
+            prepare_run_folder(out, resume=resume, overwrite=overwrite, main_process=self.dist.is_main)
         if resume and init_from is None and (out is None or ckpt.latest_checkpoint(out / "checkpoints") is None):
-            raise FileNotFoundError(f"nothing to resume: no checkpoint in {out / 'checkpoints' if out else 'a run without out_dir'}"
-                                    " (check --out, or drop --resume to start a new run)")
+            where = out / "checkpoints" if out else "a run without out_dir"
+            raise FileNotFoundError(f"nothing to resume: no checkpoint in {where} (check --out, or drop --resume "
+                                    "to start a new run)")
         resuming = resume and out is not None and (out / "checkpoints").exists()
         if init_from is not None and not (resuming and ckpt.latest_checkpoint(out / "checkpoints")):
             history = self.warm_start(init_from)
         elif resuming:
             self.load_checkpoint("latest")
+            if self.dist.is_main:
+                for log in ("metrics.jsonl", "eval.jsonl"):      # the iterations after it are trained again
+                    truncate_log(out / log, self.step)
             previous = out / "final" / "training.json"
             if self.commands:
                 history = {"commands": list(self.commands), "seconds_total": self.train_seconds}
@@ -918,12 +1005,16 @@ class Trainer:
                components: Optional[list[str]] = None, extra_files: Optional[dict[str, str]] = None) -> Path:
         """``save_pretrained`` the model with the EMA generator weights (if any) in place of G's.
 
+        Refused (``ValueError``, nothing written) when a weight is not finite in ``dtype`` (a diverged
+        run, or fp16 overflow beyond ±65504): see :func:`check_finite_weights`.
+
         In a multi-process job rank 0 writes and every rank returns once the folder is in place.
         """
         if self.dist.is_main:
             state = self.model.state_dict()
             if self.ema is not None:
                 state.update({f"generator.{k}": v for k, v in self.ema.state_dict().items()})
+            check_finite_weights(state, dtype, components)
             self.model.save_pretrained(path, dtype=dtype, state_dict=state, components=components,
                                        extra_files=extra_files)
         self.dist.barrier()

@@ -26,7 +26,7 @@ __all__ = ["train", "evaluate_model", "cli", "demo"]
 
 def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = None, seed: int = 0,
           device: str = "auto", precision: str = "auto", ema_decay: float = 0.999, log_every: int = 200,
-          checkpoint_every: int = 1000, resume: bool = False,
+          checkpoint_every: int = 1000, resume: bool = False, overwrite: bool = False,
           init_from: Optional[str] = None, time_limit: Optional[float | str] = None,
           eval_every: Optional[int] = None, eval_size: int = 64, eval_n: int = 200, command: str = "") -> Path:
     """Train MidiNet with its paper rules through the shared trainer; export the EMA generator.
@@ -54,7 +54,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
                               "eval_every": eval_every, "eval_size": eval_size})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from)
+    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -148,7 +148,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, steps=args.steps, midi_folder=args.midi_folder, seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume,
+                      precision=args.precision, resume=args.resume, overwrite=args.overwrite,
                       init_from=args.init_from, time_limit=args.time_limit,
                       eval_every=args.eval_every, eval_size=args.eval_size, eval_n=args.eval_n,
                       command="multigan train music " + " ".join(argv))

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from multigan.cli import modality_parser
-from multigan.core.trainer import add_run_arguments, parse_duration
+from multigan.core.trainer import add_run_arguments, parse_duration, prepare_run_folder
 
 from .encoder import DEFAULT_ENCODER
 
@@ -114,7 +114,7 @@ def caption_embeddings(out: str | Path, n: int, seed: int,
 def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu-64", steps_stage1: int = 3000,
           steps_stage2: int = 2000, batch_size: int = 64, n_train: int = 6000, seed: int = 0, device: str = "auto",
           precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
-          checkpoint_every: int = 500, resume: bool = False, encoder: Any = DEFAULT_ENCODER,
+          checkpoint_every: int = 500, resume: bool = False, overwrite: bool = False, encoder: Any = DEFAULT_ENCODER,
           kl_weight: Optional[float] = None, gan_int: Optional[bool] = None, progress: bool = True,
           time_limit: Optional[float | str] = None, command: str = "") -> Path:
     """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"`` on captioned shapes.
@@ -155,6 +155,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     stages = [(1, int(steps_stage1))] + ([(2, int(steps_stage2))] if stackgan and steps_stage2 else [])
     stage2_started = stackgan and resume and latest_checkpoint(out / "stage2" / "checkpoints") is not None
     run_dirs = {stage: out / f"stage{stage}" if stackgan else out for stage, _ in stages}
+    prepare_run_folder(out, resume=resume, overwrite=overwrite)         # before any stage's trainer looks
     if resume and not any(latest_checkpoint(d / "checkpoints") for d in run_dirs.values()):
         raise FileNotFoundError(f"nothing to resume: no checkpoint under {out} (check --out, or drop --resume "
                                 "to start a new run)")
@@ -449,6 +450,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, model=args.model, preset=args.preset, steps_stage1=args.steps_stage1,
                       steps_stage2=args.steps_stage2, batch_size=args.batch_size, n_train=args.n_train,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
+                      overwrite=args.overwrite,
                       encoder=args.encoder, kl_weight=args.kl_weight, gan_int=args.gan_int,
                       time_limit=args.time_limit, command="multigan train text2image " + " ".join(argv))
         print(f"model written to {final}")

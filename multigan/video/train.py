@@ -41,6 +41,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
           batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
           n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
+          overwrite: bool = False,
           init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
           eval_size: int = 64, dataset: str = "moving-mnist",
@@ -67,7 +68,8 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}, or pass folder")
     arch = dict(preset) if isinstance(preset, dict) else dict(PRESETS[preset])
-    source = folder or ("Footage (multigan/assets/video/footage)" if dataset == "footage" else "Moving MNIST (multigan/assets/video)")
+    source = folder or ("Footage (multigan/assets/video/footage)" if dataset == "footage"
+                        else "Moving MNIST (multigan/assets/video)")
     channels = arch.get("channels", 1 if folder is None and dataset == "moving-mnist" else 3)
     dataset = _dataset(folder, arch["frames"], arch["size"], channels, dataset)
     arch["channels"] = channels
@@ -81,7 +83,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
                               "time_limit": time_limit, "eval_every": eval_every, "eval_size": eval_size})
     trainer = Trainer(model, dataset, config)
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from)
+    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -232,6 +234,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
         final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
                       lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
+                      overwrite=args.overwrite,
                       init_from=args.init_from,
                       checkpoint_every=args.checkpoint_every, time_limit=args.time_limit, dataset=args.dataset,
                       eval_every=args.eval_every, eval_size=args.eval_size,

@@ -52,6 +52,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", 
           instance_noise: float = 0.0, objective: Optional[str] = None, n_critic: int = 1,
           betas: Optional[tuple[float, float]] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
           ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
+          overwrite: bool = False,
           init_from: Optional[str] = None,
           time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
           eval_size: int = 64, placement: str = "centre", thickness: int = 1, connectivity_weight: float = 0.0,
@@ -104,7 +105,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", 
         overrides["lr_d"] = lr_d
     trainer = Trainer(model, dataset, TrainerConfig(**{**GAN3D.trainer_defaults(), **overrides}))
     command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from)
+    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
     start = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - start
@@ -369,6 +370,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
                       betas=args.betas, seed=args.seed, device=args.device,
                       precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      overwrite=args.overwrite,
                       init_from=args.init_from, placement=args.placement, thickness=args.thickness,
                       connectivity_weight=args.connectivity_weight, time_limit=args.time_limit,
                       eval_every=args.eval_every, eval_size=args.eval_size,

@@ -1,0 +1,129 @@
+"""Faults a careless or unlucky user meets: runs are never mixed, a corrupt checkpoint is skipped,
+replayed log rows are replaced, a diverged model is not exported, and errors are one line."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+
+import pytest
+import torch
+
+from multigan.cli import _describe, main
+from multigan.core import Trainer
+from multigan.core.checkpoint import STATE_NAME, latest_checkpoint
+from multigan.core.toys import MixtureGAN, ring_of_gaussians
+from multigan.core.trainer import check_finite_weights, prepare_run_folder
+
+
+def _trainer(out, steps=4, **options):
+    torch.manual_seed(0)
+    config = dict(steps=steps, batch_size=16, progress=False, out_dir=str(out), tensorboard=False, device="cpu",
+                  checkpoint_every=2, log_every=1, ema_decay=0.9, keep_checkpoints=5)
+    return Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), **{**config, **options})
+
+
+def _steps_logged(out):
+    return [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_folder_holding_a_run_is_refused_without_resume_or_overwrite(tmp_path):
+    first = _trainer(tmp_path)
+    first.resume_run(False, "first")
+    first.fit()
+    before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    with pytest.raises(FileExistsError, match="already holds a run .*--resume .*--overwrite"):
+        _trainer(tmp_path).resume_run(False, "second")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before        # untouched
+    with pytest.raises(ValueError, match="give one of them"):
+        _trainer(tmp_path).resume_run(True, "both", overwrite=True)
+    (tmp_path / "notes.txt").write_text("mine")
+    fresh = _trainer(tmp_path, steps=1)
+    assert fresh.resume_run(False, "again", overwrite=True) == {"commands": [], "seconds_total": 0.0}
+    assert fresh.step == 0 and not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.jsonl").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine"                       # only the run's own files go
+    fresh.fit()
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-0000001"]
+
+
+def test_cli_refuses_to_mix_runs_in_one_line(tmp_path, capsys):
+    args = ["train", "music", "--out", str(tmp_path), "--steps", "1", "--device", "cpu", "--eval-n", "2"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds a run" in err[0] and "--overwrite" in err[0]
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_stale_temporaries_are_removed_when_a_run_starts(tmp_path):
+    (tmp_path / "checkpoints" / ".step-0000004.abc.tmp").mkdir(parents=True)
+    (tmp_path / "checkpoints" / ".step-0000002.old-77").mkdir()
+    (tmp_path / "checkpoints" / "keep.txt").write_text("x")
+    prepare_run_folder(tmp_path, resume=False)
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["keep.txt"]
+
+
+def test_a_corrupt_newest_checkpoint_is_reported_and_the_previous_used(tmp_path):
+    run = _trainer(tmp_path)
+    run.resume_run(False)
+    run.fit()
+    newest = latest_checkpoint(tmp_path / "checkpoints")
+    assert newest.name == "step-0000004"
+    state = newest / STATE_NAME
+    state.write_bytes(state.read_bytes()[:100])                                  # truncated by a crash
+    resumed = _trainer(tmp_path)
+    with pytest.warns(RuntimeWarning, match="step-0000004 is unreadable .*resuming from step-0000002"):
+        resumed.resume_run(True)
+    assert resumed.step == 2
+    weights = newest / "model" / "model.safetensors"
+    weights.write_bytes(b"\x00" * 16)                                            # a bad header
+    for other in (tmp_path / "checkpoints").glob("step-*"):
+        if other != newest:
+            shutil.rmtree(other)
+    with pytest.raises(RuntimeError, match="no readable checkpoint"):
+        _trainer(tmp_path).resume_run(True)
+
+
+def test_log_rows_of_replayed_iterations_are_replaced(tmp_path):
+    run = _trainer(tmp_path)
+    run.resume_run(False)
+    run.fit()
+    assert _steps_logged(tmp_path) == [1, 2, 3, 4]
+    shutil.rmtree(tmp_path / "checkpoints" / "step-0000004")                    # killed before it was written
+    resumed = _trainer(tmp_path, steps=5)
+    resumed.resume_run(True)
+    assert _steps_logged(tmp_path) == [1, 2]
+    resumed.fit()
+    assert _steps_logged(tmp_path) == [1, 2, 3, 4, 5]
+
+
+def test_a_diverged_model_is_not_exported(tmp_path):
+    run = _trainer(tmp_path / "run", steps=1)
+    run.resume_run(False)
+    run.fit()
+    with torch.no_grad():
+        run.ema.state_dict()[next(iter(run.ema.state_dict()))].view(-1)[0] = 1e6   # beyond fp16's 65504
+    run.export(tmp_path / "fp32")                                                  # finite in fp32
+    with pytest.raises(ValueError, match=r"not exported: 1 weight tensor\(s\) are not finite in float16"):
+        run.export(tmp_path / "fp16", dtype=torch.float16)
+    assert not (tmp_path / "fp16").exists()
+    with pytest.raises(ValueError, match="not finite"):
+        check_finite_weights({"generator.w": torch.tensor([float("nan")])})
+    check_finite_weights({"discriminator.w": torch.tensor([float("inf")])}, components=["generator"])
+
+
+def test_errors_users_cause_read_as_one_line(tmp_path, capsys):
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.mid"))
+    assert _describe(full) == f"disk full while writing ({tmp_path / 'x.mid'}); free space or choose another --out"
+    assert _describe(OSError(errno.EROFS, "Read-only file system", "/ro/x")) == \
+        "cannot write (/ro/x): read-only file system"
+    assert "disk full" in _describe(RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64"))
+    from multigan.music import MidiNet
+    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
+    assert main(["sample", "music", "--chords", "C", "--model", str(tmp_path / "m"),
+                 "--out", str(tmp_path / "o.mid")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "corrupt" in err[0] and not (tmp_path / "o.mid").exists()
