@@ -24,7 +24,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from multigan.io.utils import as_numpy, atomic_file
+from multigan.io.utils import as_numpy, atomic_file, safe_file_stems
 from multigan.io.image import write_image
 
 from . import metrics as M
@@ -81,33 +80,6 @@ def apply_colormap(values: np.ndarray, name: str = "inferno") -> np.ndarray:
     return np.stack([np.interp(v, xs, anchors[:, c]) for c in range(3)], axis=-1)
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
-_IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?)$", re.IGNORECASE)
-
-
-def safe_file_stems(names: Sequence[str], max_len: int = 120) -> list[str]:
-    """Turn image names into unique, portable file stems.
-
-    Slashes, colons, spaces and every other character outside ``[A-Za-z0-9._+=-]`` become ``_``; a
-    trailing image extension is dropped (``a.png`` → ``a``); leading dots are removed; names are cut
-    to ``max_len`` characters; an empty result becomes ``image_<i>``. Duplicates (compared without
-    case, for case-insensitive file systems) get ``-2``, ``-3``, … appended.
-
-    Example:
-        >>> safe_file_stems(["scans/a.png", "scans:a", "vol.nii.gz#z=3", "", "A"])
-        ['scans_a', 'scans_a-2', 'vol.nii.gz_z=3', 'image_3', 'A']
-    """
-    out: list[str] = []
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        stem = _UNSAFE.sub("_", _IMAGE_SUFFIX.sub("", str(name))).lstrip(".")[:max_len].strip("_") or f"image_{i}"
-        candidate, k = stem, 1
-        while candidate.lower() in seen:
-            k += 1
-            candidate = f"{stem}-{k}"
-        seen.add(candidate.lower())
-        out.append(candidate)
-    return out
 
 
 def _as_tensor(x: Any, name: str) -> Tensor:

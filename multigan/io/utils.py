@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["atomic_file", "as_numpy", "to_uint8", "check_suffix", "existing_file"]
+__all__ = ["atomic_file", "as_numpy", "to_uint8", "check_suffix", "existing_file", "safe_file_stems"]
 
 
 @contextlib.contextmanager
@@ -79,3 +80,32 @@ def existing_file(path: str | os.PathLike) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     return path
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+_IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?)$", re.IGNORECASE)
+
+
+def safe_file_stems(names: Sequence[str], max_len: int = 120) -> list[str]:
+    """Turn names (image names, class labels, captions) into unique, portable file stems.
+
+    Slashes, colons, spaces and every other character outside ``[A-Za-z0-9._+=-]`` become ``_``; a
+    trailing image extension is dropped (``a.png`` → ``a``); leading dots and underscores are
+    removed; names are cut to ``max_len`` characters; an empty result becomes ``image_<i>``. Duplicates (compared without
+    case, for case-insensitive file systems) get ``-2``, ``-3``, … appended.
+
+    Example:
+        >>> safe_file_stems(["scans/a.png", "scans:a", "vol.nii.gz#z=3", "", "A"])
+        ['scans_a', 'scans_a-2', 'vol.nii.gz_z=3', 'image_3', 'A']
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        stem = _UNSAFE.sub("_", _IMAGE_SUFFIX.sub("", str(name))).lstrip("._")[:max_len].rstrip("_") or f"image_{i}"
+        candidate, k = stem, 1
+        while candidate.lower() in seen:
+            k += 1
+            candidate = f"{stem}-{k}"
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out

@@ -20,6 +20,7 @@ import torch
 
 from multigan.cli import modality_parser
 from multigan.core.trainer import add_run_arguments
+from multigan.io.utils import safe_file_stems
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
@@ -382,7 +383,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if command == "sample":
         shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, repair=args.repair,
                                 bridge=args.bridge)
-        stem = args.label or "shape"
+        stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out
         written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
         if args.preview:
             written.append(shapes.render(args.preview))

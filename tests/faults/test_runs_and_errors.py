@@ -127,3 +127,17 @@ def test_errors_users_cause_read_as_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "o.mid")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "corrupt" in err[0] and not (tmp_path / "o.mid").exists()
+
+
+def test_a_class_label_never_writes_outside_out(tmp_path):
+    from multigan.io.utils import safe_file_stems
+    from multigan.voxel import GAN3D
+
+    assert safe_file_stems(["../../x", "a b/c", "..", "chair"]) == ["x", "a_b_c", "image_2", "chair"]
+    torch.manual_seed(0)
+    GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4,
+          classes=["../../escaped", "ok"]).save_pretrained(tmp_path / "m")
+    assert main(["sample", "voxel", "--model", str(tmp_path / "m"), "--label", "../../escaped", "-n", "1", "--seed", "0",
+                 "--format", "obj", "--out", str(tmp_path / "a" / "b")]) == 0
+    assert not list(tmp_path.glob("escaped*"))
+    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["escaped_0.obj"]
