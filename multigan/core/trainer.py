@@ -779,9 +779,13 @@ class Trainer:
             return []
         model = self.model
         if self._snapshot is None:
-            n = self.config.snapshot_size
+            n = min(self.config.snapshot_size, len(self.dataset))        # a data set smaller than a snapshot
             z = model.sample_latent(n, generator=torch.Generator().manual_seed(self.config.seed + 12345))
-            _, cond = model.split_batch(next(iter(DataLoader(self.dataset, batch_size=n, shuffle=False))))
+            state = ckpt.rng_state()        # fetching examples may draw (frame offsets, augmentation, the
+            try:                            # loader's seed): the training stream must not see those draws
+                _, cond = model.split_batch(next(iter(DataLoader(self.dataset, batch_size=n, shuffle=False))))
+            finally:
+                ckpt.set_rng_state(state)
             self._snapshot = (z, model.snapshot_condition(cond, n))
         z, cond = self._snapshot
         net = self.ema.module if self.ema is not None else model.generator
