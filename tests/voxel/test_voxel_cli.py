@@ -251,8 +251,8 @@ def test_cli_train_takes_ema_decay():
 def test_in_training_evaluation_scores_a_copy_and_leaves_training_unchanged(mesh_folder, tmp_path):
     from safetensors.torch import load_file
 
-    kw = dict(preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu", precision="fp32",
-              checkpoint_every=10, command="pytest")
+    kw = dict(preset={"resolution": 16, "channels": (16, 8)}, steps=1, folder=str(mesh_folder), batch_size=4,
+              eval_n=2, seed=0, device="cpu", precision="fp32", checkpoint_every=10, command="pytest")
     plain = train(tmp_path / "plain", **kw)
     scored = train(tmp_path / "scored", eval_every=1, eval_size=3, **kw)
     rows = [json.loads(line) for line in (tmp_path / "scored" / "eval.jsonl").read_text().splitlines()]
