@@ -24,9 +24,11 @@ Example:
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
 
@@ -128,17 +130,17 @@ class ModelMixin(nn.Module):
         """
         from safetensors.torch import save_file
 
-        config = self.config
+        meta = {"model_type": self.model_type, "format_version": FORMAT_VERSION, "multigan_version": _version(),
+                "components": list(components or []), "config": self.config}
         try:
-            config_text = json.dumps({"model_type": self.model_type, "format_version": FORMAT_VERSION,
-                                      "multigan_version": _version(), "components": list(components or []),
-                                      "config": config}, indent=2, sort_keys=True)
+            json.dumps(meta)
         except TypeError as err:
             raise TypeError(f"{self.model_type}: constructor arguments must be JSON-serialisable to save: {err}") from None
         tensors = _prepare_state(state_dict if state_dict is not None else self.state_dict(), dtype, components)
         with atomic_dir(path) as tmp:
-            (tmp / CONFIG_NAME).write_text(config_text + "\n")
             save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"model_type": self.model_type})
+            meta["weights_sha256"] = file_sha256(tmp / WEIGHTS_NAME)      # checked by from_pretrained
+            (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
             for name, text in (extra_files or {}).items():
                 (tmp / name).write_text(text)
         return Path(path)
@@ -178,6 +180,7 @@ class ModelMixin(nn.Module):
             raise ValueError(f"{folder} holds a {meta['model_type']!r} model, not {cls.model_type!r}; "
                              f"load it with {meta['model_type']}.from_pretrained")
         model = model_class(meta["model_type"])(**meta["config"])
+        _check_weights_file(folder / WEIGHTS_NAME, meta.get("weights_sha256"))
         model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
                            map_location=map_location)
         return model.eval()
@@ -214,6 +217,22 @@ class ModelMixin(nn.Module):
             raise FileNotFoundError(f"no checkpoint folder {str(path)!r} and no shipped {cls.modality} model of that "
                                     f"name; shipped: {', '.join(available) or 'none'}")
         raise FileNotFoundError(f"{path}: not a checkpoint folder (expected {path / CONFIG_NAME})")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_weights_file(file: Path, expected: Optional[str]) -> None:
+    """Warn when ``file`` is not the weights its ``config.json`` recorded (changed or damaged since)."""
+    if expected and file.is_file() and file_sha256(file) != expected:
+        warnings.warn(f"{file} is not the file its config.json records (SHA-256 differs): it was changed or "
+                      "damaged after it was saved; its outputs may not be the model's", RuntimeWarning, stacklevel=3)
 
 
 def read_config(folder: str | os.PathLike) -> dict[str, Any]:

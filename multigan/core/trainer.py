@@ -62,7 +62,8 @@ EVENTS = ("on_train_start", "on_step_end", "on_log", "on_snapshot", "on_eval", "
 
 
 class NonFiniteLossError(RuntimeError):
-    """Raised after ``max_nonfinite`` consecutive updates were skipped for a NaN/inf loss."""
+    """Raised after ``max_nonfinite`` consecutive updates were skipped for a NaN/inf loss, or when a
+    weight is not finite or beyond ``max_weight``: the run has diverged."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -102,6 +103,8 @@ class TrainerConfig:
     cudnn_benchmark: bool = False           # cuDNN autotuning (faster, not bit-reproducible)
     seed: int = 0                           # global seed; process r seeds its own RNGs with seed + r
     max_nonfinite: int = 20                 # stop after this many consecutive skipped (NaN/inf) updates
+    max_weight: Optional[float] = 1e6       # stop when a weight's magnitude exceeds this: a diverged run
+                                            # (checked at each log line and checkpoint; None: never)
     out_dir: Optional[str] = None           # run folder: metrics.jsonl, samples/, checkpoints/, tensorboard/
     log_every: int = 50                     # iterations between log lines
     snapshot_every: Optional[int] = None    # iterations between sample snapshots (None: off)
@@ -456,6 +459,7 @@ class Trainer:
                                       "a checkpoint is written to resume from")
                         break
                     if self.step % cfg.log_every == 0 or self.step == total:
+                        self._check_weights()
                         last = self._log(bar, start_time, start_step)
                     if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
                         self.snapshot()
@@ -843,8 +847,24 @@ class Trainer:
         self._emit("on_eval", record=record)
         return record
 
+    def _check_weights(self) -> None:
+        """Raise :class:`NonFiniteLossError` when a weight of G or D is not finite or exceeds ``max_weight``."""
+        bound = self.config.max_weight
+        if bound is None:
+            return
+        for name, net in (("generator", self.model.generator), ("discriminator", self.model.discriminator)):
+            peaks = [p.detach().abs().max() for p in net.parameters() if p.numel()]
+            largest = float(torch.stack(peaks).max()) if peaks else 0.0
+            if not math.isfinite(largest) or largest > bound:
+                raise NonFiniteLossError(
+                    f"iteration {self.step}: the {name}'s weights reached {largest:.3g} (max_weight {bound:g}); the "
+                    "run has diverged and nothing more is saved: resume from an earlier checkpoint with lower "
+                    "learning rates")
+
     def save_checkpoint(self, path: Optional[str | Path] = None) -> Optional[Path]:
-        """Write a resumable training checkpoint (rank 0 writes; every rank's RNG state is kept)."""
+        """Write a resumable training checkpoint (rank 0 writes; every rank's RNG state is kept).
+        A diverged model (see ``TrainerConfig.max_weight``) raises instead of being saved."""
+        self._check_weights()
         rng = ckpt.gather_rng_states(self.dist)
         if not self.dist.is_main:
             return None

@@ -141,3 +141,40 @@ def test_a_class_label_never_writes_outside_out(tmp_path):
                  "--format", "obj", "--out", str(tmp_path / "a" / "b")]) == 0
     assert not list(tmp_path.glob("escaped*"))
     assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["escaped_0.obj"]
+
+
+def test_a_diverging_run_stops_with_one_line_and_saves_nothing(tmp_path, capsys):
+    from multigan.core.trainer import NonFiniteLossError
+
+    run = _trainer(tmp_path / "run", steps=6, lr_g=1e6, lr_d=1e6)
+    run.resume_run(False)
+    with pytest.raises(NonFiniteLossError, match=r"weights reached .* \(max_weight 1e\+06\); the run has diverged"):
+        run.fit()
+    assert run.step == 1 and not list((tmp_path / "run").glob("checkpoints/step-*"))
+    calm = _trainer(tmp_path / "calm", steps=2, lr_g=1e6, lr_d=1e6, max_weight=None)   # the check can be off
+    calm.resume_run(False)
+    calm.fit()
+    assert calm.step == 2
+
+
+def test_weights_are_checked_against_the_sha256_config_json_records(tmp_path):
+    import warnings
+
+    import multigan
+    from multigan.core.module import ModelMixin, assets_dir
+    from multigan.music import MidiNet
+
+    for modality in multigan.available_modalities():                        # register every model type
+        multigan.load_modality(modality)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                        # every shipped model is intact
+        for config in sorted(assets_dir().glob("checkpoints/*/*/config.json")):
+            assert len(json.loads(config.read_text())["weights_sha256"]) == 64, config
+            ModelMixin.from_pretrained(config.parent)
+    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01                                                          # one bit of one weight flipped
+    weights.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="SHA-256 differs"):
+        MidiNet.from_pretrained(tmp_path / "m")
