@@ -237,8 +237,13 @@ def _prime_bar(prime: Any) -> Optional[Tensor]:
     if prime is None:
         return None
     if isinstance(prime, (str, os.PathLike)):
-        from multigan.io.midi import midi_to_pianoroll
-        roll, _ = midi_to_pianoroll(prime)
+        from multigan.io.midi import load_midi, midi_to_pianoroll
+        pm = load_midi(prime)
+        opening = [ts for ts in pm.time_signature_changes if ts.time <= 1e-6]    # in force at the first bar
+        if opening and (opening[-1].numerator, opening[-1].denominator) != (4, 4):
+            raise ValueError(f"{prime}: its first bar is in {opening[-1].numerator}/{opening[-1].denominator}; a "
+                             "prime must be a 4/4 bar, as the training data are")
+        roll, _ = midi_to_pianoroll(pm)
         if roll.shape[0] < STEPS:
             raise ValueError(f"{prime}: shorter than one bar (16 sixteenth notes)")
         prime = roll[:STEPS]

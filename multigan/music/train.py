@@ -157,8 +157,16 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import MidiNet
     model = MidiNet.from_pretrained(args.model)
     if command == "sample":
+        from multigan.io.audio import AUDIO_SUFFIXES
+        from multigan.io.image import IMAGE_SUFFIXES
+        from multigan.io.utils import check_suffix
+
         if not args.out.lower().endswith((".mid", ".midi")):
             raise ValueError(f"--out must be a .mid file, got {args.out!r}")
+        if args.audio:                                  # every output checked before the first file is written
+            check_suffix(args.audio, AUDIO_SUFFIXES, "--audio")
+        if args.plot:
+            check_suffix(args.plot, IMAGE_SUFFIXES, "--plot")
         song = model.generate(args.chords, seed=args.seed, prime=args.prime, tempo=args.tempo,
                               polyphonic=args.polyphonic)
         written = [song.write_midi(args.out)]

@@ -381,6 +381,11 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import GAN3D
     model = GAN3D.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
+        if args.preview:                                # checked before any mesh is written
+            from multigan.io.image import IMAGE_SUFFIXES
+            from multigan.io.utils import check_suffix
+
+            check_suffix(args.preview, IMAGE_SUFFIXES, "--preview")
         shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, repair=args.repair,
                                 bridge=args.bridge)
         stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out

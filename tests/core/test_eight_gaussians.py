@@ -1,8 +1,8 @@
 """Stability/diversity yardstick: each objective fits 8 Gaussians on a ring within a fixed budget.
 
-The default run trains two objectives for 1,200 iterations (two worker processes, one thread each,
-about 20 s): every mode is reached and a fifth of the samples already lie within 3 σ of a mode
-(0.25–0.34 measured over two seeds).
+The default run trains the non-saturating objective for 1,200 iterations (about 20 s on one thread):
+every mode is reached and a fifth of the samples already lie within 3 σ of a mode (0.29–0.34
+measured over two seeds; hinge 0.25).
 The full study (``-m slow``: all four objectives, 4,000 iterations, 7+ modes and 80 % of samples
 within 3 σ) takes about two minutes on 2 cores. Recipe: ``multigan.core.toys.EIGHT_GAUSSIANS_RECIPES``.
 """
@@ -28,21 +28,21 @@ def _train_all(objectives: list[str], steps: int) -> dict[str, dict]:
         return dict(zip(objectives, pool.map(_train, [(o, steps) for o in objectives])))
 
 
-@pytest.fixture(scope="module")
-def early() -> dict[str, dict]:
-    return _train_all(["nonsaturating", "hinge"], 1200)
+def test_reaches_every_mode_early():
+    """The fast check in the default run: the paper-default objective, in this process."""
+    import torch
+    threads = torch.get_num_threads()
+    try:
+        stats = _train(("nonsaturating", 1200))
+    finally:
+        torch.set_num_threads(threads)
+    assert stats["modes"] == 8, stats
+    assert stats["high_quality"] >= 0.2, stats
 
 
 @pytest.fixture(scope="module")
 def full() -> dict[str, dict]:
     return _train_all(OBJECTIVES, 4000)
-
-
-@pytest.mark.parametrize("objective", ["nonsaturating", "hinge"])
-def test_reaches_every_mode_early(early, objective):
-    stats = early[objective]
-    assert stats["modes"] == 8, stats
-    assert stats["high_quality"] >= 0.2, stats
 
 
 @pytest.mark.slow

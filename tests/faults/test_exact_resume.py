@@ -38,7 +38,7 @@ def test_video_resume_is_exact_with_snapshots_and_evaluation(tmp_path):
 
     tiny = {"frames": 4, "size": 32, "channels": 1, "latent_dim": 8, "embed_dim": 8, "width": 4, "k_frames": 2}
     _straight_and_resumed(train, tmp_path, preset=tiny, batch_size=2, device="cpu", precision="fp32",
-                          checkpoint_every=1, eval_every=2, eval_size=2, eval_n=2, seed=0, command="pytest")
+                          checkpoint_every=1, eval_every=3, eval_size=2, eval_n=2, seed=0, command="pytest")
 
 
 def test_voxel_resume_is_exact_with_instance_noise_snapshots_and_evaluation(tmp_path):
@@ -51,5 +51,5 @@ def test_voxel_resume_is_exact_with_instance_noise_snapshots_and_evaluation(tmp_
         trimesh.creation.box(extents=extents).export(tmp_path / "meshes" / "box" / f"b{i}.stl")
     _straight_and_resumed(train, tmp_path, preset={"resolution": 16, "channels": (16, 8)},
                           folder=str(tmp_path / "meshes"), batch_size=2, instance_noise=0.1, device="cpu",
-                          precision="fp32", checkpoint_every=1, eval_every=2, eval_size=2, eval_n=2, seed=0,
+                          precision="fp32", checkpoint_every=1, eval_every=3, eval_size=2, eval_n=2, seed=0,
                           command="pytest")

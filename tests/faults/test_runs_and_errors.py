@@ -178,3 +178,43 @@ def test_weights_are_checked_against_the_sha256_config_json_records(tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.warns(RuntimeWarning, match="SHA-256 differs"):
         MidiNet.from_pretrained(tmp_path / "m")
+
+
+def test_a_prime_in_another_meter_is_refused_like_training_data(tmp_path):
+    import pretty_midi
+
+    from multigan.music import MidiNet
+
+    def song(path, meter):
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+        if meter:
+            pm.time_signature_changes.append(pretty_midi.TimeSignature(*meter, 0.0))
+        piano = pretty_midi.Instrument(0)
+        piano.notes += [pretty_midi.Note(90, 60 + i, 0.5 * i, 0.5 * i + 0.5) for i in range(8)]
+        pm.instruments.append(piano)
+        pm.write(str(path))
+        return path
+
+    model = MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4)
+    with pytest.raises(ValueError, match="first bar is in 3/4; a prime must be a 4/4 bar"):
+        model.generate("C G", seed=0, prime=song(tmp_path / "waltz.mid", (3, 4)))
+    for meter in ((4, 4), None):                                               # 4/4, stated or implied
+        assert model.generate("C G", seed=0, prime=song(tmp_path / "four.mid", meter)).roll.shape[0] == 32
+
+
+def test_a_bad_second_output_is_refused_before_the_first_is_written(tmp_path, capsys):
+    from multigan.music import MidiNet
+    from multigan.voxel import GAN3D
+
+    torch.manual_seed(0)
+    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
+    assert main(["sample", "music", "--chords", "C G", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "a.mid"),
+                 "--audio", str(tmp_path / "a.mp3")]) == 2
+    assert "--audio" in capsys.readouterr().err and not (tmp_path / "a.mid").exists()
+    assert main(["sample", "music", "--chords", "C G", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "a.mid"),
+                 "--plot", str(tmp_path / "roll.svg")]) == 2
+    assert not (tmp_path / "a.mid").exists()
+    GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4, classes=["a"]).save_pretrained(tmp_path / "v")
+    assert main(["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "1",
+                 "--out", str(tmp_path / "meshes"), "--preview", str(tmp_path / "p.xyz")]) == 2
+    assert "--preview" in capsys.readouterr().err and not (tmp_path / "meshes").exists()
