@@ -10,7 +10,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["atomic_file", "as_numpy", "to_uint8", "check_suffix", "existing_file", "safe_file_stems"]
+__all__ = ["atomic_file", "as_numpy", "to_uint8", "check_suffix", "existing_file", "safe_file_stems",
+           "warn_skipped"]
 
 
 @contextlib.contextmanager
@@ -109,3 +110,13 @@ def safe_file_stems(names: Sequence[str], max_len: int = 120) -> list[str]:
         seen.add(candidate.lower())
         out.append(candidate)
     return out
+
+
+def warn_skipped(skipped: Sequence[str], total: int, what: str, where: str, shown: int = 5) -> None:
+    """The one rule for bad files in a data folder: a single warning saying how many of ``total``
+    ``what`` in ``where`` were skipped, naming the first ``shown`` (``"name: reason"``)."""
+    if skipped:
+        import warnings
+
+        text = "; ".join(skipped[:shown]) + ("; …" if len(skipped) > shown else "")
+        warnings.warn(f"skipped {len(skipped)} of {total} {what} in {where!r}: {text}", stacklevel=3)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import io
 import operator
 import os
-import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -283,7 +282,7 @@ class BarDataset(Dataset):
 
     @classmethod
     def from_midi_folder(cls, folder: str | os.PathLike, *, melody_track: int | str | None = None,
-                         steps_per_beat: int = 4, recursive: bool = True, skip_errors: bool = False,
+                         steps_per_beat: int = 4, recursive: bool = True, skip_errors: bool = True,
                          **kwargs: Any) -> BarDataset:
         """All ``*.mid`` / ``*.midi`` files of a folder, one piece per file (sorted by path).
 
@@ -292,8 +291,9 @@ class BarDataset(Dataset):
             melody_track: passed to :func:`bars_from_midi` for every file.
             steps_per_beat: grid steps per quarter note (4 gives MidiNet's 16-step bars).
             recursive: also read sub-folders.
-            skip_errors: warn about and skip files that :func:`bars_from_midi` rejects (not 4/4,
-                corrupt, …) instead of raising.
+            skip_errors: skip files that :func:`bars_from_midi` rejects (not 4/4, corrupt, …) with
+                one warning that counts them and names the first few (as every modality's folder
+                reader does); ``False`` raises on the first.
             **kwargs: ``transpose`` / ``pitch_range`` for the constructor.
 
         Raises:
@@ -308,14 +308,17 @@ class BarDataset(Dataset):
         files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in (".mid", ".midi"))
         if not files:
             raise FileNotFoundError(f"no .mid/.midi files in {str(folder)!r}")
-        sets = []
+        sets, skipped = [], []
         for f in files:
             try:
                 sets.append(bars_from_midi(f, melody_track=melody_track, steps_per_beat=steps_per_beat))
             except ValueError as err:
                 if not skip_errors:
                     raise
-                warnings.warn(f"skipping {f}: {err}", stacklevel=2)
+                skipped.append(f"{f.relative_to(folder)}: {err}")
+        from multigan.io.utils import warn_skipped
+
+        warn_skipped(skipped, len(files), "MIDI files", str(folder))
         if not sets:
             raise ValueError(f"no usable 4/4 MIDI file in {str(folder)!r} ({len(files)} skipped)")
         return cls(concat_bar_sets(sets), **kwargs)

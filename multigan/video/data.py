@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from multigan.io.utils import warn_skipped
+
 __all__ = [
     "FOOTAGE_CROPS",
     "FOOTAGE_DIR",
@@ -344,10 +346,7 @@ class VideoFolder(_ClipDataset):
             clips.append(_cut_clips(video, starts, frames, stride, size, channels))
             labels += [label] * len(starts)
             names += [f"{name}@{s}" for s in starts]
-        if skipped:
-            shown = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
-            more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-            warnings.warn(f"VideoFolder skipped {len(skipped)} of {total} video files under {str(root)!r}: {shown}{more}", stacklevel=2)
+        warn_skipped([f"{n}: {r}" for n, r in skipped], total, "video files", str(root))
         if not clips:
             raise ValueError(f"no usable video under {str(root)!r}: need {READ_SUFFIXES} files with at least "
                              f"{span} frames (frames={frames}, stride={stride}); {len(skipped)} skipped")

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from multigan.io.utils import as_numpy, atomic_file, existing_file
+from multigan.io.utils import as_numpy, atomic_file, existing_file, warn_skipped
 from multigan.io.mesh import MESH_SUFFIXES
 
 __all__ = [
@@ -555,10 +555,7 @@ class VoxelDataset(TensorDataset):
             grids, labels, names, skipped = cached
         else:
             grids, labels, names, skipped = _voxelise_files(root, files, res)
-        if skipped:
-            shown = "; ".join(skipped[:_MAX_REPORTED]) + ("; …" if len(skipped) > _MAX_REPORTED else "")
-            warnings.warn(f"skipped {len(skipped)} of {len(files)} shape files in {str(root)!r}: {shown}",
-                          stacklevel=2)
+        warn_skipped(skipped, len(files), "shape files", str(root), _MAX_REPORTED)
         if not len(grids):
             raise ValueError(f"no shape file in {str(root)!r} could be voxelised ({len(files)} tried)")
         if cache and cached is None:
