@@ -143,6 +143,32 @@ class TrainerConfig:
         return out
 
 
+def trainer_config_reference() -> str:
+    """The Markdown table of every :class:`TrainerConfig` field (name, default, meaning), read from the
+    field comments in this module's source; ``docs/trainer.md`` holds it (a test keeps the two equal)."""
+    import inspect
+
+    rows, lines = [], inspect.getsource(TrainerConfig).splitlines()
+    field_line = re.compile(r"^    (\w+): [^=]+?= (.+?)\s+# (.*)$")
+    for line in lines:
+        match = field_line.match(line)
+        if match:
+            rows.append([match.group(1), match.group(2).strip(), match.group(3).strip()])
+        elif rows and re.match(r"^\s{20,}# ", line):                 # a comment continued on the next line
+            rows[-1][2] += " " + line.strip()[2:]
+    names = [f.name for f in dataclasses.fields(TrainerConfig)]
+    if [r[0] for r in rows] != names:
+        missing = sorted(set(names) - {r[0] for r in rows})
+        raise RuntimeError(f"TrainerConfig fields without a one-line comment: {missing}")
+    out = ["| option | default | meaning |", "|---|---|---|"]
+    for name, default, meaning in rows:
+        default = "{}" if default.startswith("field(default_factory=dict") else (
+            "[]" if default.startswith("field(default_factory=list") else default)
+        meaning = meaning.replace("|", "\\|").replace("``", "`")      # Markdown table cells
+        out.append(f"| `{name}` | `{default}` | {meaning} |")
+    return "\n".join(out)
+
+
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
 
