@@ -24,7 +24,7 @@ STACK_TINY = {"z_dim": 8, "condition_dim": 4, "text_proj_dim": 4, "ngf_stage1": 
               "ndf_stage2": 2, "residual_blocks": 1, "stage2_size": 128}
 ATTRIBUTE_KEYS = {f"{split}_{a}" for split in ("heldout", "train")
                   for a in ("color", "shape", "size", "position", "all")}
-N = 24
+N = 12
 
 
 WordEncoder = functools.partial(StandInEncoder, name=DEFAULT_ENCODER, dim=384)
