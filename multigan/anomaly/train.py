@@ -250,7 +250,8 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     exported and the path returned is the GAN's newest checkpoint (or the encoder's state file);
     ``resume`` goes on from there.
     """
-    from multigan.core import Trainer, TrainerConfig
+    from multigan.core.recipe import Stage, run_stages
+    from multigan.core.trainer import parse_duration
 
     from .models import AnoGAN
 
@@ -265,20 +266,15 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
                    map_shift=map_shift, image_score=image_score, search_starts=search_starts, search_lr=search_lr,
                    search_restarts=search_restarts)
-    config = TrainerConfig(**{**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
-                              "precision": precision, "out_dir": str(out), "log_every": log_every,
-                              "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
-                              "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay,
-                              "time_limit": time_limit})
-    trainer = Trainer(model, torch.utils.data.TensorDataset(train_set.images), config)
+    options = {**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
+               "log_every": log_every, "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
+               "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay}
     out = Path(out)
-    command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
-    start = time.perf_counter()
-    trainer.fit()
-    gan_seconds = time.perf_counter() - start
-    limit = None if trainer.config.time_limit is None else trainer.config.time_limit - gan_seconds
-    if trainer.stopped_by_time_limit or (limit is not None and limit <= 0):
+    run = run_stages(model, [Stage("gan", torch.utils.data.TensorDataset(train_set.images), options)], out,
+                     resume=resume, overwrite=overwrite, init_from=init_from, time_limit=time_limit, command=command)
+    trainer, gan_seconds = run.trainer, run.seconds
+    limit = None if time_limit is None else parse_duration(time_limit) - gan_seconds
+    if run.stopped_by_time_limit or (limit is not None and limit <= 0):
         return latest_checkpoint(out / "checkpoints")
     if trainer.ema is not None:
         model.generator.load_state_dict(trainer.ema.state_dict())
@@ -299,9 +295,9 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     if calibrate_search:
         thresholds["search"] = model.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations,
                                                rule=rule)
-    seconds = time.perf_counter() - start
-    info = trainer.run_info(
-        command, history, seconds, encoder_iterations=encoder_steps, encoder_lr=encoder_lr,
+    run.seconds = gan_seconds + time.perf_counter() - enc_start
+    info = run.info(
+        encoder_iterations=encoder_steps, encoder_lr=encoder_lr,
         gan_seconds=gan_seconds, encoder_seconds=enc_seconds, data=_describe(normal),
         train_images=len(train_set), val_images=len(val_set), fpr=fpr if rule == "fpr" else None,
         thresholds=thresholds, search_iterations=search_iterations,
@@ -313,6 +309,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         info["encoder_selection"] = {"on": selection_name, "images": len(selection_set),
                                      "abnormal": int(selection_set.labels.sum()),
                                      **(encoder_selection(out / "encoder_state.pt") or {})}
+    trainer.close()
     return model.save_pretrained(out / "final", dtype=torch.float16, extra_files={
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
 

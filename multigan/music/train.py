@@ -9,9 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -39,7 +36,7 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     ``eval_every`` scores ``eval_size`` 8-bar melodies every that many iterations into
     ``out/eval.jsonl`` (:meth:`MidiNet.training_metrics`; training stays bit-identical).
     """
-    from multigan.core import Trainer, TrainerConfig
+    from multigan.core.recipe import Stage, run_stages
 
     from .data import BarDataset
     from .models import MidiNet
@@ -47,25 +44,15 @@ def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = N
     dataset = BarDataset.from_midi_folder(midi_folder) if midi_folder else BarDataset.bach_chorales()
     torch.manual_seed(seed)
     model = MidiNet()
-    config = TrainerConfig(**{**MidiNet.trainer_defaults(), "steps": steps, "seed": seed, "device": device,
-                              "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
-                              "log_every": log_every, "checkpoint_every": checkpoint_every,
-                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "time_limit": time_limit,
-                              "eval_every": eval_every, "eval_size": eval_size})
-    trainer = Trainer(model, dataset, config)
-    command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
-    start = time.perf_counter()
-    trainer.fit()
-    seconds = time.perf_counter() - start
-    with trainer.ema.swapped_into(model.generator):
+    options = {**MidiNet.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
+               "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
+               "snapshot_every": checkpoint_every, "snapshot_size": 8, "eval_every": eval_every, "eval_size": eval_size}
+    run = run_stages(model, [Stage("train", dataset, options)], out, resume=resume, overwrite=overwrite,
+                     init_from=init_from, time_limit=time_limit, command=command)
+    with run.averaged():
         table = evaluate_model(model, dataset, n=eval_n, seed=seed)
-    info = trainer.run_info(command, history, seconds, data=midi_folder or "bach_chorales (multigan/assets/music)",
-                            examples=len(dataset), metrics=table)
-    final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
-                           extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
-    trainer.close()                                      # torchrun: leave the process group (no-op alone)
-    return final
+    return run.export(components=["generator"], data=midi_folder or "bach_chorales (multigan/assets/music)",
+                      examples=len(dataset), metrics=table)
 
 
 def sample_progressions(dataset, n: int, bars: int = 8, seed: int = 0) -> list[np.ndarray]:

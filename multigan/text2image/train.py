@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
@@ -31,7 +28,7 @@ import numpy as np
 import torch
 
 from multigan.cli import modality_parser
-from multigan.core.trainer import add_run_arguments, parse_duration, prepare_run_folder
+from multigan.core.trainer import add_run_arguments
 
 from .encoder import DEFAULT_ENCODER
 
@@ -129,8 +126,7 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
     goes on from there. Returns the ``final`` folder.
     """
-    from multigan.core import Trainer, TrainerConfig
-    from multigan.core.checkpoint import latest_checkpoint
+    from multigan.core.recipe import Stage, run_stages
 
     from .models import MODELS, TextImageGAN, build_model
 
@@ -146,73 +142,38 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     if gan_int is not None:
         overrides["interpolate"] = bool(gan_int)
     out = Path(out)
-    command = command or " ".join(sys.argv)
     embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
     torch.manual_seed(seed)
     net = build_model(model, preset, text_dim=int(embeddings.shape[1]), text_encoder=encoder_name,
                       text_encoder_fingerprint=fingerprint, **overrides)
-    stackgan = model == "stackgan"
-    stages = [(1, int(steps_stage1))] + ([(2, int(steps_stage2))] if stackgan and steps_stage2 else [])
-    stage2_started = stackgan and resume and latest_checkpoint(out / "stage2" / "checkpoints") is not None
-    run_dirs = {stage: out / f"stage{stage}" if stackgan else out for stage, _ in stages}
-    prepare_run_folder(out, resume=resume, overwrite=overwrite)         # before any stage's trainer looks
-    if resume and not any(latest_checkpoint(d / "checkpoints") for d in run_dirs.values()):
-        raise FileNotFoundError(f"nothing to resume: no checkpoint under {out} (check --out, or drop --resume "
-                                "to start a new run)")
     base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": device, "precision": precision,
             "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
             "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
             "tensorboard": False}
-    start, trainer, done, history, lineage = time.perf_counter(), None, {}, None, ([], 0.0)
-    deadline = None if time_limit is None else start + parse_duration(time_limit)
-    stopped = False
-    for stage, steps in stages:
-        if stackgan:
-            net.set_stage(stage)
-            if stage == 1 and stage2_started and len(stages) == 2:   # the stage-2 checkpoint holds Stage-I too
-                done["stage1"] = steps
-                continue
-        run_dir = run_dirs[stage]
-        data = shapes_dataset(int(n_train), net.image_size, seed, embeddings)
+
+    def data():                              # at the stage's image size
+        return shapes_dataset(int(n_train), net.image_size, seed, embeddings)
+
+    def averaged_stage1(trainer):            # Stage-II builds on the averaged Stage-I
+        if trainer.ema is not None:
+            net.generator.load_state_dict(trainer.ema.state_dict())
+
+    if model == "stackgan":
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
-        ema_start = steps // 2 if stackgan and stage == 2 else 0
-        if deadline is not None and trainer is not None and trainer.dist.all_true(time.perf_counter() >= deadline,
-                                                                                 trainer.device):
-            stopped = True                   # Stage-I used the time up (every rank agrees): Stage-II next time
-            break
-        if trainer is not None:
-            trainer.close()                  # the next stage's trainer joins a fresh process group
-        limit = None if deadline is None else max(deadline - time.perf_counter(), 1e-9)   # ≥ 1 iteration
-        trainer = Trainer(net, data, TrainerConfig(**base, steps=steps, out_dir=str(run_dir), ema_start=ema_start,
-                                                   time_limit=limit))
-        prior = trainer.resume_run(resume and latest_checkpoint(run_dir / "checkpoints") is not None, command)
-        if history is None:                  # the run's lineage: from the first stage trained now
-            history = prior
-        elif not prior["commands"]:          # a fresh Stage-II carries Stage-I's lineage on
-            trainer.commands, trainer.train_seconds = lineage
-        trainer.fit()
-        lineage = (trainer.commands, trainer.train_seconds)
-        done[f"stage{stage}"] = trainer.step
-        if trainer.stopped_by_time_limit:
-            stopped = True
-            break
-        if stackgan and stage == 1 and len(stages) == 2 and trainer.ema is not None:
-            net.generator.load_state_dict(trainer.ema.state_dict())   # Stage-II builds on the averaged Stage-I
-    seconds = time.perf_counter() - start
-    info = {"command": command, "commands": history["commands"] + [command], "model": model, "preset": preset,
-            "overrides": overrides,
-            "stage": getattr(net, "stage", 1), "steps": done, "stopped_by_time_limit": stopped,
-            "seconds_this_run": seconds,
-            "seconds_total": history["seconds_total"] + seconds, "device": str(trainer.device),
-            "precision": trainer.precision, "torch": torch.__version__, "python": platform.python_version(),
-            "data": f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)",
-            "examples": int(n_train), "text_encoder": encoder_name, "text_encoder_fingerprint": fingerprint,
-            "trainer": trainer.config.to_dict()}
-    final = trainer.export(out / "final", dtype=torch.float16, components=["generator"],
-                           extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
-    trainer.close()                                      # torchrun: leave the process group (no-op alone)
-    return final
+        stages = [Stage("stage1", data, {**base, "steps": int(steps_stage1)}, folder="stage1",
+                        before=lambda: net.set_stage(1), after=averaged_stage1)]
+        if steps_stage2:
+            stages.append(Stage("stage2", data, {**base, "steps": int(steps_stage2),
+                                                 "ema_start": int(steps_stage2) // 2},
+                                folder="stage2", before=lambda: net.set_stage(2)))
+    else:
+        stages = [Stage("stage1", data, {**base, "steps": int(steps_stage1)})]
+    run = run_stages(net, stages, out, resume=resume, overwrite=overwrite, time_limit=time_limit, command=command)
+    return run.export(components=["generator"], model=model, preset=preset, overrides=overrides,
+                      stage=getattr(net, "stage", 1), steps=run.steps,
+                      data=f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)",
+                      examples=int(n_train), text_encoder=encoder_name, text_encoder_fingerprint=fingerprint)
 
 
 # -- evaluation ------------------------------------------------------------------------------------

@@ -10,9 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -59,7 +56,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     ``eval_size`` clips from the EMA generator every that many iterations into ``out/eval.jsonl``
     (:meth:`DVDGAN.training_metrics`; training stays bit-identical); ``eval_n`` clips are scored at the end.
     """
-    from multigan.core import Trainer, TrainerConfig
+    from multigan.core.recipe import Stage, run_stages
 
     from .models import DVDGAN, PRESETS
 
@@ -76,28 +73,18 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     torch.manual_seed(seed)
     model = DVDGAN(**arch, classes=[str(c) for c in dataset.classes])
     overrides = {k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d), ("n_critic", n_critic)) if v is not None}
-    config = TrainerConfig(**{**DVDGAN.trainer_defaults(), **overrides, "steps": steps, "seed": seed,
-                              "device": device, "precision": precision, "ema_decay": ema_decay, "out_dir": str(out),
-                              "log_every": log_every, "checkpoint_every": checkpoint_every,
-                              "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
-                              "time_limit": time_limit, "eval_every": eval_every, "eval_size": eval_size})
-    trainer = Trainer(model, dataset, config)
-    command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
-    start = time.perf_counter()
-    trainer.fit()
-    seconds = time.perf_counter() - start
+    options = {**DVDGAN.trainer_defaults(), **overrides, "steps": steps, "seed": seed, "device": device,
+               "precision": precision, "ema_decay": ema_decay, "log_every": log_every,
+               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every, "snapshot_size": 8,
+               "batch_size": batch_size, "eval_every": eval_every, "eval_size": eval_size}
+    run = run_stages(model, [Stage("train", dataset, options)], out, resume=resume, overwrite=overwrite,
+                     init_from=init_from, time_limit=time_limit, command=command)
     table = None
     if folder is None and eval_n:
-        with trainer.ema.swapped_into(model.generator):
+        with run.averaged():
             table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
-        model.to(trainer.device)
-    info = trainer.run_info(command, history, seconds, preset=preset, data=source, examples=len(dataset),
-                            metrics=table)
-    final = trainer.export(Path(out) / "final", dtype=torch.float16, components=["generator"],
-                           extra_files={"training.json": json.dumps(info, indent=2, default=str) + "\n"})
-    trainer.close()                                      # torchrun: leave the process group (no-op alone)
-    return final
+        model.to(run.trainer.device)
+    return run.export(components=["generator"], preset=preset, data=source, examples=len(dataset), metrics=table)
 
 
 def _reference(model):

@@ -9,10 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -77,7 +73,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", 
     ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
     ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
-    from multigan.core import Trainer, TrainerConfig
+    from multigan.core.recipe import Stage, run_stages
 
     from .models import GAN3D, PRESETS
 
@@ -89,44 +85,29 @@ def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", 
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
                   minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement,
                   thickness=thickness, connectivity_weight=connectivity_weight)     # checks them
-    overrides = {"steps": steps, "seed": seed, "device": device, "precision": precision, "ema_decay": ema_decay,
-                 "out_dir": str(out), "log_every": log_every, "checkpoint_every": checkpoint_every,
-                 "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
-                 "d_accuracy_gate": d_accuracy_gate, "time_limit": time_limit, "eval_every": eval_every,
-                 "eval_size": eval_size}
+    options = {**GAN3D.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
+               "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
+               "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
+               "d_accuracy_gate": d_accuracy_gate, "eval_every": eval_every, "eval_size": eval_size,
+               "n_critic": n_critic}
     if objective is not None:       # e.g. WGAN-GP (3D-IWGAN, Smith & Meger 2017): λ 10, n_critic 5, β (0, 0.9)
-        overrides["objective"] = objective
-        overrides["objective_options"] = {"gp_weight": 10.0} if objective == "wgan-gp" else {}
-    overrides["n_critic"] = n_critic
+        options["objective"] = objective
+        options["objective_options"] = {"gp_weight": 10.0} if objective == "wgan-gp" else {}
     if betas is not None:
-        overrides["betas_g"] = overrides["betas_d"] = tuple(betas)
-    if lr_g is not None:
-        overrides["lr_g"] = lr_g
-    if lr_d is not None:
-        overrides["lr_d"] = lr_d
-    trainer = Trainer(model, dataset, TrainerConfig(**{**GAN3D.trainer_defaults(), **overrides}))
-    command = command or " ".join(sys.argv)
-    history = trainer.resume_run(resume, command, init_from=init_from, overwrite=overwrite)
-    start = time.perf_counter()
-    trainer.fit()
-    seconds = time.perf_counter() - start
-
-    if trainer.ema is not None:       # BatchNorm statistics re-estimated for the averaged weights
-        recalibrate_generator(model, trainer.ema.module, seed=seed)
-    with (trainer.ema.swapped_into(model.generator) if trainer.ema is not None else contextlib.nullcontext()):
+        options["betas_g"] = options["betas_d"] = tuple(betas)
+    options.update({k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None})
+    run = run_stages(model, [Stage("train", dataset, options)], out, resume=resume, overwrite=overwrite,
+                     init_from=init_from, time_limit=time_limit, command=command)
+    if run.trainer.ema is not None:       # BatchNorm statistics re-estimated for the averaged weights
+        recalibrate_generator(model, run.trainer.ema.module, seed=seed)
+    with run.averaged():
         model.cpu()
-        reference = _reference(model, folder)
-        table = evaluate_model(model, reference, n=eval_n, seed=seed)
-        model.to(trainer.device)
-    info = trainer.run_info(command, history, seconds, preset=preset, augment=augment,
-                            data=folder or "sweethome3d-furniture (multigan/assets/voxel/furniture.npz)",
-                            examples=len(dataset), classes=dataset.classes,
-                            batchnorm="EMA generator's BatchNorm statistics re-estimated on 16×64 samples",
-                            metrics=table)
-    final = trainer.export(Path(out) / "final", dtype=torch.float16, extra_files={
-        "training.json": json.dumps(info, indent=2, default=str) + "\n"})
-    trainer.close()                                      # torchrun: leave the process group (no-op alone)
-    return final
+        table = evaluate_model(model, _reference(model, folder), n=eval_n, seed=seed)
+        model.to(run.trainer.device)
+    return run.export(preset=preset, augment=augment,
+                      data=folder or "sweethome3d-furniture (multigan/assets/voxel/furniture.npz)",
+                      examples=len(dataset), classes=dataset.classes,
+                      batchnorm="EMA generator's BatchNorm statistics re-estimated on 16×64 samples", metrics=table)
 
 
 def _rotation_variants(voxels: torch.Tensor) -> torch.Tensor:
