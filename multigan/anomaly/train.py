@@ -21,7 +21,7 @@ import torch
 
 from multigan.cli import modality_parser
 from multigan.core.checkpoint import latest_checkpoint
-from multigan.core.trainer import add_run_arguments
+from multigan.core.trainer import TrainingInterrupted, add_run_arguments
 from multigan.io.image import write_image
 
 __all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
@@ -73,8 +73,11 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
 
     ``time_limit`` (seconds) stops the stage early: the state is written, the last log row says
     ``"stopped_by_time_limit": True`` and the encoder is left as trained so far (not the selected one).
+    Ctrl-C stops the same way after the iteration under way (the row says ``"interrupted": True``) and
+    raises :class:`~multigan.core.trainer.TrainingInterrupted`; a second Ctrl-C stops at once.
     """
     from multigan.core.atomic import atomic_file
+    from multigan.core.trainer import stop_on_interrupt, truncate_log
 
     device = torch.device(device)
     model.to(device)
@@ -102,50 +105,61 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
         gen.set_state(state["rng"])
         step = int(state["step"])
         best, curve = state.get("best"), list(state.get("selection", []))
+        if log_file is not None:
+            truncate_log(Path(log_file), step)          # the iterations after the state are trained again
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, initial=step, desc="encoder (izi_f)", unit="it")
     window: list[float] = []
-    clock, stopped = time.perf_counter(), False
+    clock, stopped, interrupted = time.perf_counter(), False, False
     try:
-        while step < steps:
-            idx = torch.randint(len(images), (batch_size,), generator=gen)
-            x = images[idx].to(device)
-            loss, _ = model.izif_loss(x, model.encode(x), kappa)
-            loss = loss.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            window.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-            stopped = time_limit is not None and step < steps and time.perf_counter() - clock >= time_limit
-            if step % log_every == 0 or step == steps or stopped:
-                row = {"step": step, "encoder_loss": sum(window) / len(window)}
-                if select_on is not None:
-                    row["select_auroc"] = _selection_auroc(model, select_on)
-                    curve.append({"step": step, "auroc": row["select_auroc"]})
-                    if best is None or row["select_auroc"] > best["auroc"]:
-                        best = {"step": step, "auroc": row["select_auroc"],
-                                "encoder": {k: v.detach().cpu().clone() for k, v in model.encoder.state_dict().items()}}
-                if stopped:
-                    row["stopped_by_time_limit"] = True
-                history.append(row)
-                window.clear()
+        with stop_on_interrupt() as interrupt:
+            while step < steps:
+                idx = torch.randint(len(images), (batch_size,), generator=gen)
+                x = images[idx].to(device)
+                loss, _ = model.izif_loss(x, model.encode(x), kappa)
+                loss = loss.mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                window.append(float(loss.detach()))
                 if bar is not None:
-                    bar.set_postfix(loss=f"{row['encoder_loss']:.4f}")
-                if log_file is not None:
-                    with open(log_file, "a") as fh:
-                        fh.write(json.dumps(row) + "\n")
-            if state_file is not None and (step % checkpoint_every == 0 or step == steps or stopped):
-                with atomic_file(state_file) as tmp:
-                    torch.save({"encoder": model.encoder.state_dict(), "optimizer": opt.state_dict(),
-                                "rng": gen.get_state(), "step": step, "gan_step": gan_step,
-                                "best": best, "selection": curve}, tmp)
-            if stopped:
-                break
+                    bar.update(1)
+                stopped = time_limit is not None and step < steps and time.perf_counter() - clock >= time_limit
+                interrupted = interrupt.requested and step < steps
+                stopped = stopped or interrupted
+                if step % log_every == 0 or step == steps or stopped:
+                    row = {"step": step, "encoder_loss": sum(window) / len(window)}
+                    if select_on is not None:
+                        row["select_auroc"] = _selection_auroc(model, select_on)
+                        curve.append({"step": step, "auroc": row["select_auroc"]})
+                        if best is None or row["select_auroc"] > best["auroc"]:
+                            best = {"step": step, "auroc": row["select_auroc"],
+                                    "encoder": {k: v.detach().cpu().clone() for k, v in model.encoder.state_dict().items()}}
+                    if stopped:
+                        row["interrupted" if interrupted else "stopped_by_time_limit"] = True
+                    history.append(row)
+                    window.clear()
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{row['encoder_loss']:.4f}")
+                    if log_file is not None:
+                        with open(log_file, "a") as fh:
+                            fh.write(json.dumps(row) + "\n")
+                if state_file is not None and (step % checkpoint_every == 0 or step == steps or stopped):
+                    with atomic_file(state_file) as tmp:
+                        torch.save({"encoder": model.encoder.state_dict(), "optimizer": opt.state_dict(),
+                                    "rng": gen.get_state(), "step": step, "gan_step": gan_step,
+                                    "best": best, "selection": curve}, tmp)
+                if stopped:
+                    break
+        if interrupted:
+            where = f"; state written to {state_file}" if state_file is not None else ", no state_file: nothing kept"
+            message = f"interrupted at encoder iteration {step}/{steps}{where}"
+            if bar is not None:
+                bar.write(message, file=sys.stderr)
+            raise TrainingInterrupted(message, state_file)
         if select_on is not None and best is not None and not stopped:
             model.encoder.load_state_dict(best["encoder"])
     finally:
@@ -280,11 +294,16 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         model.generator.load_state_dict(trainer.ema.state_dict())
         model.recalibrate_generator(batch_size=batch_size, seed=seed, device=trainer.device)
     enc_start = time.perf_counter()
-    enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size, seed=seed,
-                            device=trainer.device, state_file=out / "encoder_state.pt",
-                            log_file=out / "encoder_metrics.jsonl", log_every=log_every,
-                            checkpoint_every=checkpoint_every, gan_step=trainer.step, select_on=selection_set,
-                            time_limit=limit)
+    try:
+        enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size,
+                                seed=seed, device=trainer.device, state_file=out / "encoder_state.pt",
+                                log_file=out / "encoder_metrics.jsonl", log_every=log_every,
+                                checkpoint_every=checkpoint_every, gan_step=trainer.step, select_on=selection_set,
+                                time_limit=limit)
+    except TrainingInterrupted as err:
+        hint = f"continue with: {trainer.resume_command()}"
+        print(hint, file=sys.stderr)
+        raise TrainingInterrupted(f"{err}\n{hint}", err.checkpoint) from None
     enc_seconds = time.perf_counter() - enc_start
     if enc_log and enc_log[-1].get("stopped_by_time_limit"):
         return out / "encoder_state.pt"

@@ -375,6 +375,39 @@ def _flat(x: Any) -> list[Tensor]:
     return [x] if isinstance(x, Tensor) else list(x)
 
 
+class InterruptRequest:
+    """Set by :func:`stop_on_interrupt` when Ctrl-C asks a loop to stop after the iteration under way."""
+
+    requested = False
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(announce: bool = True) -> Iterator[InterruptRequest]:
+    """While a training loop runs: the first Ctrl-C (SIGINT) only sets the yielded request's
+    ``requested``, so the loop can finish its iteration, write a checkpoint and raise
+    :class:`TrainingInterrupted`; a second Ctrl-C interrupts at once. ``announce`` prints what happens.
+    Outside the main thread (no signal handlers there) the request is never set."""
+    request = InterruptRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if request.requested:
+            raise KeyboardInterrupt
+        request.requested = True
+        if announce:
+            print("\ninterrupted: stopping when the iteration under way ends, then writing a checkpoint "
+                  "(Ctrl-C again to stop at once, without one)", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield request
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
 class Trainer:
     """Train an :class:`AdversarialModel` on a map-style dataset.
 
@@ -440,7 +473,7 @@ class Trainer:
         self.train_seconds = 0.0
         self._fit_clock: Optional[float] = None
         self.stopped_by_time_limit = False  # the last fit() ended at config.time_limit, before its steps
-        self._interrupt_requested = False   # Ctrl-C seen: stop after the iteration under way
+        self._interrupt = InterruptRequest()  # Ctrl-C seen: stop after the iteration under way
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
         self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
@@ -470,7 +503,7 @@ class Trainer:
         start_time, start_step = time.perf_counter(), self.step
         self._fit_clock = start_time
         self.stopped_by_time_limit = False
-        with self._stop_on_interrupt():
+        with stop_on_interrupt(announce=self.dist.is_main) as self._interrupt:
             try:
                 while self.step < total:
                     logs = self.train_step(data)
@@ -506,34 +539,9 @@ class Trainer:
         self._emit("on_train_end")
         return last
 
-    @contextlib.contextmanager
-    def _stop_on_interrupt(self) -> Iterator[None]:
-        """While ``fit`` runs: the first Ctrl-C (SIGINT) asks the loop to stop after the iteration under
-        way (see :meth:`_stop_for_interrupt`); a second one interrupts at once."""
-        self._interrupt_requested = False
-        if threading.current_thread() is not threading.main_thread():
-            yield                                          # signal handlers live in the main thread only
-            return
-        previous = signal.getsignal(signal.SIGINT)
-
-        def request_stop(signum: int, frame: Any) -> None:
-            if self._interrupt_requested:
-                raise KeyboardInterrupt
-            self._interrupt_requested = True
-            if self.dist.is_main:
-                print("\ninterrupted: stopping when the iteration under way ends, then writing a checkpoint "
-                      "(Ctrl-C again to stop at once, without one)", file=sys.stderr, flush=True)
-
-        signal.signal(signal.SIGINT, request_stop)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-            self._interrupt_requested = False
-
     def _interrupted(self) -> bool:
         """Whether Ctrl-C reached any process (all ranks then stop on the same iteration)."""
-        return not self.dist.all_true(not self._interrupt_requested, self.device)
+        return not self.dist.all_true(not self._interrupt.requested, self.device)
 
     def _stop_for_interrupt(self, bar: Any, total: int) -> None:
         """Write a checkpoint of the finished iteration, say where and how to resume, raise TrainingInterrupted."""

@@ -371,3 +371,40 @@ def test_time_limit_returns_the_checkpoint_and_resume_finishes(folders, tmp_path
                          "--width", "4", "--steps", "2", "--batch-size", "8", "--device", "cpu",
                          "--time-limit", "0.000001"]) == 0
     assert "time limit reached" in capsys.readouterr().out
+
+
+def test_ctrl_c_in_the_encoder_stage_keeps_its_state_and_resume_finishes(folders, tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the encoder trains: the state of the finished iteration is written, the command to go
+    on is printed, the log holds no row past it; --resume then finishes the run and exports it."""
+    import os
+    import signal
+
+    from multigan.cli import main
+
+    izif = AnoGAN.izif_loss
+    calls = []
+
+    def interrupted_loss(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)           # as a terminal's Ctrl-C, in encoder iteration 2
+        return izif(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnoGAN, "izif_loss", interrupted_loss)
+    out = tmp_path / "run"
+    argv = ["train", "anomaly", "--normal", str(folders / "healthy"), "--out", str(out), "--size", "16", "--width",
+            "4", "--steps", "2", "--encoder-steps", "6", "--batch-size", "8", "--device", "cpu",
+            "--search-iterations", "2", "--search-calibration-images", "4"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted at encoder iteration 2/6" in err and "continue with: multigan train anomaly" in err
+    assert "--resume" in err and "Traceback" not in err and not (out / "final").exists()
+    assert torch.load(out / "encoder_state.pt", weights_only=True)["step"] == 2
+    rows = [json.loads(line) for line in (out / "encoder_metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2] and rows[-1]["interrupted"] is True
+    monkeypatch.setattr(AnoGAN, "izif_loss", izif)
+    assert main(argv + ["--resume"]) == 0
+    rows = [json.loads(line) for line in (out / "encoder_metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 6]
+    info = json.loads((out / "final" / "training.json").read_text())
+    assert info["encoder_iterations"] == 6 and len(info["commands"]) == 2
