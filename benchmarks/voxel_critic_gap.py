@@ -19,13 +19,13 @@ import numpy as np
 import torch
 
 from multigan.voxel import GAN3D
-from multigan.voxel.metrics import _pieces
+from multigan.voxel.metrics import connected_pieces
 from multigan.voxel.train import _reference
 
 
 def pieces(grid: np.ndarray) -> int:
     """How many 26-connected pieces the grid has above occupancy 0.5 (as the validity metrics count)."""
-    return len(_pieces(grid > 0.5)[1])
+    return len(connected_pieces(grid > 0.5)[1])
 
 
 def cut_through(grid: np.ndarray) -> np.ndarray | None:

@@ -111,18 +111,18 @@ def _check_top(fraction: Any) -> float:
     return value
 
 
-def _check_count(value: Any, name: str, meaning: str) -> int:
+def check_count(value: Any, name: str, meaning: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1 ({meaning}), got {value!r}")
     return value
 
 
 def _check_starts(starts: Any) -> int:
-    return _check_count(starts, "search_starts", "latents drawn per image")
+    return check_count(starts, "search_starts", "latents drawn per image")
 
 
 def _check_restarts(restarts: Any) -> int:
-    return _check_count(restarts, "search_restarts", "whole searches per image")
+    return check_count(restarts, "search_restarts", "whole searches per image")
 
 
 def _check_lr(lr: Any) -> float:

@@ -433,10 +433,10 @@ def scoring_speed(model=None, *, n: int = 16, iterations: int = 500, device: str
     (``method``, ``iterations``, ``images``, ``images_per_s``); the search row also holds ``ratio``,
     f-AnoGAN's speed over the search's. ``multigan bench --scoring`` prints them.
     """
-    from .models import AnoGAN, _check_count
+    from .models import AnoGAN, check_count
 
-    _check_count(n, "n", "images scored")
-    _check_count(iterations, "iterations", "search steps, Γ")
+    check_count(n, "n", "images scored")
+    check_count(iterations, "iterations", "search steps, Γ")
     det = (model if model is not None else AnoGAN(image_size=size, width=width)).to(device).eval()
     x = torch.rand(n, det.channels, det.image_size, det.image_size) * 2 - 1
     rows = []

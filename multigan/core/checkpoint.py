@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 from .atomic import atomic_dir
 
-__all__ = ["save_training_checkpoint", "load_training_checkpoint", "latest_checkpoint", "checkpoints_newest_first",
+__all__ = ["save_training_checkpoint", "config_differences", "load_training_checkpoint", "latest_checkpoint", "checkpoints_newest_first",
            "remove_stale_temporaries", "prune_checkpoints", "rng_state", "set_rng_state", "gather_rng_states"]
 
 STATE_NAME = "training_state.pt"
@@ -109,11 +109,11 @@ def _jsonable(config: dict) -> Any:
 
 
 def _same_config(saved: dict, model) -> bool:
-    """True if ``model`` was built with the checkpoint's config (:func:`_config_differences` is empty)."""
-    return not _config_differences(saved, model)
+    """True if ``model`` was built with the checkpoint's config (:func:`config_differences` is empty)."""
+    return not config_differences(saved, model)
 
 
-def _config_differences(saved: dict, model, ignore: tuple[str, ...] = ()) -> list[str]:
+def config_differences(saved: dict, model, ignore: tuple[str, ...] = ()) -> list[str]:
     """The constructor arguments in which ``model`` differs from a checkpoint's config, sorted.
 
     A key the checkpoint lacks counts as equal when the model holds that argument's default: the

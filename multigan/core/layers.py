@@ -8,16 +8,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d",
-           "sn_embedding",
-           "truncated_normal", "truncate_latent", "SelfAttention2d", "ConditionalBatchNorm2d", "GeneratorResBlock",
+__all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
+           "SelfAttention2d", "ConditionalBatchNorm2d", "GeneratorResBlock",
            "DiscriminatorResBlock", "ConvGRUCell"]
 
 _SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
@@ -75,24 +73,6 @@ def sn_conv3d(*args, **kwargs) -> nn.Conv3d:
 def sn_embedding(*args, **kwargs) -> nn.Embedding:
     """``nn.Embedding`` with spectral norm."""
     return spectral_norm(nn.Embedding(*args, **kwargs))
-
-
-def truncated_normal(shape: tuple[int, ...], threshold: float = 2.0, *,
-                     generator: Optional[torch.Generator] = None) -> Tensor:
-    """N(0, 1) samples redrawn until ``|x| ≤ threshold`` (BigGAN's truncation trick)."""
-    if threshold <= 0:
-        raise ValueError(f"truncation threshold must be > 0, got {threshold}")
-    z = torch.randn(shape, generator=generator)
-    while True:
-        outside = z.abs() > threshold
-        if not outside.any():
-            return z
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
-
-
-def truncate_latent(w: Tensor, mean: Tensor, psi: float) -> Tensor:
-    """Pull latents towards their mean: ``mean + psi · (w − mean)`` (StyleGAN's ψ truncation)."""
-    return mean + psi * (w - mean)
 
 
 class SelfAttention2d(nn.Module):

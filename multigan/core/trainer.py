@@ -1023,7 +1023,7 @@ class Trainer:
         model = self.model
         folder = type(model)._resolve_pretrained(name_or_path)
         meta = read_config(folder)
-        differ = ckpt._config_differences(meta["config"], model, (*getattr(model, "data_options", ()),
+        differ = ckpt.config_differences(meta["config"], model, (*getattr(model, "data_options", ()),
                                                                     *getattr(model, "training_options", ())))
         if meta["model_type"] != model.model_type or differ:
             raise ValueError(f"--init-from {folder}: holds a {meta['model_type']} model that differs from the one "

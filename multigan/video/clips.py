@@ -33,9 +33,9 @@ class Clips:
     """
 
     def __init__(self, clips: Any, labels: Optional[Sequence[str]] = None):
-        from .data import _as_float
+        from .data import as_float_clips
 
-        self.clips = _as_float(clips, "clips").contiguous()
+        self.clips = as_float_clips(clips, "clips").contiguous()
         if labels is not None and len(labels) != len(self.clips):
             raise ValueError(f"got {len(labels)} labels for {len(self.clips)} clips")
         self.labels = None if labels is None else [str(label) for label in labels]

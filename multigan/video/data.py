@@ -103,14 +103,14 @@ def check_clips(x: Any, name: str = "clips") -> torch.Tensor:
     return x
 
 
-def _as_float(clips: Any, name: str = "clips") -> torch.Tensor:
+def as_float_clips(clips: Any, name: str = "clips") -> torch.Tensor:
     """float32 ``(N, T, C, H, W)`` in [-1, 1] (uint8 maps by ``x / 127.5 - 1``)."""
     x = check_clips(clips, name)
     x = x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float().clamp(-1.0, 1.0)
     return x if x.ndim == 5 else x[None]
 
 
-def _resize_frames(x: torch.Tensor, size: int, anchors: tuple[float, ...] = (0.5,)) -> torch.Tensor:
+def resize_frames(x: torch.Tensor, size: int, anchors: tuple[float, ...] = (0.5,)) -> torch.Tensor:
     """Resize ``(N, ..., C, H, W)`` so the short side is ``size``, then crop ``size × size`` squares.
 
     ``anchors`` place the crop along the long side (0 first, 0.5 centre, 1 last); with several the
@@ -235,7 +235,7 @@ class MovingMNIST(_ClipDataset):
         frames_u8 = render_clips(data[f"{split}_digits"][index], pos[:count, :int(frames)], int(data["canvas"]))
         clips = torch.from_numpy(frames_u8).unsqueeze(2).float().div_(127.5).sub_(1.0)
         if int(size) != clips.shape[-1]:
-            clips = _resize_frames(clips, int(size)).clamp_(-1.0, 1.0)
+            clips = resize_frames(clips, int(size)).clamp_(-1.0, 1.0)
         labels = torch.from_numpy(data[f"{split}_labels"][:count].astype(np.int64))
         super().__init__(clips, labels)
         self.split = split
@@ -252,12 +252,12 @@ def _cut_clips(video: torch.Tensor, starts: range, frames: int, stride: int, siz
                anchors: tuple[float, ...] = (0.5,)) -> torch.Tensor:
     """Clips of ``frames`` frames ``stride`` apart from each start of uint8 ``video`` (T, 3, H, W):
     float ``(len(starts) · len(anchors), frames, channels, size, size)`` in [-1, 1], the crops of
-    one start next to each other (see :func:`_resize_frames`); ``channels=1`` is BT.601 luma."""
+    one start next to each other (see :func:`resize_frames`); ``channels=1`` is BT.601 luma."""
     first, last = starts[0], starts[-1] + (frames - 1) * stride          # each source frame is resized once,
     x = video[first:last + 1].float().div_(127.5).sub_(1.0)               # however many clips share it
     if channels == 1:
         x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    x = _resize_frames(x, size, anchors).clamp_(-1.0, 1.0)
+    x = resize_frames(x, size, anchors).clamp_(-1.0, 1.0)
     x = x.reshape(last + 1 - first, len(anchors), channels, size, size)
     index = torch.tensor([s - first + k * stride for s in starts for k in range(frames)])
     x = x[index].reshape(len(starts), frames, len(anchors), channels, size, size)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import _as_float, _resize_frames, load_moving_mnist, render_clips
+from .data import as_float_clips, resize_frames, load_moving_mnist, render_clips
 
 __all__ = [
     "CLASSIFIER_FILE",
@@ -168,11 +168,11 @@ def load_digit_classifier(path: str | os.PathLike | None = None, device: str | t
 @torch.no_grad()
 def predict_frames(clips: Any, classifier: nn.Module, batch_size: int = 1024) -> torch.Tensor:
     """Softmax probabilities ``(N, T, classes)`` of every frame (luma, resized to 32 × 32)."""
-    x = _as_float(clips)
+    x = as_float_clips(clips)
     n, t, c = x.shape[:3]
     if c == 3:
         x = (x * torch.tensor(_LUMA).view(1, 1, 3, 1, 1)).sum(2, keepdim=True)
-    x = _resize_frames(x, 32).reshape(n * t, 1, 32, 32)
+    x = resize_frames(x, 32).reshape(n * t, 1, 32, 32)
     device = next(classifier.parameters()).device
     was_training = classifier.training
     classifier.eval()
@@ -240,7 +240,7 @@ def motion(clips: Any) -> dict[str, Any]:
         >>> motion(torch.zeros(3, 4, 1, 8, 8))["mean"]
         0.0
     """
-    x = _as_float(clips)
+    x = as_float_clips(clips)
     if x.shape[1] < 2:
         raise ValueError(f"motion needs clips of at least 2 frames, got {x.shape[1]}")
     return _summary((x[:, 1:] - x[:, :-1]).abs().flatten(1).mean(1))
@@ -252,7 +252,7 @@ def flicker(clips: Any) -> dict[str, Any]:
     Zero for still clips and for linear fades; high when frames alternate (flicker). Same
     keys as :func:`motion`; clips need at least 3 frames.
     """
-    x = _as_float(clips)
+    x = as_float_clips(clips)
     if x.shape[1] < 3:
         raise ValueError(f"flicker needs clips of at least 3 frames, got {x.shape[1]}")
     return _summary((x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]).abs().flatten(1).mean(1))
@@ -275,7 +275,7 @@ def diversity(clips: Any, labels: Any, metric: str = "l1") -> dict[str, Any]:
     """
     if metric not in ("l1", "mse"):
         raise ValueError(f"metric must be 'l1' or 'mse', got {metric!r}")
-    x = _as_float(clips).flatten(1).double()
+    x = as_float_clips(clips).flatten(1).double()
     y = _labels(labels, x.shape[0])
     total, pairs, per_label = 0.0, 0, {}
     for label in sorted(set(y.tolist())):

@@ -118,7 +118,7 @@ def _pair(a: VoxelsLike, b: VoxelsLike) -> tuple[Tensor, Tensor]:
     return x, y.to(x.device)
 
 
-def _check_count(value: Any, name: str, minimum: int = 1) -> int:
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -126,7 +126,7 @@ def _check_count(value: Any, name: str, minimum: int = 1) -> int:
 
 # --------------------------------------------------------------------------- validity
 
-def _pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def connected_pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """26-connected pieces of one bool grid: the label grid (0 = empty, piece k is label k + 1) and
     the voxel count of each piece."""
     from scipy import ndimage
@@ -135,10 +135,10 @@ def _pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, np.bincount(labels.ravel(), minlength=n + 1)[1:]
 
 
-def _largest_piece(grid: np.ndarray) -> tuple[np.ndarray, float]:
+def largest_piece(grid: np.ndarray) -> tuple[np.ndarray, float]:
     """The largest 26-connected piece of one bool grid (a mask) and its share of the occupied voxels
     (``nan`` and an empty mask for an empty grid)."""
-    labels, sizes = _pieces(grid)
+    labels, sizes = connected_pieces(grid)
     if not len(sizes):
         return np.zeros_like(grid, dtype=bool), math.nan
     return labels == int(sizes.argmax()) + 1, float(sizes.max() / sizes.sum())
@@ -153,7 +153,7 @@ def _grid_flags(grid: np.ndarray) -> tuple[bool, bool, bool]:
     idx = [np.flatnonzero(grid.any(axis=tuple(j for j in range(3) if j != i))) for i in range(3)]
     box = math.prod(int(ix[-1] - ix[0] + 1) for ix in idx)
     not_box = count / box < SOLID_BOX_FILL and count / grid.size <= MAX_GRID_FILL
-    sizes = _pieces(grid)[1]
+    sizes = connected_pieces(grid)[1]
     connected = int((sizes >= 2).sum()) == 1 and int((sizes == 1).sum()) <= int(MAX_STRAY_FRACTION * count)
     return True, bool(not_box), bool(connected)
 
@@ -196,7 +196,7 @@ def largest_piece_share(voxels: VoxelsLike, threshold: float = 0.5) -> Tensor:
         >>> largest_piece_share(g).tolist()
         [0.75]
     """
-    shares = [_largest_piece(grid)[1] for grid in binarize(voxels, threshold).cpu().numpy()]
+    shares = [largest_piece(grid)[1] for grid in binarize(voxels, threshold).cpu().numpy()]
     return torch.tensor(shares, dtype=torch.float64)
 
 
@@ -220,7 +220,7 @@ def valid_after_cleanup(voxels: VoxelsLike, threshold: float = 0.5,
     kept = np.zeros_like(grids)
     mostly_one_piece = np.zeros(len(grids), dtype=bool)
     for i, grid in enumerate(grids):
-        kept[i], share = _largest_piece(grid)
+        kept[i], share = largest_piece(grid)
         mostly_one_piece[i] = share >= 1 - max_dropped                    # False for an empty grid (nan)
     return validity_flags(torch.from_numpy(kept))["valid"] & torch.from_numpy(mostly_one_piece)
 
@@ -262,7 +262,7 @@ def iou_matrix(a: VoxelsLike, b: VoxelsLike, chunk: int | None = None) -> Tensor
         [[1.0, 0.0], [0.0, 1.0]]
     """
     x, y = _pair(a, b)
-    chunk = max(1, 2 ** 25 // x[0].numel()) if chunk is None else _check_count(chunk, "chunk")
+    chunk = max(1, 2 ** 25 // x[0].numel()) if chunk is None else check_count(chunk, "chunk")
     dtype = torch.float32 if x[0].numel() < 2 ** 24 else torch.float64
     xf, yf = x.flatten(1), y.flatten(1)
     out = torch.empty(len(xf), len(yf), dtype=torch.float32, device=xf.device)
@@ -323,7 +323,7 @@ def diversity(voxels: VoxelsLike, *, max_shapes: int = 200, seed: int = 0) -> fl
         >>> diversity(g), diversity(g[[0, 0]])
         (1.0, 0.0)
     """
-    max_shapes = _check_count(max_shapes, "max_shapes", 2)
+    max_shapes = check_count(max_shapes, "max_shapes", 2)
     x = _subsample(binarize(voxels), max_shapes, seed)
     n = len(x)
     if n < 2:
@@ -370,7 +370,7 @@ def chamfer_distance(points_a: Tensor, points_b: Tensor, chunk: int = 4096) -> f
         >>> chamfer_distance(torch.zeros(1, 3), torch.tensor([[3.0, 4.0, 0.0]]))
         10.0
     """
-    chunk = _check_count(chunk, "chunk")
+    chunk = check_count(chunk, "chunk")
     pa, pb = (torch.as_tensor(p, dtype=torch.float32) for p in (points_a, points_b))
     for name, p in (("points_a", pa), ("points_b", pb)):
         if p.dim() != 2 or p.shape[1] != 3:
@@ -463,7 +463,7 @@ def linear_probe_accuracy(train_features: Any, train_labels: Any, test_features:
         >>> linear_probe_accuracy(x, y, x, y)
         1.0
     """
-    epochs = _check_count(epochs, "epochs")
+    epochs = check_count(epochs, "epochs")
     if not (lr > 0 and weight_decay >= 0):
         raise ValueError(f"need lr > 0 and weight_decay >= 0, got {lr}, {weight_decay}")
     xtr, xte = _features(train_features, "train_features"), _features(test_features, "test_features")

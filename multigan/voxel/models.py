@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from multigan.core.layers import apply_spectral_norm, dcgan_init
 from multigan.core.module import AdversarialModel, resolve_labels
 
-from .metrics import _check_count
+from .metrics import check_count
 
 __all__ = ["GAN3D", "Generator3D", "Discriminator3D", "PRESETS", "disconnected_share", "REPAIR_STEPS"]
 
@@ -304,13 +304,13 @@ class GAN3D(AdversarialModel):
             ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws``, ``repair``
                 or ``bridge``.
         """
-        from .shapes import Shapes, _check_low
+        from .shapes import Shapes, check_low
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        _check_count(repair, "repair", 0)
+        check_count(repair, "repair", 0)
         if bridge is not None:
-            _check_low(bridge, 0.5)
+            check_low(bridge, 0.5)
         labels = self.label_tensor(label, int(n))
         names = None if labels is None else [self.classes[k] for k in labels.tolist()]
         if whole:
@@ -336,7 +336,7 @@ class GAN3D(AdversarialModel):
         are shapes the generator makes. ``z``: (n, latent_dim); ``labels``: n class indices for a
         conditional model. Returns the new latents (float32, CPU); the model's mode is restored.
         """
-        steps, check_every = _check_count(steps, "steps", 0), _check_count(check_every, "check_every", 1)
+        steps, check_every = check_count(steps, "steps", 0), check_count(check_every, "check_every", 1)
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
         if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
@@ -389,7 +389,7 @@ class GAN3D(AdversarialModel):
 
         if z is not None:
             raise ValueError("whole=True draws its own latents (seeded by seed); pass seed, not z")
-        _check_count(max_draws, "max_draws")
+        check_count(max_draws, "max_draws")
         gen = _seeded(seed)
         out = torch.zeros(n, *(self.resolution,) * 3)
         todo = torch.arange(n)

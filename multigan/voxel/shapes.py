@@ -22,7 +22,7 @@ BRIDGE_LOW = 0.2
 _FACE_STEPS = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))
 
 
-def _check_low(low: Any, threshold: float) -> None:
+def check_low(low: Any, threshold: float) -> None:
     if isinstance(low, bool) or not isinstance(low, (int, float)) or not 0 < low < threshold:
         raise ValueError(f"bridge low must be a number in (0, threshold={threshold}), got {low!r}")
 
@@ -34,10 +34,10 @@ def _bridge_mask(probs: np.ndarray, threshold: float, low: float) -> np.ndarray:
     one step nearer. A bool mask; empty where the grid is one piece or no piece can be reached."""
     from scipy import ndimage
 
-    from .metrics import _pieces
+    from .metrics import connected_pieces
 
     strong = probs > threshold
-    labels, sizes = _pieces(strong)
+    labels, sizes = connected_pieces(strong)
     bridge = np.zeros_like(strong)
     if len(sizes) <= 1:
         return bridge
@@ -118,11 +118,11 @@ class Shapes:
             >>> int(Shapes(g).largest_component().voxels.sum())
             3
         """
-        from .metrics import _largest_piece
+        from .metrics import largest_piece
 
         probs = self.probs.clone()
         for i, grid in enumerate(self.voxels.numpy()):
-            piece, share = _largest_piece(grid)
+            piece, share = largest_piece(grid)
             if share < 1:                                     # more than one piece (an empty grid's nan is not)
                 probs[i][torch.from_numpy(~piece)] = 0.0
         return Shapes(probs, self.labels, self.threshold)
@@ -148,7 +148,7 @@ class Shapes:
             >>> float(b.probs[0, 3, 3, 3]), int(b.voxels.sum() - Shapes(g).voxels.sum())
             (0.75, 1)
         """
-        _check_low(low, self.threshold)
+        check_low(low, self.threshold)
         probs = self.probs.clone()
         for i, grid in enumerate(probs.numpy()):
             mask = torch.from_numpy(_bridge_mask(grid, self.threshold, float(low)))

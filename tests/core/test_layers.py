@@ -1,11 +1,10 @@
-"""Spectral-norm and truncation helpers."""
+"""Spectral-norm helpers and the shared blocks."""
 
 import pytest
 import torch
 from torch import nn
 
-from multigan.core.layers import (apply_spectral_norm, has_spectral_norm, sn_conv2d, sn_linear, truncate_latent,
-                                  truncated_normal)
+from multigan.core.layers import apply_spectral_norm, has_spectral_norm, sn_conv2d, sn_linear
 
 
 def test_spectral_norm_bounds_largest_singular_value():
@@ -26,16 +25,6 @@ def test_apply_spectral_norm_wraps_each_layer_once():
     assert [has_spectral_norm(m) for m in (net[0], net[3], net[4])] == [True, True, True]
     assert len(net[0].parametrizations.weight) == 1
     assert has_spectral_norm(sn_conv2d(1, 2, 3))
-
-
-def test_truncation_helpers():
-    gen = torch.Generator().manual_seed(0)
-    z = truncated_normal((2000, 4), threshold=0.5, generator=gen)
-    assert z.abs().max() <= 0.5 and z.std() > 0.2
-    w, mean = torch.tensor([2.0, -2.0]), torch.tensor([1.0, 0.0])
-    assert torch.equal(truncate_latent(w, mean, 0.5), torch.tensor([1.5, -1.0]))
-    with pytest.raises(ValueError, match="threshold"):
-        truncated_normal((2,), threshold=0)
 
 
 def test_shared_blocks_shapes_and_behaviour():
