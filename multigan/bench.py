@@ -1,15 +1,28 @@
-"""Training-step throughput and peak memory, and the trainer's overhead over a bare PyTorch loop.
+"""Training-step speed: seconds per iteration of each shipped model's training configuration, and
+the trainer's overhead over a bare PyTorch loop on toy configurations.
 
-``multigan bench`` prints one row per named configuration. Each configuration is trained twice on
-the same networks and data: through :class:`~multigan.core.trainer.Trainer`, and through the
-shortest hand-written loop doing the same arithmetic (in-memory data indexed by a shuffled
-permutation, non-saturating loss, one D and one G Adam step, D frozen during the G step). Rounds alternate between the two and the median is reported,
-so the overhead column is the cost of the trainer's machinery alone (the median over rounds of
-bare-loop time / trainer time − 1, each round pairing the two).
+``multigan bench`` prints one row per configuration.
+
+* **Shipped configurations** (``music-bach``, ``voxel-furniture32``, …; registered by each
+  modality) build the shipped model's architecture and its real training data and run the
+  trainer with the shipped ``training.json``'s training rules (loss, n_critic, EMA, …) and
+  today's speed options. They have no bare loop: the paper rules are the point.
+* **Toy configurations** (``gaussians``, ``dcgan32``, …) are trained twice on the same networks
+  and data: through :class:`~multigan.core.trainer.Trainer`, and through the shortest hand-written
+  loop doing the same arithmetic (in-memory data indexed by a shuffled permutation,
+  non-saturating loss, one D and one G Adam step, D frozen during the G step). Rounds alternate
+  between the two, so the overhead column is the cost of the trainer's machinery alone (the
+  median over rounds of bare-loop time / trainer time − 1, each round pairing the two).
+
+By default each round lasts about ``round_seconds`` (at least one iteration), three rounds per
+configuration: ``multigan bench`` finishes in about two minutes on 2 CPU cores. ``--full`` runs
+fixed, longer rounds (100 iterations × 5) for the paired medians a table is made from.
 
 Example::
 
-    multigan bench --configs gaussians dcgan32 --steps 200 --device cpu
+    multigan bench                                   # shipped configurations + toys, quick
+    multigan bench --configs music-bach --full       # long paired medians of one configuration
+    multigan bench --configs dcgan32 --option reuse_fake=true
 """
 
 from __future__ import annotations
@@ -17,9 +30,10 @@ from __future__ import annotations
 import dataclasses
 import resource
 import statistics
+import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -32,19 +46,45 @@ from .core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
 #: a benchmark's in-memory data: one tensor, or tensors indexed together (e.g. images, embeddings)
 Data = Union[torch.Tensor, tuple[torch.Tensor, ...]]
 
-__all__ = ["BenchConfig", "BENCHMARKS", "register_benchmark", "run_benchmark", "format_table"]
+__all__ = ["BenchConfig", "BENCHMARKS", "register_benchmark", "run_benchmark", "run_benchmarks", "format_table",
+           "shipped_training_options"]
 
 
 @dataclass
 class BenchConfig:
-    """A named benchmark: how to build the model and its data, and the batch size."""
+    """A named benchmark: how to build the model and its data, and the batch size.
+
+    ``data`` returns in-memory tensors (toy configurations) or, with ``bare=False``, any dataset
+    the trainer takes (shipped configurations: no bare loop to compare with). ``trainer_options``
+    may be a callable, evaluated when the benchmark runs (e.g. read from a shipped ``training.json``).
+    """
 
     name: str
     build: Callable[[], AdversarialModel]
-    data: Callable[[], Data]
+    data: Callable[[], Any]
     batch_size: int
-    trainer_options: dict = dataclasses.field(default_factory=dict)
+    trainer_options: Union[dict, Callable[[], dict]] = dataclasses.field(default_factory=dict)
     gpu_only: bool = False          # left out of the default selection on CPU (too slow there)
+    bare: bool = True               # also time the hand-written loop (the trainer's overhead)
+
+
+#: TrainerConfig fields of a shipped ``training.json`` that shape an iteration's arithmetic
+TRAINING_RULES = ("objective", "objective_options", "penalties", "lr_g", "lr_d", "betas_g", "betas_d", "n_critic",
+                  "g_steps", "d_accuracy_gate", "label_smoothing", "feature_matching", "ema_decay", "ema_start",
+                  "grad_clip_g", "grad_clip_d", "batch_size")
+#: TrainerConfig fields that only change speed; a shipped configuration runs with the model's current ones
+SPEED_OPTIONS = ("reuse_fake", "channels_last")
+
+
+def shipped_training_options(model_cls: Any, info: dict) -> dict:
+    """The training rules a shipped model's ``training.json`` records, with ``model_cls``'s current speed options."""
+    recorded = info.get("trainer") or model_cls.trainer_defaults()
+    rules = {k: recorded[k] for k in TRAINING_RULES if k in recorded}
+    rules.update({k: v for k, v in model_cls.trainer_defaults().items() if k in SPEED_OPTIONS})
+    for key in ("betas_g", "betas_d"):
+        if key in rules:
+            rules[key] = tuple(rules[key])
+    return rules
 
 
 BENCHMARKS: dict[str, BenchConfig] = {}
@@ -90,8 +130,9 @@ def _bare_loop(model: AdversarialModel, data: Data, batch: int, device: torch.de
     the condition, as the trainer's do.
     """
     G, D = model.generator, model.discriminator
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    kind = {"fused": True} if device.type == "cuda" else {"foreach": True}     # the trainer's Adam
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999), **kind)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999), **kind)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")   # fp16 needs one, as in the trainer
     tensors = tuple(t.to(device) for t in (data if isinstance(data, tuple) else (data,)))   # in memory, as the trainer
     n = len(tensors[0])
@@ -138,8 +179,9 @@ def _trainer_loop(model: AdversarialModel, data: Data, batch: int, device: torch
     from .core.trainer import Trainer
 
     dataset = TensorDataset(*data) if isinstance(data, tuple) else data
-    trainer = Trainer(model, dataset, batch_size=batch, device=str(device), precision=precision, progress=False,
-                      log_every=10**9, **options)
+    options = {**options, "batch_size": batch}
+    trainer = Trainer(model, dataset, device=str(device), precision=precision, progress=False, log_every=10**9,
+                      tensorboard=False, **options)
     batches = trainer.batches()
 
     def run(steps: int) -> None:
@@ -156,45 +198,106 @@ def _time(run: Callable[[int], None], steps: int, device: torch.device) -> float
     return steps / (time.perf_counter() - start)
 
 
-def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", steps: int = 100,
-                  warmup: int = 10, rounds: int = 3, seed: int = 0) -> dict[str, float | str]:
-    """Measure one configuration; returns it/s (trainer and bare), overhead % and peak memory."""
+def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", steps: Optional[int] = None,
+                  warmup: int = 1, rounds: int = 3, seed: int = 0, round_seconds: float = 1.5,
+                  options: Optional[dict] = None, on_round: Optional[Callable[[], None]] = None) -> dict[str, Any]:
+    """Measure one configuration: s/it and it/s of the trainer (and of the bare loop, for toy
+    configurations: then the overhead %), and peak memory.
+
+    ``steps`` iterations per round, or (None) as many as fill about ``round_seconds``, judged
+    from the warm-up (at least one). ``options`` override the configuration's trainer options
+    (e.g. ``{"reuse_fake": True}``); ``on_round`` is called after each timed round (progress bars).
+    """
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+    if rounds < 1 or warmup < 1 or (steps is not None and steps < 1):
+        raise ValueError(f"steps, warmup and rounds must be >= 1, got {steps}, {warmup}, {rounds}")
     cfg = BENCHMARKS[name]
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
+    trainer_options = cfg.trainer_options() if callable(cfg.trainer_options) else dict(cfg.trainer_options)
+    trainer_options.update(options or {})
+    batch = int(trainer_options.pop("batch_size", cfg.batch_size))
     torch.manual_seed(seed)
     data = cfg.data()
-    loops = {}
-    for kind in ("trainer", "bare"):
+    kinds = ("trainer", "bare") if cfg.bare else ("trainer",)
+    loops, per_step = {}, {}
+    for kind in kinds:
         torch.manual_seed(seed)
-        model = cfg.build().to(dev).train()
+        model = cfg.build().float().to(dev).train()
         if kind == "trainer":
-            loops[kind] = _trainer_loop(model, data, cfg.batch_size, dev, prec, cfg.trainer_options)
+            loops[kind] = _trainer_loop(model, data, batch, dev, prec, trainer_options)
         else:
-            loops[kind] = _bare_loop(model, data, cfg.batch_size, dev, prec)
-        loops[kind](warmup)
+            loops[kind] = _bare_loop(model, data, batch, dev, prec)
+        per_step[kind] = 1.0 / _time(loops[kind], warmup, dev) if warmup else 0.0
+    n = steps if steps is not None else max(1, round(round_seconds / max(per_step["trainer"], 1e-9)))
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    rates: dict[str, list[float]] = {"trainer": [], "bare": []}
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(rounds):
-        for kind in ("trainer", "bare"):
-            rates[kind].append(_time(loops[kind], steps, dev))
-    trainer_rate, bare_rate = statistics.median(rates["trainer"]), statistics.median(rates["bare"])
-    # Overhead per adjacent pair of rounds, then the median: robust to the machine's speed drifting.
-    ratios = [b / t - 1.0 for t, b in zip(rates["trainer"], rates["bare"])]
-    return {"config": name, "device": str(dev), "precision": prec, "batch": cfg.batch_size,
-            "trainer_it_s": trainer_rate, "bare_it_s": bare_rate,
-            "overhead_pct": 100.0 * statistics.median(ratios),
-            "peak_mem_mb": _peak_memory_mb(dev)}
+        for kind in kinds:
+            rates[kind].append(_time(loops[kind], n, dev))
+        if on_round is not None:
+            on_round()
+    trainer_rate = statistics.median(rates["trainer"])
+    row = {"config": name, "device": str(dev), "precision": prec, "batch": batch, "steps_per_round": n,
+           "rounds": rounds, "trainer_s_it": 1.0 / trainer_rate,
+           "trainer_s_it_range": [1.0 / max(rates["trainer"]), 1.0 / min(rates["trainer"])],
+           "trainer_it_s": trainer_rate, "bare_it_s": None, "overhead_pct": None,
+           "options": {k: v for k, v in trainer_options.items() if k in SPEED_OPTIONS or k in (options or {})},
+           "peak_mem_mb": _peak_memory_mb(dev)}
+    if cfg.bare:
+        # Overhead per adjacent pair of rounds, then the median: robust to the machine's speed drifting.
+        ratios = [b / t - 1.0 for t, b in zip(rates["trainer"], rates["bare"])]
+        row.update(bare_it_s=statistics.median(rates["bare"]), overhead_pct=100.0 * statistics.median(ratios))
+    return row
+
+
+def run_benchmarks(names: list[str], *, full: bool = False, progress: bool = True, **kwargs: Any) -> list[dict]:
+    """:func:`run_benchmark` for each name, with one progress bar over all rounds (on stderr).
+
+    ``full``: 100 iterations × 5 rounds per configuration (otherwise time-budgeted rounds, see
+    :func:`run_benchmark`)."""
+    from tqdm.auto import tqdm
+
+    if full:
+        kwargs = {"steps": 100, "rounds": 5, "warmup": 10, **kwargs}
+    rounds = int(kwargs.get("rounds", 3))
+    rows = []
+    with tqdm(total=len(names) * rounds, desc="bench", unit="round", disable=not progress, file=sys.stderr) as bar:
+        for name in names:
+            bar.set_postfix_str(name)
+            rows.append(run_benchmark(name, on_round=lambda: bar.update(1), **kwargs))
+    return rows
 
 
 def format_table(rows: list[dict]) -> str:
     """Render benchmark rows as a Markdown table."""
-    head = "| config | device | precision | batch | trainer it/s | bare loop it/s | overhead | peak memory (MiB) |"
-    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|"]
+    head = ("| config | device | precision | batch | s/it (median, range) | it/s | bare loop it/s | overhead "
+            "| peak memory (MiB) |")
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['config']} | {r['device']} | {r['precision']} | {r['batch']} | {r['trainer_it_s']:.1f} | "
-                     f"{r['bare_it_s']:.1f} | {r['overhead_pct']:+.1f} % | {r['peak_mem_mb']:.0f} |")
+        low, high = r["trainer_s_it_range"]
+        bare = f"{r['bare_it_s']:.1f}" if r.get("bare_it_s") is not None else "—"
+        overhead = f"{r['overhead_pct']:+.1f} %" if r.get("overhead_pct") is not None else "—"
+        lines.append(f"| {r['config']} | {r['device']} | {r['precision']} | {r['batch']} | "
+                     f"{r['trainer_s_it']:.3f} ({low:.3f}–{high:.3f}) | {r['trainer_it_s']:.2f} | {bare} | {overhead} | "
+                     f"{r['peak_mem_mb']:.0f} |")
     return "\n".join(lines)
+
+
+def register_shipped(name: str, modality: str, model_name: str, model_cls: Any, build: Callable[[], AdversarialModel],
+                     data: Callable[[], Any], batch_size: int, **options: Any) -> BenchConfig:
+    """Register the training configuration of the shipped model ``model_name``: ``build`` makes its
+    architecture, ``data`` its training data; the training rules come from its ``training.json``
+    when it runs (:func:`shipped_training_options`), ``options`` override them."""
+    def trainer_options() -> dict:
+        import json
+
+        from .core.module import assets_dir
+
+        file = assets_dir() / "checkpoints" / modality / model_name / "training.json"
+        info = json.loads(file.read_text()) if file.is_file() else {}
+        return {**shipped_training_options(model_cls, info), **options}
+
+    return register_benchmark(BenchConfig(name, build, data, batch_size, trainer_options, bare=False))

@@ -68,8 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--configs", nargs="+", default=None, help="benchmark names (default: all)")
     bench.add_argument("--device", default="auto")
     bench.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    bench.add_argument("--steps", type=int, default=100, help="timed iterations per round")
-    bench.add_argument("--rounds", type=int, default=5, help="alternating rounds (median reported)")
+    bench.add_argument("--steps", type=int, default=None,
+                       help="timed iterations per round (default: as many as fill about 1.5 s; --full: 100)")
+    bench.add_argument("--rounds", type=int, default=None, help="alternating rounds, median reported (default 3; "
+                                                                 "--full: 5)")
+    bench.add_argument("--full", action="store_true", help="long paired medians: 100 iterations x 5 rounds each")
+    bench.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a TrainerConfig option of every configuration, e.g. reuse_fake=true "
+                            "(repeatable; VALUE is read as JSON, else as text)")
     bench.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     bench.add_argument("--scoring", action="store_true",
                        help="also time anomaly scoring: images/s of f-AnoGAN and of AnoGAN's search (64x64, width 32)")
@@ -171,9 +177,29 @@ def _info() -> int:
     return 0
 
 
+def _bench_options(pairs: list[str]) -> dict[str, Any]:
+    """``["reuse_fake=true", "n_critic=2"]`` → ``{"reuse_fake": True, "n_critic": 2}``, checked against TrainerConfig."""
+    import dataclasses
+
+    from multigan.core.trainer import TrainerConfig
+
+    known = {f.name for f in dataclasses.fields(TrainerConfig)}
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in known:
+            raise ValueError(f"--option {pair!r}: expected KEY=VALUE with KEY a TrainerConfig field "
+                             f"({', '.join(sorted(known))})")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
 def _bench(args: argparse.Namespace) -> int:
     from multigan import available_modalities, load_modality
-    from multigan.bench import BENCHMARKS, default_benchmarks, format_table, run_benchmark
+    from multigan.bench import BENCHMARKS, default_benchmarks, format_table, run_benchmarks
 
     for name in available_modalities():                 # modalities register their benchmarks on import
         load_modality(name)
@@ -190,8 +216,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         scoring = scoring_speed(n=args.scoring_images, iterations=args.scoring_iterations,
                                 device=str(resolve_device(args.device)))
-    rows = [run_benchmark(n, device=args.device, precision=args.precision, steps=args.steps, rounds=args.rounds)
-            for n in names]
+    options = _bench_options(args.option)
+    timing = {k: v for k, v in (("steps", args.steps), ("rounds", args.rounds)) if v is not None}
+    rows = run_benchmarks(names, full=args.full, device=args.device, precision=args.precision, options=options,
+                          **timing)
     print(format_table(rows))
     if scoring:
         print("\nanomaly scoring (untrained AnoGAN, 64x64, width 32):\n" + format_scoring_speed(scoring))

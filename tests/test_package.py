@@ -105,3 +105,25 @@ def test_cli_demo_lists_the_files_a_failing_modality_wrote(tmp_path, capsys, mon
     captured = capsys.readouterr()
     assert "multigan demo: music failed: RuntimeError: synthesiser crashed\n" in captured.err
     assert str(tmp_path / "music" / "melody.mid") in captured.out and "wrote 1 files" in captured.out
+
+
+def test_bench_times_shipped_configurations_with_their_training_rules(capsys):
+    """Shipped configurations run the trainer alone (no bare loop) with the training.json's rules; rounds are
+    sized by time unless --steps is given; --option overrides a TrainerConfig field and is checked."""
+    from multigan.bench import BENCHMARKS, run_benchmark
+    from multigan.music import MidiNet
+
+    import multigan.music  # noqa: F401  (registers music-bach)
+
+    options = BENCHMARKS["music-bach"].trainer_options()
+    assert options["g_steps"] == 2 and options["feature_matching"] == 0.1 and options["ema_decay"] == 0.999
+    assert {k: options[k] for k in ("reuse_fake", "channels_last") if k in options} == \
+        {k: v for k, v in MidiNet.trainer_defaults().items() if k in ("reuse_fake", "channels_last")}
+    row = run_benchmark("music-bach", device="cpu", warmup=1, rounds=2, round_seconds=0.01,
+                        options={"reuse_fake": True})
+    assert row["bare_it_s"] is None and row["overhead_pct"] is None and row["batch"] == 72
+    assert row["steps_per_round"] == 1 and row["options"]["reuse_fake"] is True
+    low, high = row["trainer_s_it_range"]
+    assert low <= row["trainer_s_it"] <= high
+    assert main(["bench", "--configs", "gaussians", "--option", "nonsense=1"]) == 2
+    assert "--option 'nonsense=1'" in capsys.readouterr().err

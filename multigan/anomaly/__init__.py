@@ -18,10 +18,12 @@ __all__ = ["METHODS", "AnoGAN", "AnomalyResult", "ImageSet", "brain_mri", "cli",
 def _register_benchmarks() -> None:
     import torch
 
-    from multigan.bench import BenchConfig, register_benchmark
+    from multigan.bench import BenchConfig, register_benchmark, register_shipped
 
     register_benchmark(BenchConfig("anomaly64", lambda: AnoGAN(image_size=64, width=32),
-                                   lambda: torch.rand(512, 1, 64, 64) * 2 - 1, 64))
+                                   lambda: torch.rand(512, 1, 64, 64) * 2 - 1, 64, gpu_only=True))
+    register_shipped("anomaly-brain64", "anomaly", "brain-mri", AnoGAN, lambda: AnoGAN.from_pretrained("brain-mri"),
+                     lambda: torch.utils.data.TensorDataset(brain_mri("train", size=64).images), 64)
     register_benchmark(BenchConfig("anomaly64-dcgan", lambda: AnoGAN(image_size=64, width=64),
                                    lambda: torch.rand(2048, 1, 64, 64) * 2 - 1, 64, gpu_only=True))
 

@@ -36,10 +36,13 @@ class EMA:
     def update(self, source: nn.Module, step: int) -> None:
         """Fold the source's current weights into the average (copy them before ``start_step``)."""
         weight = 0.0 if step < self.start_step else self.decay
-        for avg, new in zip(self.module.parameters(), source.parameters()):
-            avg.lerp_(new.detach().to(avg.dtype), 1.0 - weight)
-        for avg, new in zip(self.module.buffers(), source.buffers()):
-            avg.copy_(new)
+        averages = list(self.module.parameters())
+        current = [p.detach().to(a.dtype) for a, p in zip(averages, source.parameters())]
+        if averages:
+            torch._foreach_lerp_(averages, current, 1.0 - weight)      # all tensors in one call
+        buffers = list(self.module.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(source.buffers()))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

@@ -50,7 +50,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from . import checkpoint as ckpt
 from .atomic import atomic_file
 from .device import (DistributedContext, autocast, configure_backends, init_distributed, no_sync,
-                     resolve_device, resolve_precision, seed_everything)
+                     resolve_device, resolve_precision, seed_everything, to_channels_last)
 from .ema import EMA
 from .module import AdversarialModel, DiscriminatorOutput
 from .objectives import Objective, get_objective
@@ -90,6 +90,10 @@ class TrainerConfig:
     betas_d: tuple = (0.5, 0.999)           # discriminator Adam betas
     n_critic: int = 1                       # discriminator updates per iteration
     g_steps: int = 1                        # generator updates per iteration
+    reuse_fake: bool = False                # the G update scores the last D step's fakes (made with grad) instead
+                                            # of drawing new ones: one G forward per iteration fewer
+    channels_last: bool = False             # 4-D/5-D weights stored channels-last: faster convolutions on CPU,
+                                            # same values up to summation order
     d_accuracy_gate: Optional[float] = None  # skip the D update while its accuracy on the batch exceeds this
     label_smoothing: float = 0.0            # one-sided: real target = 1 - label_smoothing
     feature_matching: float = 0.0           # weight of ½‖E f(x) − E f(G(z))‖² in the G loss
@@ -449,14 +453,14 @@ class Trainer:
 
         # Networks (DDP-wrapped per network when distributed), optimizers, scaler, EMA.
         model.to(self.device).train()
+        if cfg.channels_last:
+            to_channels_last(model)
         if self.dist.is_distributed and cfg.sync_batchnorm:
             model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
             model.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(model.discriminator)
         self.G, self.D = self._wrap(model.generator), self._wrap(model.discriminator)
-        self.opt_g = torch.optim.Adam(self._trainable(model.generator, "generator"), lr=cfg.lr_g,
-                                      betas=tuple(float(b) for b in cfg.betas_g))
-        self.opt_d = torch.optim.Adam(self._trainable(model.discriminator, "discriminator"), lr=cfg.lr_d,
-                                      betas=tuple(float(b) for b in cfg.betas_d))
+        self.opt_g = self._adam(self._trainable(model.generator, "generator"), cfg.lr_g, cfg.betas_g)
+        self.opt_d = self._adam(self._trainable(model.discriminator, "discriminator"), cfg.lr_d, cfg.betas_d)
         self._frozen_d = [p for p in model.discriminator.parameters() if not p.requires_grad]   # stay frozen
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.ema = EMA(model.generator, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay is not None else None
@@ -474,6 +478,7 @@ class Trainer:
         self._fit_clock: Optional[float] = None
         self.stopped_by_time_limit = False  # the last fit() ended at config.time_limit, before its steps
         self._interrupt = InterruptRequest()  # Ctrl-C seen: stop after the iteration under way
+        self._reusable_fake: Optional[Tensor] = None   # reuse_fake: the last D step's fakes, with their graph
         self.history: list[dict[str, float]] = []
         self._stepped: set[int] = set()
         self._window: dict[str, list[Tensor]] = defaultdict(list)   # logged values since the last log line
@@ -539,6 +544,12 @@ class Trainer:
         self._emit("on_train_end")
         return last
 
+    def _adam(self, params: list[nn.Parameter], lr: float, betas: Any) -> torch.optim.Adam:
+        """Adam updating all tensors at once: the fused kernel on CUDA, the multi-tensor one elsewhere
+        (on CPU bit-identical to the per-tensor loop, about a third faster)."""
+        kind = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in betas), **kind)
+
     def _interrupted(self) -> bool:
         """Whether Ctrl-C reached any process (all ranks then stop on the same iteration)."""
         return not self.dist.all_true(not self._interrupt.requested, self.device)
@@ -593,8 +604,10 @@ class Trainer:
         real, cond = model.split_batch(_to_device(batch, self.device))
         z = self._latents()
         with autocast(self.device, self.precision):
-            with torch.no_grad():
+            with torch.set_grad_enabled(cfg.reuse_fake):   # with a graph only when the G update reuses it
                 fake = model.run_generator(self.G, z, cond)
+            self._reusable_fake = fake if cfg.reuse_fake else None
+            fake = fake.detach()
             real_out = _as_output(model.run_discriminator(self.D, real, cond))
             fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
             loss = model.discriminator_loss(self.objective, real_out.logits, fake_out.logits, real=real, cond=cond,
@@ -631,11 +644,13 @@ class Trainer:
 
     def _generator_step(self, real: Tensor, cond: Any, real_features: list[Tensor]) -> dict[str, Tensor]:
         model, cfg = self.model, self.config
-        z = self._latents()
+        fake, self._reusable_fake = self._reusable_fake, None
+        z = self._latents() if fake is None else None
         model.discriminator.requires_grad_(False)   # no D weight gradients in the G phase
         try:
             with no_sync(self.D), autocast(self.device, self.precision):
-                fake = model.run_generator(self.G, z, cond)
+                if fake is None:
+                    fake = model.run_generator(self.G, z, cond)
                 fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
                 loss = self.objective.g_loss(fake_out.logits)
                 logs = {"g_loss": loss.detach()}

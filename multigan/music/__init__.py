@@ -12,3 +12,14 @@ from .song import Song
 from .train import cli, demo
 
 __all__ = ["Chord", "MidiNet", "Song", "chord_vector", "cli", "demo", "parse_chord", "parse_progression"]
+
+
+def _register_benchmarks() -> None:
+    from multigan.bench import register_shipped
+
+    from .data import BarDataset
+
+    register_shipped("music-bach", "music", "bach", MidiNet, MidiNet, BarDataset.bach_chorales, 72)
+
+
+_register_benchmarks()

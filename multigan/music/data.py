@@ -413,6 +413,26 @@ class BarDataset(Dataset):
         prev_roll = torch.from_numpy(self.melody(prev, shift)).float()[None] if prev >= 0 else torch.zeros_like(roll)
         return roll, prev_roll, torch.from_numpy(chord_vector(self.chord(bar, shift)))
 
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``[self[i] for i in indices]``, computed for all items at once (the DataLoader's batched fetch)."""
+        idx = np.asarray([operator.index(i) for i in indices], np.int64)
+        idx = np.where(idx < 0, idx + len(self), idx)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            bad = int(np.asarray(indices)[(idx < 0) | (idx >= len(self))][0])
+            raise IndexError(f"index {bad} out of range for {len(self)} items")
+        bar, key = np.divmod(idx, self.keys)
+        shift = np.asarray(_SHIFTS, np.int64)[key] if self.transpose else np.zeros_like(key)
+        rolls = torch.from_numpy(self.melody(bar, shift[:, None])).float()[:, None]
+        prev = self.bars["prev_index"][bar].astype(np.int64)
+        prev_rolls = self.melody(np.maximum(prev, 0), shift[:, None])
+        prev_rolls[prev < 0] = False
+        prev_rolls = torch.from_numpy(prev_rolls).float()[:, None]
+        chords = np.zeros((len(idx), CHORD_DIM), np.float32)
+        chords[np.arange(len(idx)), (self.bars["chord_root"][bar].astype(np.int64) + shift) % 12] = 1.0
+        chords[:, 12] = self.bars["chord_minor"][bar]
+        chords = torch.from_numpy(chords)
+        return [(rolls[k], prev_rolls[k], chords[k]) for k in range(len(idx))]
+
     def onsets(self, index: int) -> np.ndarray:
         """Bool ``(16, 128)`` onsets of item ``index``, aligned with ``self[index][0]``.
 

@@ -37,6 +37,49 @@ __all__ = ["MidiNet", "MidiNetGenerator", "MidiNetDiscriminator", "PreviousBarCo
 STEPS, PITCHES, CHORD_DIM = 16, 128, 13
 
 
+def strip_conv(layer: nn.Conv2d, x: Tensor) -> Tensor:
+    """``layer(x)`` as one matrix product, for a convolution whose kernel spans the input's whole
+    width and whose vertical stride equals its kernel height (MidiNet's pitch and step convolutions).
+
+    The general convolution kernels take a slow path on these shapes; the product is the same sum.
+    Other shapes go through ``layer`` itself.
+    """
+    out_ch, in_ch, kh, kw = layer.weight.shape
+    if (x.shape[-1] != kw or layer.stride[0] != kh or layer.padding != (0, 0) or layer.dilation != (1, 1)
+            or layer.groups != 1 or x.shape[-2] % kh):
+        return layer(x)
+    b, _, height, width = x.shape
+    n = height // kh
+    cols = x.reshape(b, in_ch, n, kh, width).permute(0, 2, 1, 3, 4).reshape(b * n, in_ch * kh * width)
+    y = cols @ layer.weight.reshape(out_ch, -1).t()
+    if layer.bias is not None:
+        y = y + layer.bias
+    return y.view(b, n, out_ch).permute(0, 2, 1).unsqueeze(-1)              # (B, O, n, 1)
+
+
+def strip_deconv(layer: nn.ConvTranspose2d, x: Tensor) -> Tensor:
+    """``layer(x)`` as one matrix product, for a transposed convolution of a width-1 input whose
+    vertical stride equals its kernel height (MidiNet's up-sampling and pitch layers); other shapes
+    go through ``layer`` itself."""
+    in_ch, out_ch, kh, kw = layer.weight.shape
+    if (x.shape[-1] != 1 or layer.stride[0] != kh or layer.padding != (0, 0) or layer.output_padding != (0, 0)
+            or layer.dilation != (1, 1) or layer.groups != 1):
+        return layer(x)
+    b, _, height, _ = x.shape
+    y = x[..., 0].transpose(1, 2).reshape(b * height, in_ch) @ layer.weight.reshape(in_ch, -1)   # (B·H, O·kh·kw)
+    y = y.view(b, height, out_ch, kh, kw).permute(0, 2, 1, 3, 4).reshape(b, out_ch, height * kh, kw)
+    return y if layer.bias is None else y + layer.bias[:, None, None]
+
+
+def _run(block: nn.Sequential, x: Tensor) -> Tensor:
+    """A (convolution, normalisation/activation...) block with the convolution as a matrix product."""
+    first = block[0]
+    h = strip_deconv(first, x) if isinstance(first, nn.ConvTranspose2d) else strip_conv(first, x)
+    for layer in list(block)[1:]:
+        h = layer(h)
+    return h
+
+
 def _broadcast(y: Tensor, like: Tensor) -> Tensor:
     """(B, 13) chord → (B, 13, H, W) to concatenate with a feature map shaped like ``like``."""
     return y[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])
@@ -54,9 +97,9 @@ class PreviousBarConditioner(nn.Module):
             for _ in range(3))
 
     def forward(self, prev_bar: Tensor) -> list[Tensor]:
-        maps = [self.pitch(prev_bar)]                   # 16 × 1
+        maps = [_run(self.pitch, prev_bar)]             # 16 × 1
         for layer in self.down:
-            maps.append(layer(maps[-1]))                # 8, 4, 2 × 1
+            maps.append(_run(layer, maps[-1]))          # 8, 4, 2 × 1
         return maps
 
 
@@ -80,8 +123,8 @@ class MidiNetGenerator(nn.Module):
         h = self.fc1(torch.cat([z, chord], 1))
         h = self.fc2(torch.cat([h, chord], 1)).view(-1, self.channels, 2, 1)
         for layer, cond in zip(self.up, prev):
-            h = layer(torch.cat([h, _broadcast(chord, h), cond], 1))
-        out = self.to_pitch(torch.cat([h, _broadcast(chord, h), prev[3]], 1))
+            h = _run(layer, torch.cat([h, _broadcast(chord, h), cond], 1))
+        out = strip_deconv(self.to_pitch, torch.cat([h, _broadcast(chord, h), prev[3]], 1))
         return torch.sigmoid(out[..., :PITCHES])        # (1,128)/(1,2) transposed conv gives exactly 128
 
 
@@ -98,7 +141,7 @@ class MidiNetDiscriminator(nn.Module):
         self.out = nn.Linear(fc_dim + CHORD_DIM, 1)
 
     def forward(self, bar: Tensor, chord: Tensor) -> DiscriminatorOutput:
-        f = self.features(torch.cat([bar, _broadcast(chord, bar)], 1))          # 14 × 8 × 1
+        f = _run(self.features, torch.cat([bar, _broadcast(chord, bar)], 1))    # 14 × 8 × 1
         h = self.conv(torch.cat([f, _broadcast(chord, f)], 1)).flatten(1)       # 77 × 3 × 1
         h = self.fc(torch.cat([h, chord], 1))
         logits = self.out(torch.cat([h, chord], 1)).squeeze(1)

@@ -20,7 +20,7 @@ __all__ = ["MODELS", "PRESETS", "StackGAN", "TextConditionalGAN", "TextEncoder",
 def _register_benchmarks() -> None:
     import torch
 
-    from multigan.bench import BenchConfig, register_benchmark
+    from multigan.bench import BenchConfig, register_benchmark, register_shipped
 
     def pairs(n: int, size: int):
         return lambda: (torch.rand(n, 3, size, size) * 2 - 1, torch.randn(n, 384))
@@ -33,6 +33,18 @@ def _register_benchmarks() -> None:
     register_benchmark(BenchConfig("text2image-stackgan",
                                    lambda: build_model("stackgan", "cpu-64", cls=False, interpolate=False),
                                    pairs(1024, 64), 64, gpu_only=True))
+
+
+    def shapes_stage1():             # Stage-I of the shipped model, as its run trained it
+        return StackGAN.from_pretrained("shapes").set_stage(1)
+
+    def shapes_data():               # captioned shapes with stand-in caption embeddings (no encoder load)
+        from .train import shapes_dataset
+        embeddings = torch.nn.functional.normalize(torch.randn(1024, 384, generator=torch.Generator().manual_seed(0)))
+        return shapes_dataset(1024, 64, 0, embeddings)
+
+    register_shipped("text2image-shapes", "text2image", "shapes", StackGAN, shapes_stage1, shapes_data, 64,
+                     ema_decay=0.999)
 
 
 _register_benchmarks()

@@ -515,9 +515,10 @@ class TextImageGAN(AdversarialModel):
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:
-        """TrainerConfig fields of both papers: BCE (non-saturating G), Adam 2e-4, β = (0.5, 0.999), batch 64, 1:1."""
+        """TrainerConfig fields of both papers: BCE (non-saturating G), Adam 2e-4, β = (0.5, 0.999), batch 64, 1:1;
+        the G update scores the D step's fakes (``reuse_fake``, as both papers' code does); channels-last weights."""
         return {"objective": "nonsaturating", "lr_g": 2e-4, "lr_d": 2e-4, "betas_g": (0.5, 0.999),
-                "betas_d": (0.5, 0.999), "batch_size": 64}
+                "betas_d": (0.5, 0.999), "batch_size": 64, "reuse_fake": True, "channels_last": True}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"):

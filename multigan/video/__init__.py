@@ -16,7 +16,7 @@ __all__ = ["DVDGAN", "PRESETS", "Clips", "cli", "demo"]
 def _register_benchmarks() -> None:
     import torch
 
-    from multigan.bench import BenchConfig, register_benchmark
+    from multigan.bench import BenchConfig, register_benchmark, register_shipped
 
     def clips(n: int, frames: int, channels: int, size: int):
         return lambda: torch.rand(n, frames, channels, size, size) * 2 - 1
@@ -26,6 +26,12 @@ def _register_benchmarks() -> None:
                                    gpu_only=True))
     register_benchmark(BenchConfig("video64", lambda: DVDGAN(**PRESETS["cpu-64"]), clips(32, 16, 1, 64), 8,
                                    gpu_only=True))
+    def moving_mnist():
+        from .data import MovingMNIST
+        return MovingMNIST("train", frames=16, size=32)
+
+    register_shipped("video-mnist32", "video", "moving-mnist", DVDGAN, lambda: DVDGAN.from_pretrained("moving-mnist"),
+                     moving_mnist, 16)
     register_benchmark(BenchConfig("video128-paper", lambda: DVDGAN(**PRESETS["paper-128"], channels=3),
                                    clips(16, 48, 3, 128), 4, gpu_only=True))
 

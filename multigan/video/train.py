@@ -24,7 +24,8 @@ __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 DATASETS = ("moving-mnist", "footage")
 
 
-def _dataset(folder: Optional[str], frames: int, size: int, channels: int, dataset: str = "moving-mnist"):
+def training_dataset(folder: Optional[str], frames: int, size: int, channels: int, dataset: str = "moving-mnist"):
+    """The training clips :func:`train` uses: ``folder``'s videos, or a built-in set's train split."""
     from .data import Footage, MovingMNIST, VideoFolder
 
     if folder:
@@ -68,7 +69,7 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     source = folder or ("Footage (multigan/assets/video/footage)" if dataset == "footage"
                         else "Moving MNIST (multigan/assets/video)")
     channels = arch.get("channels", 1 if folder is None and dataset == "moving-mnist" else 3)
-    dataset = _dataset(folder, arch["frames"], arch["size"], channels, dataset)
+    dataset = training_dataset(folder, arch["frames"], arch["size"], channels, dataset)
     arch["channels"] = channels
     torch.manual_seed(seed)
     model = DVDGAN(**arch, classes=[str(c) for c in dataset.classes])

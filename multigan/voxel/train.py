@@ -21,8 +21,10 @@ from multigan.io.utils import safe_file_stems
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
-def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[str]], augment: str,
-             placement: str = "centre", thickness: int = 1):
+def training_dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[str]], augment: str,
+                     placement: str = "centre", thickness: int = 1):
+    """The training shapes :func:`train` uses: the furniture set (or ``folder``) at ``resolution``,
+    augmented (``"none"``, ``"mirror"``, ``"rotate"``), thickened and placed as asked."""
     from .data import VoxelDataset
 
     rotations, mirror = {"none": (False, False), "mirror": (False, True), "rotate": (True, True)}[augment]
@@ -39,7 +41,7 @@ def _dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[
 def _reference(model, folder: Optional[str]):
     """The un-augmented shapes a trained ``model`` is compared with: its classes, placed and
     thickened as its training shapes were."""
-    return _dataset(folder, model.resolution, model.classes or None, "none", model.placement, model.thickness)
+    return training_dataset(folder, model.resolution, model.classes or None, "none", model.placement, model.thickness)
 
 
 def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", folder: Optional[str] = None,
@@ -80,7 +82,7 @@ def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", 
     if not isinstance(preset, dict) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}, or pass a dict")
     arch = dict(preset) if isinstance(preset, dict) else PRESETS[preset]
-    dataset = _dataset(folder, arch["resolution"], classes, augment, placement, thickness)
+    dataset = training_dataset(folder, arch["resolution"], classes, augment, placement, thickness)
     torch.manual_seed(seed)
     model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
                   minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement,

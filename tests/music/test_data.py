@@ -260,3 +260,19 @@ def test_module_import_is_cheap():
             "print(any(m in sys.modules for m in ('pretty_midi', 'music21', 'mido')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_batched_fetch_equals_item_by_item(bach):
+    """The DataLoader's batched fetch (``__getitems__``) returns exactly what indexing returns, with
+    transpositions, first bars of pieces (silent previous bar) and negative indices."""
+    rng = np.random.default_rng(0)
+    first_bars = [bach.index_of(b, 0) for b in range(bach.num_bars) if bach.previous(b) < 0][:3]
+    indices = [int(i) for i in rng.integers(0, len(bach), 64)] + first_bars + [-1, 0]
+    for index, got in zip(indices, bach.__getitems__(indices)):
+        want = bach[index]
+        for a, b in zip(got, want):
+            assert a.dtype == b.dtype and torch.equal(a, b), index
+    batch = next(iter(torch.utils.data.DataLoader(bach, batch_size=8)))
+    assert [tuple(t.shape) for t in batch] == [(8, 1, 16, 128), (8, 1, 16, 128), (8, 13)]
+    with pytest.raises(IndexError, match="out of range"):
+        bach.__getitems__([0, len(bach)])

@@ -81,3 +81,28 @@ def test_a_few_training_steps_with_paper_rules():
     assert {"g_feature_matching", "g_mean_matching", "d_loss", "g_loss"} <= set(logs)
     assert int(trainer.opt_g.state_dict()["state"][0]["step"]) == 6                # two G steps per D step
     assert any(not torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
+
+
+def test_strip_convolutions_equal_the_layers_they_replace():
+    """MidiNet's full-width convolutions run as matrix products: same outputs as the layers, same gradients."""
+    from torch import nn
+
+    from multigan.music.models import strip_conv, strip_deconv
+
+    torch.manual_seed(0)
+    model = MidiNet()
+    g, d = model.generator, model.discriminator
+    cases = [(strip_conv, g.conditioner.pitch[0], (3, 1, 16, 128)), (strip_conv, g.conditioner.down[0][0], (3, 16, 16, 1)),
+             (strip_conv, d.features[0], (3, 14, 16, 128)), (strip_deconv, g.up[0][0], (3, 157, 2, 1)),
+             (strip_deconv, g.to_pitch, (3, 157, 16, 1))]
+    for fn, layer, shape in cases:
+        x = torch.randn(shape, requires_grad=True)
+        fast, slow = fn(layer, x), layer(x)
+        assert fast.shape == slow.shape
+        torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+        (grad_fast,) = torch.autograd.grad(fast.square().sum(), layer.weight)
+        (grad_slow,) = torch.autograd.grad(slow.square().sum(), layer.weight)
+        torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-4, atol=1e-4)
+    other = nn.Conv2d(2, 3, 3, padding=1)                  # not a full-width strip: the layer itself runs
+    x = torch.randn(1, 2, 5, 5)
+    assert torch.equal(strip_conv(other, x), other(x))

@@ -193,14 +193,14 @@ def test_train_passes_objective_options(mesh_folder, tmp_path):
 
 
 def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_folder, tmp_path):
-    from multigan.voxel.train import _dataset, _parser
+    from multigan.voxel.train import training_dataset, _parser
 
     final = train(tmp_path, preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", placement="floor", command="pytest")
     model = GAN3D.from_pretrained(final)
     assert model.placement == "floor"
-    centred = _dataset(str(mesh_folder), 32, None, "none")
-    floor = _dataset(str(mesh_folder), 32, None, "none", model.placement)
+    centred = training_dataset(str(mesh_folder), 32, None, "none")
+    floor = training_dataset(str(mesh_folder), 32, None, "none", model.placement)
     def bottom_layer_used(data):                                           # per shape: any voxel at y = 0
         return data.voxels[:, 0].amax(dim=(1, 3))[:, 0] > 0
 
@@ -212,7 +212,7 @@ def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_fo
 
 
 def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(mesh_folder, trained, tmp_path):
-    from multigan.voxel.train import _dataset, _parser, _reference
+    from multigan.voxel.train import training_dataset, _parser, _reference
 
     _, first = trained                                                   # thickness 1
     done = json.loads((first / "training.json").read_text())["iterations"]
@@ -226,7 +226,7 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert any(row.get("g_connectivity", -1) >= 0 for row in logged)
     assert _parser("train").parse_args(["--out", "x", "--connectivity-weight", "4"]).connectivity_weight == 4.0
-    plain = _dataset(str(mesh_folder), 32, None, "none")
+    plain = training_dataset(str(mesh_folder), 32, None, "none")
     reference = _reference(model, str(mesh_folder))
     assert (reference.voxels >= plain.voxels).all() and reference.voxels.sum() > plain.voxels.sum()
     assert info["metrics"]["box"]["diversity (data)"] == pytest.approx(
