@@ -46,6 +46,24 @@ def modality_parser(command: str, modality: str) -> argparse.ArgumentParser:
     return _Parser(prog=f"multigan {command} {modality}", formatter_class=HelpFormatter)
 
 
+def add_count_arguments(parser: argparse.ArgumentParser, default: int, cap: int, what: str) -> None:
+    """``-n`` (how many ``what`` a ``sample`` command makes) and ``--max-n``, the bound on it that
+    keeps a typo (``-n 100000``) from filling a disk; :func:`checked_count` applies both."""
+    parser.add_argument("-n", type=int, default=default, help=f"{what} to generate")
+    parser.add_argument("--max-n", type=int, default=cap,
+                        help="refuse an -n above this (bounds time and disk use; raise it to make more)")
+
+
+def checked_count(args: argparse.Namespace, what: str) -> int:
+    """``args.n``, once it is between 1 and ``args.max_n`` (else one ``ValueError`` naming the flag to change)."""
+    if args.n < 1:
+        raise ValueError(f"-n must be >= 1, got {args.n}")
+    if args.n > args.max_n:
+        raise ValueError(f"-n {args.n} asks for more {what} than --max-n {args.max_n}; pass --max-n {args.n} "
+                         "to make that many")
+    return args.n
+
+
 def _parser() -> argparse.ArgumentParser:
     from multigan import MODALITIES, __version__
 
@@ -113,9 +131,13 @@ def _demo(out: Path, seed: int, patterns: bool = False) -> int:
             failed.append(name)
             print(f"multigan demo: {name} failed: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
             files += sorted(p for p in (out / name).rglob("*") if p.is_file() and p not in files)
+    if files:
+        from multigan.io.preview import write_preview_page
+
+        files.append(write_preview_page(out, files, title="multigan demo"))
     for f in files:
         print(f)
-    print(f"wrote {len(files)} files under {out}/")
+    print(f"wrote {len(files)} files under {out}/ (open {out / 'index.html'} to see them all)")
     if failed:
         print(f"multigan demo: {len(failed)} of the modalities failed: {', '.join(failed)}", file=sys.stderr)
         return 1

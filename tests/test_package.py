@@ -86,9 +86,9 @@ def test_cli_demo_reports_each_failing_modality_and_runs_the_rest(tmp_path, caps
         assert len(line) == 1 and "no checkpoint folder" in line[0], (modality, err)
     assert err[-1] == "multigan demo: 5 of the modalities failed: music, voxel, video, text2image, anomaly"
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
-    assert written == ["image/grid.png", "music/scale.mid", "music/scale.wav", "video/square.gif",
+    assert written == ["image/grid.png", "index.html", "music/scale.mid", "music/scale.wav", "video/square.gif",
                        "video/square.mp4", "voxel/torus.glb", "voxel/torus.obj"]      # --patterns: the writers' own
-    assert "wrote 7 files" in captured.out
+    assert "wrote 8 files" in captured.out
 
 
 def test_cli_demo_lists_the_files_a_failing_modality_wrote(tmp_path, capsys, monkeypatch):
@@ -104,7 +104,8 @@ def test_cli_demo_lists_the_files_a_failing_modality_wrote(tmp_path, capsys, mon
     assert main(["demo", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "multigan demo: music failed: RuntimeError: synthesiser crashed\n" in captured.err
-    assert str(tmp_path / "music" / "melody.mid") in captured.out and "wrote 1 files" in captured.out
+    assert str(tmp_path / "music" / "melody.mid") in captured.out and "wrote 2 files" in captured.out
+    assert 'href="music/melody.mid"' in (tmp_path / "index.html").read_text()
 
 
 def test_bench_times_shipped_configurations_with_their_training_rules(capsys):

@@ -328,27 +328,30 @@ class AnomalyResult:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write one row per image, then one per failure; atomic. Returns the path.
 
-        Columns: ``name, status, score, label, max_map[, truth], reason``. Scored images have status
-        ``ok``, ``label`` ``anomalous``/``normal`` (empty without a threshold) and ``max_map`` the
-        largest map value; ``truth`` (only when known) is ``anomalous``/``normal``. Each unreadable
-        input is a row with status ``failed``, its path as ``name``, empty numbers and the
-        ``reason``. Numbers are written in the shortest decimal form that reads back to the same
-        value in the tensor's dtype (``0.12``, not ``0.11999999731779099``, for float32).
+        Columns: ``name, status, score[, label], max_map[, truth][, reason]``: ``label`` when there is
+        a threshold, ``truth`` when ground truth is known, ``reason`` when some input failed, so no
+        column is always empty (a spreadsheet or pandas gives every column its type). Scored images
+        have status ``ok``, ``label`` ``anomalous``/``normal`` and ``max_map`` the largest map value.
+        Each unreadable input is a row with status ``failed``, its path as ``name``, empty numbers
+        and the ``reason``. Numbers are written in the shortest decimal form that reads back to the
+        same value in the tensor's dtype (``0.12``, not ``0.11999999731779099``, for float32).
         """
         path = Path(path)
-        header = ["name", "status", "score", "label", "max_map"] + (["truth"] if self.truth is not None else []) + [
-            "reason"]
         scores = self.scores.numpy()
         max_map = self._max_map()
         labels, truth = self._words(self.labels), self._words(self.truth)
+        columns = {"label": self.labels is not None, "truth": self.truth is not None, "reason": bool(self.failures)}
+        header = ["name", "status", "score", "label", "max_map", "truth", "reason"]
+        keep = [k for k, name in enumerate(header) if columns.get(name, True)]
         with atomic_file(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(header)
+            w.writerow([header[k] for k in keep])
             for i, name in enumerate(self.names):
-                w.writerow([name, "ok", str(scores[i]), labels[i], str(max_map[i])]
-                           + ([truth[i]] if self.truth is not None else []) + [""])
+                row = [name, "ok", str(scores[i]), labels[i], str(max_map[i]), truth[i], ""]
+                w.writerow([row[k] for k in keep])
             for fpath, reason in self.failures:
-                w.writerow([fpath, "failed", "", "", ""] + ([""] if self.truth is not None else []) + [reason])
+                row = [fpath, "failed", "", "", "", "", reason]
+                w.writerow([row[k] for k in keep])
         return path
 
     def to_json(self, path: str | os.PathLike, *, pixel_threshold: float | None = None) -> Path:

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_file", "atomic_dir"]
+__all__ = ["atomic_file", "atomic_files", "atomic_dir"]
 
 
 def _umask() -> int:
@@ -44,6 +44,15 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_files(paths: list[str | os.PathLike]) -> Iterator[list[Path]]:
+    """:func:`atomic_file` for files that belong together (e.g. a MIDI file and its audio rendering):
+    yields one temporary path per file and renames them all into place only once every one is
+    written, so a failure leaves none of the new files (and any old ones as they were)."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(atomic_file(path)) for path in paths]
 
 
 @contextlib.contextmanager

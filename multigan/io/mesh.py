@@ -19,9 +19,12 @@ from .utils import as_numpy, atomic_file, check_suffix, existing_file
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["voxels_to_mesh", "write_mesh", "read_mesh", "mesh_to_voxels", "MESH_SUFFIXES"]
+__all__ = ["voxels_to_mesh", "write_mesh", "read_mesh", "mesh_to_voxels", "stand_mesh_on_floor", "MESH_SUFFIXES",
+           "DEFAULT_COLOR"]
 
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".glb", ".off")
+#: base colour of written meshes (RGB in [0, 1], glTF's baseColorFactor): a light clay grey
+DEFAULT_COLOR = (0.72, 0.70, 0.66)
 
 
 def _check_voxels(voxels: Any, level: float) -> np.ndarray:
@@ -91,8 +94,43 @@ def voxels_to_mesh(
     return mesh
 
 
-def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, **voxels_to_mesh_kwargs: Any) -> Path:
+def stand_mesh_on_floor(mesh: "trimesh.Trimesh") -> "trimesh.Trimesh":
+    """Move ``mesh`` (in place) so its lowest vertex is at y = 0 (glTF's up axis) and its bounding
+    box is centred in x and z: it drops into a scene standing on the ground. Returns it."""
+    low, high = mesh.bounds
+    mesh.apply_translation([-(low[0] + high[0]) / 2, -low[1], -(low[2] + high[2]) / 2])
+    return mesh
+
+
+def _check_color(color: Any) -> tuple[float, float, float]:
+    rgb = tuple(float(c) for c in np.asarray(color, dtype=float).reshape(-1))
+    if len(rgb) != 3 or not all(0.0 <= c <= 1.0 for c in rgb):
+        raise ValueError(f"color must be three values in [0, 1] (RGB), got {color!r}")
+    return rgb
+
+
+def _with_material(mesh: "trimesh.Trimesh", color: tuple[float, float, float]) -> "trimesh.Trimesh":
+    """A copy whose visual is a glTF PBR material: ``color``, not metallic, roughness 0.6.
+
+    Without one, glTF's default material is fully metallic, and viewers without an environment
+    map draw the faces turned away from the light black."""
+    from trimesh.visual import TextureVisuals
+    from trimesh.visual.material import PBRMaterial
+
+    out = mesh.copy()
+    rgba = [int(round(c * 255)) for c in color] + [255]
+    out.visual = TextureVisuals(material=PBRMaterial(name="multigan", baseColorFactor=rgba, metallicFactor=0.0,
+                                                     roughnessFactor=0.6, doubleSided=False))
+    return out
+
+
+def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, *, color: Any = DEFAULT_COLOR,
+               **voxels_to_mesh_kwargs: Any) -> Path:
     """Write a mesh (or a voxel grid, meshed with :func:`voxels_to_mesh`) to .obj/.stl/.ply/.glb/.off.
+
+    GLB files carry smooth vertex normals and a PBR material of base colour ``color`` (RGB in [0, 1];
+    metallic 0, roughness 0.6); OBJ files carry vertex normals (``vn``); STL, PLY and OFF hold the
+    geometry as it is. A mesh with a non-finite vertex is refused.
 
     Example:
         >>> write_mesh(trimesh.creation.icosphere(), "ball.stl")    # doctest: +SKIP
@@ -100,6 +138,7 @@ def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, **voxels_to_mesh_kw
     import trimesh
 
     path = check_suffix(path, MESH_SUFFIXES)
+    rgb = _check_color(color)
     if isinstance(mesh_or_voxels, trimesh.Trimesh):
         if voxels_to_mesh_kwargs:
             raise TypeError(f"voxels_to_mesh options {sorted(voxels_to_mesh_kwargs)} given with a mesh")
@@ -108,8 +147,17 @@ def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, **voxels_to_mesh_kw
             raise ValueError("mesh has no faces")
     else:
         mesh = voxels_to_mesh(mesh_or_voxels, **voxels_to_mesh_kwargs)
+    if not np.isfinite(mesh.vertices).all():
+        raise ValueError("mesh has non-finite (NaN or inf) vertex coordinates")
+    kind = path.suffix.lower()[1:]
+    options: dict[str, Any] = {}
+    if kind == "glb":
+        mesh = _with_material(mesh, rgb)
+        options["include_normals"] = True
+    elif kind == "obj":
+        options.update(include_normals=True, include_texture=False)
     with atomic_file(path) as tmp:
-        mesh.export(str(tmp), file_type=path.suffix.lower()[1:])
+        mesh.export(str(tmp), file_type=kind, **options)
     return path
 
 

@@ -2,8 +2,9 @@
 
 Codecs by extension: ``.mp4``/``.mkv`` H.264 (libx264, yuv420p, sizes padded to even by repeating
 the last row/column) with optional AAC audio; ``.webm`` VP9 (yuv420p, padded to even) with
-optional Opus audio (resampled to 48 kHz); ``.gif`` the GIF encoder with pix_fmt ``rgb8``
-(3-3-2 bit colour: PyAV cannot feed ``pal8`` without a palette; no audio).
+optional Opus audio (resampled to 48 kHz); ``.gif`` a looping GIF (Pillow) with a palette made for
+the clip: exact grey levels for grey clips, 256 median-cut colours otherwise (no audio). MP4 files
+are written "faststart" (index first), so a web page plays them while they load.
 
 Example:
     >>> write_video(clip, "clip.mp4", fps=8)                        # (T, C, H, W) in [0, 1]  # doctest: +SKIP
@@ -26,7 +27,7 @@ from .image import tile
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["write_video", "read_video", "tile_clips", "VIDEO_SUFFIXES"]
+__all__ = ["viewing_scale", "write_video", "read_video", "tile_clips", "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mkv")
 _VIDEO_CODEC = {".mp4": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9", ".gif": "gif"}
@@ -90,6 +91,31 @@ def _pad_even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
+def viewing_scale(height: int, width: int, target: int = 256) -> int:
+    """The whole factor (1-8) that brings a ``height × width`` clip's shorter side to about ``target`` pixels."""
+    return int(min(8, max(1, round(target / max(1, min(height, width))))))
+
+
+def _write_gif(clip: np.ndarray, path: Path, fps: int) -> None:
+    """``(T, H, W, 3)`` uint8 frames as a looping GIF with one palette made for these frames.
+
+    Grey clips keep their grey levels exactly (an 8-bit grey palette); colour clips get a
+    256-colour median-cut palette of frames sampled across the clip, applied without dithering
+    (a fixed 3-3-2 palette tints grey and muddies colour)."""
+    from PIL import Image
+
+    grey = bool((clip[..., 0] == clip[..., 1]).all() and (clip[..., 0] == clip[..., 2]).all())
+    if grey:
+        frames = [Image.fromarray(image[..., 0], mode="L") for image in clip]
+    else:
+        picks = clip[np.unique(np.linspace(0, len(clip) - 1, min(len(clip), 32)).round().astype(int))]
+        palette = Image.fromarray(np.ascontiguousarray(picks.reshape(-1, *clip.shape[2:]))).quantize(
+            256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        frames = [Image.fromarray(image).quantize(palette=palette, dither=Image.Dither.NONE) for image in clip]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=max(20, round(1000 / fps)),
+                   loop=0, optimize=False, disposal=1)
+
+
 def write_video(
     frames: Any,
     path: str | os.PathLike,
@@ -100,6 +126,7 @@ def write_video(
     audio: Any = None,
     sample_rate: int | None = None,
     crf: int | None = None,
+    scale: int = 1,
 ) -> Path:
     """Encode a clip (or a grid of clips) to .mp4/.webm/.gif/.mkv; every input frame becomes one frame.
 
@@ -113,6 +140,8 @@ def write_video(
         audio: optional mono/stereo waveform in [-1, 1], ``(n,)`` or ``(channels, n)`` (not for gif).
         sample_rate: sample rate of ``audio`` (required with it).
         crf: quality for H.264/VP9 (lower is better); encoder default if None.
+        scale: enlarge every frame by this whole factor, each pixel a ``scale × scale`` block
+            (nearest neighbour: small clips stay sharp in players that would blur them).
     """
     import av
 
@@ -120,17 +149,26 @@ def write_video(
     suffix = path.suffix.lower()
     if not int(fps) > 0:
         raise ValueError(f"fps must be a positive integer, got {fps}")
+    if int(scale) != scale or not 1 <= int(scale) <= 16:
+        raise ValueError(f"scale must be a whole number from 1 to 16, got {scale}")
     clip = tile_clips(frames, nrow) if grid else _check_clip(frames, "frames", 4)
+    if int(scale) > 1:
+        clip = clip.repeat(int(scale), axis=2).repeat(int(scale), axis=3)
     wav = None if audio is None else _check_audio(audio, sample_rate, suffix)
     clip = np.repeat(clip, 3 // clip.shape[1], axis=1).transpose(0, 2, 3, 1)
     clip = np.ascontiguousarray(clip if suffix == ".gif" else _pad_even(clip))
     options = {} if crf is None else {"crf": str(int(crf))}
     if suffix == ".webm":
         options |= {"deadline": "realtime", "cpu-used": "8"} | ({"b": "0"} if crf is not None else {})
-    with atomic_file(path) as tmp, av.open(str(tmp), mode="w") as out:
+    if suffix == ".gif":
+        with atomic_file(path) as tmp:
+            _write_gif(clip, tmp, int(fps))
+        return path
+    container_options = {"movflags": "+faststart"} if suffix == ".mp4" else {}   # index first: plays while loading
+    with atomic_file(path) as tmp, av.open(str(tmp), mode="w", options=container_options) as out:
         stream = out.add_stream(_VIDEO_CODEC[suffix], rate=int(fps), options=options)
         stream.height, stream.width = clip.shape[1:3]
-        stream.pix_fmt = "rgb8" if suffix == ".gif" else "yuv420p"
+        stream.pix_fmt = "yuv420p"
         if wav is not None:  # every stream must exist before the first packet is muxed
             audio_stream, wav, sample_rate = _add_audio(out, wav, int(sample_rate), suffix)
         for i, image in enumerate(clip):

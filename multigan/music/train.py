@@ -154,14 +154,17 @@ def cli(command: str, argv: Sequence[str]) -> int:
             check_suffix(args.audio, AUDIO_SUFFIXES, "--audio")
         if args.plot:
             check_suffix(args.plot, IMAGE_SUFFIXES, "--plot")
+        from multigan.core.atomic import atomic_files
+
         song = model.generate(args.chords, seed=args.seed, prime=args.prime, tempo=args.tempo,
                               polyphonic=args.polyphonic)
-        written = [song.write_midi(args.out)]
-        if args.audio:
-            written.append(song.write_audio(args.audio))
-        if args.plot:
-            written.append(song.plot(args.plot))
-        print("\n".join(str(w) for w in written))
+        song.check_writable(audio=bool(args.audio), plot=bool(args.plot))
+        targets = [(args.out, song.write_midi), (args.audio, song.write_audio), (args.plot, song.plot)]
+        targets = [(path, write) for path, write in targets if path]
+        with atomic_files([path for path, _ in targets]) as tmps:      # all written, or none of them
+            for tmp, (_, write) in zip(tmps, targets):
+                write(tmp)
+        print("\n".join(str(path) for path, _ in targets))
         return 0
     from .data import BarDataset
     dataset = BarDataset.from_midi_folder(args.midi_folder) if args.midi_folder else BarDataset.bach_chorales()

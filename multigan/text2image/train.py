@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 import torch
 
-from multigan.cli import modality_parser
+from multigan.cli import add_count_arguments, checked_count, modality_parser
 from multigan.core.trainer import add_run_arguments
 
 from .encoder import DEFAULT_ENCODER
@@ -389,7 +389,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("captions", nargs="+", help="one or more captions")
         p.add_argument("--out", required=True, help="image file (.png .jpg); {i} for one file per image")
         p.add_argument("--model", default="shapes", help="shipped model name or checkpoint folder")
-        p.add_argument("-n", type=int, default=1, help="images per caption")
+        add_count_arguments(p, 1, 256, "images per caption")
         p.add_argument("--seed", type=int, default=None)
         p.add_argument("--to", default=None, help="interpolate from the (single) caption to this one")
         p.add_argument("--steps", type=int, default=8, help="images of an interpolation (--to)")
@@ -418,6 +418,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         return 0
     from .models import TextImageGAN
 
+    if command == "sample":
+        checked_count(args, "images per caption")
     model = TextImageGAN.from_pretrained(args.model)
     if command == "eval":
         table = evaluate_model(model, n=args.n, seed=args.seed)

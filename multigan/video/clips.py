@@ -64,14 +64,16 @@ class Clips:
         return (self.clips + 1) / 2
 
     def write_video(self, path: str | os.PathLike, *, fps: float = 8, grid: bool = False,
-                    nrow: Optional[int] = None, crf: Optional[int] = None) -> list[Path]:
+                    nrow: Optional[int] = None, crf: Optional[int] = None, scale: Optional[int] = None) -> list[Path]:
         """Encode the clips (.mp4 .webm .gif .mkv, by extension); returns the files written.
 
         ``grid=True``: one video with all clips tiled (``nrow`` per row). Otherwise one file per
         clip: ``path`` may hold ``{i}`` (index) and ``{label}``; with several clips and no ``{i}``
-        the index is appended to the stem. Each file is written atomically.
+        the index is appended to the stem. Each file is written atomically. ``scale`` enlarges the
+        frames by a whole factor, pixels as blocks (default: :func:`~multigan.io.video.viewing_scale`,
+        e.g. 8× for 32 × 32 clips, so players show them at a viewable size; 1 keeps the model's size).
         """
-        from multigan.io.video import VIDEO_SUFFIXES, write_video
+        from multigan.io.video import VIDEO_SUFFIXES, viewing_scale, write_video
 
         if not float(fps) > 0 or float(fps) != int(fps):
             raise ValueError(f"fps must be a positive whole number, got {fps}")
@@ -80,10 +82,11 @@ class Clips:
         if suffix not in VIDEO_SUFFIXES:
             raise ValueError(f"video path must end in one of {', '.join(VIDEO_SUFFIXES)}, got {pattern!r}")
         frames = self._unit()
+        scale = viewing_scale(*frames.shape[-2:]) if scale is None else scale
         if grid:
             out = Path(pattern.format(i="grid", label="grid")) if "{" in pattern else Path(pattern)
             out.parent.mkdir(parents=True, exist_ok=True)
-            return [write_video(frames, out, fps=int(fps), grid=True, nrow=nrow, crf=crf)]
+            return [write_video(frames, out, fps=int(fps), grid=True, nrow=nrow, crf=crf, scale=scale)]
         if len(self) > 1 and "{i}" not in pattern:
             p = Path(pattern)
             pattern = str(p.with_name(p.stem + "_{i}" + p.suffix))
@@ -92,7 +95,7 @@ class Clips:
             label = self.labels[i] if self.labels is not None else "clip"
             out = Path(pattern.format(i=i, label=label))
             out.parent.mkdir(parents=True, exist_ok=True)
-            paths.append(write_video(clip, out, fps=int(fps), crf=crf))
+            paths.append(write_video(clip, out, fps=int(fps), crf=crf, scale=scale))
         return paths
 
     def write_frames(self, path: str | os.PathLike) -> Path:

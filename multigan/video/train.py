@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from multigan.cli import modality_parser
+from multigan.cli import add_count_arguments, checked_count, modality_parser
 from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
@@ -196,11 +196,14 @@ def _parser(command: str) -> argparse.ArgumentParser:
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")
-        p.add_argument("-n", type=int, default=1)
+        add_count_arguments(p, 1, 64, "clips")
         p.add_argument("--model", default="moving-mnist")
         p.add_argument("--seed", type=int, default=None)
         p.add_argument("--fps", type=float, default=8)
         p.add_argument("--grid", action="store_true", help="tile all clips into one video")
+        p.add_argument("--scale", type=int, default=None,
+                       help="enlarge frames by this whole factor, pixels as blocks (default: shorter side about "
+                            "256 px, e.g. 8 for 32 x 32 clips; 1 keeps the model's size)")
     elif command == "eval":
         p.add_argument("--model", default="moving-mnist",
                        help="shipped name, model folder, or a run's checkpoint (runs/x/checkpoints/step-N) or run folder")
@@ -232,8 +235,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import DVDGAN
     model = DVDGAN.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
-        clips = model.generate(args.n, label=args.label, seed=args.seed)
-        for path in clips.write_video(args.out, fps=args.fps, grid=args.grid):
+        clips = model.generate(checked_count(args, "clips"), label=args.label, seed=args.seed)
+        for path in clips.write_video(args.out, fps=args.fps, grid=args.grid, scale=args.scale):
             print(path)
         return 0
     print(format_metrics(evaluate_model(model, n=args.n, seed=args.seed, data=args.data)))

@@ -156,26 +156,28 @@ class Shapes:
         return Shapes(probs, self.labels, self.threshold)
 
     def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True) -> list:
-        """One watertight ``trimesh.Trimesh`` per shape (marching cubes at ``threshold``)."""
-        from multigan.io.mesh import voxels_to_mesh
+        """One watertight ``trimesh.Trimesh`` per shape (marching cubes at ``threshold``, Taubin-smoothed),
+        standing on the floor: lowest vertex at y = 0, centred in x and z (:func:`~multigan.io.mesh.stand_mesh_on_floor`)."""
+        from multigan.io.mesh import stand_mesh_on_floor, voxels_to_mesh
 
         out = []
         for i, grid in enumerate(self.probs):
             if not grid.max() > self.threshold:
                 raise ValueError(f"shape {i} is empty (no occupancy above {self.threshold}); no mesh to extract")
-            out.append(voxels_to_mesh(grid.numpy(), level=self.threshold, keep_largest=keep_largest,
-                                      smooth_iterations=smooth_iterations))
+            out.append(stand_mesh_on_floor(voxels_to_mesh(grid.numpy(), level=self.threshold, keep_largest=keep_largest,
+                                                          smooth_iterations=smooth_iterations)))
         return out
 
     def write_mesh(self, pattern: str | os.PathLike, *, smooth_iterations: int = 3,
-                   keep_largest: bool = True) -> list[Path]:
+                   keep_largest: bool = True, color: Any = None) -> list[Path]:
         """Write each shape as a mesh file (.obj .stl .ply .glb .off); returns the paths.
 
         ``pattern`` may hold ``{i}`` (index) and ``{label}``; with several shapes and no ``{i}`` the
         index is appended to the stem. Every shape is meshed before any file is written, so an empty
-        shape raises without leaving part of the set behind.
+        shape raises without leaving part of the set behind. ``color`` (RGB in [0, 1]) is the base
+        colour of GLB materials (default :data:`~multigan.io.mesh.DEFAULT_COLOR`).
         """
-        from multigan.io.mesh import MESH_SUFFIXES, write_mesh
+        from multigan.io.mesh import DEFAULT_COLOR, MESH_SUFFIXES, write_mesh
 
         pattern = str(pattern)
         suffix = Path(pattern.replace("{i}", "0").replace("{label}", "x")).suffix.lower()
@@ -190,7 +192,7 @@ class Shapes:
             label = self.labels[i] if self.labels is not None else "shape"
             path = Path(pattern.format(i=i, label=label))
             path.parent.mkdir(parents=True, exist_ok=True)
-            paths.append(write_mesh(mesh, path))
+            paths.append(write_mesh(mesh, path, color=DEFAULT_COLOR if color is None else color))
         return paths
 
     def render(self, path: str | os.PathLike, *, views: Sequence[str] = ("front", "side", "top", "iso"),

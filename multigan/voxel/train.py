@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from multigan.cli import modality_parser
+from multigan.cli import add_count_arguments, checked_count, modality_parser
 from multigan.core.trainer import add_run_arguments
 from multigan.io.utils import safe_file_stems
 
@@ -316,7 +316,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
-        p.add_argument("-n", type=int, default=4)
+        add_count_arguments(p, 4, 256, "shapes")
         p.add_argument("--model", default="furniture-32", help="shipped model name or checkpoint folder")
         p.add_argument("--seed", type=int, default=None)
         p.add_argument("--format", default="glb", choices=["obj", "stl", "ply", "glb", "off"])
@@ -362,6 +362,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print(f"model written to {final}")
         return 0
     from .models import GAN3D
+    if command == "sample":
+        checked_count(args, "shapes")
     model = GAN3D.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
         if args.preview:                                # checked before any mesh is written
@@ -374,7 +376,12 @@ def cli(command: str, argv: Sequence[str]) -> int:
         stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out
         written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
         if args.preview:
-            written.append(shapes.render(args.preview))
+            try:
+                written.append(shapes.render(args.preview))
+            except BaseException:                       # meshes and preview belong together: keep neither
+                for path in written:
+                    Path(path).unlink(missing_ok=True)
+                raise
         print("\n".join(str(w) for w in written))
         return 0
     dataset = _reference(model, args.folder)

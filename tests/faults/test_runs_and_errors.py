@@ -218,3 +218,56 @@ def test_a_bad_second_output_is_refused_before_the_first_is_written(tmp_path, ca
     assert main(["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "1",
                  "--out", str(tmp_path / "meshes"), "--preview", str(tmp_path / "p.xyz")]) == 2
     assert "--preview" in capsys.readouterr().err and not (tmp_path / "meshes").exists()
+
+
+def test_files_that_belong_together_are_written_together_or_not_at_all(tmp_path, capsys, monkeypatch):
+    """A failed audio rendering leaves no new MIDI file beside an old WAV; a failed preview leaves no meshes."""
+    from multigan.music import MidiNet, Song
+    from multigan.voxel import GAN3D, Shapes
+
+    torch.manual_seed(0)
+    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
+    (tmp_path / "a.wav").write_bytes(b"old")
+
+    def broken(self, path, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(Song, "write_audio", broken)
+    argv = ["sample", "music", "--chords", "C G", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "a.mid"),
+            "--audio", str(tmp_path / "a.wav")]
+    assert main(argv) == 2
+    assert "disk full" in capsys.readouterr().err
+    assert not (tmp_path / "a.mid").exists() and (tmp_path / "a.wav").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "m"]          # no temporaries left
+    monkeypatch.undo()
+    assert main(argv) == 0 and (tmp_path / "a.mid").stat().st_size > 0 and (tmp_path / "a.wav").stat().st_size > 100
+    GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4, classes=["a"]).save_pretrained(tmp_path / "v")
+    monkeypatch.setattr(Shapes, "render", broken)
+    assert main(["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "2", "--format", "obj",
+                 "--out", str(tmp_path / "meshes"), "--preview", str(tmp_path / "p.png")]) == 2
+    assert not list((tmp_path / "meshes").glob("*.obj")) and not (tmp_path / "p.png").exists()
+
+
+def test_work_is_bounded_with_one_line_before_anything_is_written(tmp_path, capsys):
+    """-n above --max-n, and songs too long to plot or render, are refused before the first file."""
+    from multigan.music import MidiNet
+    from multigan.music.song import MAX_PLOT_BARS
+    from multigan.voxel import GAN3D
+
+    GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4, classes=["a"]).save_pretrained(tmp_path / "v")
+    assert main(["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "300",
+                 "--out", str(tmp_path / "meshes")]) == 2
+    assert "--max-n 256" in capsys.readouterr().err and not (tmp_path / "meshes").exists()
+    assert main(["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "3", "--max-n", "2",
+                 "--out", str(tmp_path / "meshes")]) == 2
+    assert main(["sample", "video", "-n", "65", "--out", str(tmp_path / "c.mp4")]) == 2
+    assert "pass --max-n 65" in capsys.readouterr().err and not (tmp_path / "c.mp4").exists()
+    torch.manual_seed(0)
+    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
+    chords = " ".join(["C"] * (MAX_PLOT_BARS + 1))
+    assert main(["sample", "music", "--chords", chords, "--model", str(tmp_path / "m"), "--out",
+                 str(tmp_path / "long.mid"), "--plot", str(tmp_path / "roll.png")]) == 2
+    assert f"{MAX_PLOT_BARS + 1} bars" in capsys.readouterr().err and not (tmp_path / "long.mid").exists()
+    assert main(["sample", "music", "--chords", chords, "--model", str(tmp_path / "m"), "--out",
+                 str(tmp_path / "long.mid"), "--tempo", "2", "--audio", str(tmp_path / "long.wav")]) == 2
+    assert "more than the 1800 s" in capsys.readouterr().err and not (tmp_path / "long.mid").exists()

@@ -74,3 +74,42 @@ def test_unknown_extension_and_unreadable(tmp_path) -> None:
     (tmp_path / "empty.obj").write_text("# nothing\n")
     with pytest.raises(ValueError, match="empty.obj"):
         mesh.read_mesh(tmp_path / "empty.obj")
+
+
+def _glb_json(path) -> dict:
+    import json
+    import struct
+
+    data = path.read_bytes()
+    length = struct.unpack("<I", data[12:16])[0]
+    return json.loads(data[20:20 + length])
+
+
+def test_glb_has_a_matte_material_and_normals_and_obj_has_vertex_normals(tmp_path) -> None:
+    """Viewers draw a GLB without material metallic (black without an environment map) and faceted without normals."""
+    doc = _glb_json(mesh.write_mesh(_sphere(6, 16), tmp_path / "ball.glb", color=(0.2, 0.4, 0.8)))
+    (material,) = doc["materials"]
+    pbr = material["pbrMetallicRoughness"]
+    assert pbr["metallicFactor"] == 0.0 and pbr["roughnessFactor"] == pytest.approx(0.6)
+    assert pbr["baseColorFactor"][:3] == pytest.approx([0.2, 0.4, 0.8], abs=0.003)
+    primitive = doc["meshes"][0]["primitives"][0]
+    assert {"POSITION", "NORMAL"} <= set(primitive["attributes"]) and primitive["material"] == 0
+    text = mesh.write_mesh(_sphere(6, 16), tmp_path / "ball.obj").read_text()
+    vertices = sum(line.startswith("v ") for line in text.splitlines())
+    assert sum(line.startswith("vn ") for line in text.splitlines()) == vertices > 0
+    with pytest.raises(ValueError, match="color"):
+        mesh.write_mesh(_sphere(6, 16), tmp_path / "bad.glb", color=(1, 2, 3))
+    broken = trimesh.creation.icosphere()
+    broken.vertices[0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        mesh.write_mesh(broken, tmp_path / "nan.glb")
+    assert not (tmp_path / "bad.glb").exists() and not (tmp_path / "nan.glb").exists()
+
+
+def test_stand_on_floor_puts_the_lowest_vertex_at_y0_and_centres_x_and_z() -> None:
+    shape = trimesh.creation.box(extents=(2, 1, 4))
+    shape.apply_translation([3, 5, -7])
+    mesh.stand_mesh_on_floor(shape)
+    low, high = shape.bounds
+    assert low[1] == pytest.approx(0) and high[1] == pytest.approx(1)
+    assert (low + high)[[0, 2]] == pytest.approx([0, 0])

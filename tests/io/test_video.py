@@ -85,3 +85,45 @@ def test_bad_inputs_raise_and_leave_no_file(tmp_path, bad, match) -> None:
     (tmp_path / "junk.mp4").write_bytes(b"junk")
     with pytest.raises(ValueError, match="junk.mp4"):
         video.read_video(tmp_path / "junk.mp4")
+
+
+def _top_level_boxes(path) -> list[str]:
+    data, boxes, pos = path.read_bytes(), [], 0
+    while pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8].decode("latin-1")
+        boxes.append(kind)
+        if size == 1:
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        pos += size if size else len(data)
+    return boxes
+
+
+def test_mp4_is_faststart_and_gif_palette_fits_the_clip(tmp_path) -> None:
+    from PIL import Image
+
+    boxes = _top_level_boxes(video.write_video(_square(), tmp_path / "a.mp4"))
+    assert "moov" in boxes and boxes.index("moov") < boxes.index("mdat")    # a web page plays it while loading
+    grey = np.linspace(0, 1, 12 * 32 * 48, dtype=np.float32).reshape(12, 1, 32, 48)
+    path = video.write_video(grey, tmp_path / "grey.gif")
+    with Image.open(path) as gif:
+        assert gif.info.get("loop") == 0 and gif.n_frames == 12
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            rgb = np.asarray(gif.convert("RGB")).astype(int)
+            assert (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()   # no tint
+            want = (grey[k, 0] * 255).round().astype(int)
+            assert np.abs(rgb[..., 0] - want).max() <= 1                # every grey level kept
+    colours = np.random.default_rng(0).choice([0.0, 0.25, 0.5, 1.0], size=(4, 3, 16, 16)).astype(np.float32)
+    back = video.read_video(video.write_video(colours, tmp_path / "c.gif")).numpy() / 255.0
+    assert np.abs(back - colours).max() < 0.01                           # few colours: reproduced exactly
+
+
+def test_scale_enlarges_pixels_as_blocks(tmp_path) -> None:
+    clip = _square(4, 8, 12)
+    path = video.write_video(clip, tmp_path / "big.gif", scale=4)
+    frames = video.read_video(path).numpy()
+    assert frames.shape == (4, 3, 32, 48)
+    assert (frames[:, :, ::4, ::4] == frames[:, :, 3::4, 3::4]).all()
+    assert video.viewing_scale(32, 32) == 8 and video.viewing_scale(64, 48) == 5 and video.viewing_scale(512, 512) == 1
+    with pytest.raises(ValueError, match="scale"):
+        video.write_video(clip, tmp_path / "x.mp4", scale=0)

@@ -121,8 +121,11 @@ def test_clips_writers_roundtrip(tmp_path, model):
     mp4 = clips.write_video(tmp_path / "clip_{label}.mp4", fps=8)       # index appended: labels may repeat
     assert [p.name for p in mp4] == ["clip_a_0.mp4", "clip_b_1.mp4"]
     frames = read_video(mp4[0])
-    assert frames.shape == (4, 3, 16, 16)
-    (gif,) = clips.write_video(tmp_path / "grid.gif", grid=True)
+    assert frames.shape == (4, 3, 128, 128)                             # 16 × 16 shown 8× (viewing_scale)
+    assert (frames[:, :, ::8, ::8].float() - frames[:, :, 7::8, 7::8].float()).abs().max() <= 24   # blocks (H.264)
+    (small,) = clips[:1].write_video(tmp_path / "small.mp4", scale=1)
+    assert read_video(small).shape == (4, 3, 16, 16)
+    (gif,) = clips.write_video(tmp_path / "grid.gif", grid=True, scale=1)
     g = read_video(gif)
     assert g.shape[0] == 4 and g.shape[2:] == (20, 38)                  # 2 clips side by side, 2-px borders
     assert clips.write_frames(tmp_path / "strip.png").is_file()

@@ -138,6 +138,10 @@ def test_shapes_write_mesh_and_render(tmp_path):
     assert [p.name for p in paths] == ["chair_0.glb", "table_1.glb"]
     mesh = trimesh.load(paths[0], force="mesh")
     assert mesh.is_watertight and mesh.volume > 0
+    for m in shapes.meshes():                   # standing on the floor (y up), centred in x and z
+        low, high = m.bounds
+        assert m.is_watertight and len(m.split()) == 1
+        assert low[1] == pytest.approx(0, abs=1e-9) and (low + high)[[0, 2]] == pytest.approx([0, 0], abs=1e-9)
     assert [p.name for p in shapes.write_mesh(tmp_path / "s.obj")] == ["s_0.obj", "s_1.obj"]
     png = shapes.render(tmp_path / "preview.png")
     from PIL import Image
