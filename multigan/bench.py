@@ -199,18 +199,19 @@ def _time(run: Callable[[int], None], steps: int, device: torch.device) -> float
 
 
 def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", steps: Optional[int] = None,
-                  warmup: int = 1, rounds: int = 3, seed: int = 0, round_seconds: float = 1.5,
+                  warmup: int = 1, rounds: Optional[int] = None, seed: int = 0, round_seconds: float = 1.5,
                   options: Optional[dict] = None, on_round: Optional[Callable[[], None]] = None) -> dict[str, Any]:
     """Measure one configuration: s/it and it/s of the trainer (and of the bare loop, for toy
     configurations: then the overhead %), and peak memory.
 
     ``steps`` iterations per round, or (None) as many as fill about ``round_seconds``, judged
-    from the warm-up (at least one). ``options`` override the configuration's trainer options
+    from the warm-up (at least one). ``rounds`` defaults to 3, or 2 for a configuration whose
+    iteration takes more than twice ``round_seconds`` (the slow 3-D ones on a CPU). ``options`` override the configuration's trainer options
     (e.g. ``{"reuse_fake": True}``); ``on_round`` is called after each timed round (progress bars).
     """
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
-    if rounds < 1 or warmup < 1 or (steps is not None and steps < 1):
+    if (rounds is not None and rounds < 1) or warmup < 1 or (steps is not None and steps < 1):
         raise ValueError(f"steps, warmup and rounds must be >= 1, got {steps}, {warmup}, {rounds}")
     cfg = BENCHMARKS[name]
     dev = resolve_device(device)
@@ -231,6 +232,8 @@ def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", s
             loops[kind] = _bare_loop(model, data, batch, dev, prec)
         per_step[kind] = 1.0 / _time(loops[kind], warmup, dev) if warmup else 0.0
     n = steps if steps is not None else max(1, round(round_seconds / max(per_step["trainer"], 1e-9)))
+    if rounds is None:
+        rounds = 2 if steps is None and per_step["trainer"] > 2 * round_seconds else 3
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     rates: dict[str, list[float]] = {k: [] for k in kinds}
@@ -262,12 +265,12 @@ def run_benchmarks(names: list[str], *, full: bool = False, progress: bool = Tru
 
     if full:
         kwargs = {"steps": 100, "rounds": 5, "warmup": 10, **kwargs}
-    rounds = int(kwargs.get("rounds", 3))
     rows = []
-    with tqdm(total=len(names) * rounds, desc="bench", unit="round", disable=not progress, file=sys.stderr) as bar:
+    with tqdm(total=len(names), desc="bench", unit="config", disable=not progress, file=sys.stderr) as bar:
         for name in names:
             bar.set_postfix_str(name)
-            rows.append(run_benchmark(name, on_round=lambda: bar.update(1), **kwargs))
+            rows.append(run_benchmark(name, on_round=lambda: bar.refresh(), **kwargs))
+            bar.update(1)
     return rows
 
 

@@ -409,8 +409,14 @@ class AnomalyResult:
         raise ValueError(f"normalise must be 'global' or 'per-image', got {normalise!r}")
 
     def save_overlays(self, folder: str | os.PathLike, *, alpha: float = 0.5, colormap: str = "inferno",
-                      normalise: str = "global", vmax: float | None = None, scale: int = 1) -> list[Path]:
+                      normalise: str = "global", vmax: float | None = None, scale: int | None = None,
+                      legend: bool = True) -> list[Path]:
         """Write one PNG per image: ``[input | reconstruction | heat-map overlay]``; returns the paths.
+
+        ``legend`` (default) titles the panels and adds a footer with the image's score, the
+        threshold and the verdict, and a colour bar of the heat scale (0 to its ``vmax``).
+        ``scale`` enlarges every panel by pixel repetition (default: to about 256 pixels, 4× for
+        64 × 64 images; 1 keeps the model's size).
 
         The reconstruction panel appears only when :attr:`reconstructions` is set. The overlay blends
         the input with the coloured map: ``(1 − alpha) · input + alpha · colormap(map / vmax)``, the
@@ -432,6 +438,8 @@ class AnomalyResult:
             raise ValueError(f"unknown colormap {colormap!r}; choose from {sorted(COLORMAPS)}")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+        if scale is None:
+            scale = int(min(8, max(1, round(256 / max(self.images.shape[-2:])))))
         if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
             raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
         folder = Path(folder)
@@ -442,7 +450,8 @@ class AnomalyResult:
         paths = []
         for i, stem in enumerate(safe_file_stems(self.names)):
             path = folder / f"{stem}.png"
-            write_image(self._overlay(i, float(tops[i]), alpha, colormap, int(scale)), path)
+            panels = self._overlay(i, float(tops[i]), alpha, colormap, int(scale))
+            write_image(self._with_legend(i, panels, float(tops[i]), colormap) if legend else panels, path)
             paths.append(path)
         return paths
 
@@ -468,6 +477,42 @@ class AnomalyResult:
         for k, tile in enumerate(tiles):
             canvas[:, k * (w + PANEL_GAP):k * (w + PANEL_GAP) + w] = tile
         return np.ascontiguousarray(canvas.transpose(2, 0, 1))
+
+    def _with_legend(self, i: int, panels: np.ndarray, top: float, colormap: str) -> np.ndarray:
+        """``panels`` (uint8 ``(3, H, W')``) with panel titles above and, below, the score, the threshold,
+        the verdict and a colour bar of the heat scale."""
+        from PIL import Image, ImageDraw, ImageFont
+
+        try:
+            font = ImageFont.load_default(size=13)
+        except TypeError:                                   # Pillow < 10.1: the fixed bitmap font
+            font = ImageFont.load_default()
+        _, h, width = panels.shape
+        n = 3 if self.reconstructions is not None else 2
+        w = (width - (n - 1) * PANEL_GAP) // n
+        head, foot = 20, 44
+        canvas = Image.new("RGB", (width, head + h + foot), "white")
+        canvas.paste(Image.fromarray(panels.transpose(1, 2, 0)), (0, head))
+        draw = ImageDraw.Draw(canvas)
+        titles = ["input"] + (["reconstruction"] if n == 3 else []) + ["residual on input"]
+        for k, title in enumerate(titles):
+            draw.text((k * (w + PANEL_GAP) + 3, 3), title, fill=(40, 40, 40), font=font)
+        score = float(self.scores[i])
+        line = f"score {score:.4g}"
+        if self.threshold is not None:
+            verdict = "anomalous" if score > self.threshold else "normal"
+            line += f"   threshold {self.threshold:.4g}   {verdict}"
+        draw.text((3, head + h + 6), line, fill=(40, 40, 40), font=font)
+        if self.masks is not None and bool(self.masks[i].any()):
+            draw.text((3, head + h + 24), "green: true lesion", fill=(0, 150, 0), font=font)
+        x0, bar_w = width - w, max(8, w - 8)                 # the colour bar under the overlay panel
+        ramp = apply_colormap(np.tile(np.linspace(0, 1, bar_w), (8, 1)), colormap)
+        canvas.paste(Image.fromarray(np.round(ramp * 255).astype(np.uint8)), (x0 + 4, head + h + 8))
+        draw.text((x0 + 4, head + h + 20), "0", fill=(40, 40, 40), font=font)
+        label = f"{top:.3g}"
+        draw.text((x0 + 4 + bar_w - draw.textlength(label, font=font), head + h + 20), label, fill=(40, 40, 40),
+                  font=font)
+        return np.ascontiguousarray(np.asarray(canvas).transpose(2, 0, 1))
 
     def write_report(self, folder: str | os.PathLike, *, pixel_threshold: float | None = None,
                      **overlay_options: Any) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def test_empty_result_reports_failures(tmp_path: Path) -> None:
 
 def test_overlays_written_with_outline(tmp_path: Path) -> None:
     res = make()
-    paths = res.save_overlays(tmp_path / "ov")
+    paths = res.save_overlays(tmp_path / "ov", scale=1, legend=False)
     assert len(paths) == N and len({p.name for p in paths}) == N
     assert [p.name for p in paths] == ["scans_a.png", "scans_b.png", "c_1.png", "scans_a-2.png"]
     for i, p in enumerate(paths):
@@ -211,7 +211,7 @@ def test_overlays_written_with_outline(tmp_path: Path) -> None:
 
 def test_overlay_panels_and_global_scale(tmp_path: Path) -> None:
     res = make(reconstructions=None, masks=None)
-    paths = res.save_overlays(tmp_path, alpha=1.0, colormap="jet", scale=2)
+    paths = res.save_overlays(tmp_path, alpha=1.0, colormap="jet", scale=2, legend=False)
     img = np.asarray(Image.open(paths[0]).convert("RGB"))
     assert img.shape == (2 * H, 2 * 2 * W + 2, 3)                # input | overlay, doubled
     # input panel is the image mapped from [-1, 1] to [0, 255]
@@ -234,8 +234,23 @@ def test_overlay_panels_and_global_scale(tmp_path: Path) -> None:
 
 def test_rgb_images_overlay(tmp_path: Path) -> None:
     res = make(images=torch.zeros(N, 3, H, W), reconstructions=torch.zeros(N, 3, H, W))
-    img = np.asarray(Image.open(res.save_overlays(tmp_path)[0]))
+    img = np.asarray(Image.open(res.save_overlays(tmp_path, scale=1, legend=False)[0]))
     assert img.shape == (H, 3 * W + 4, 3) and (img[:, :W] == 128).all()
+
+
+def test_overlays_are_enlarged_with_a_legend_by_default(tmp_path: Path) -> None:
+    """By default panels are enlarged towards 256 px (at most 8×: H = 16 gives 128 px), titled, and a footer holds the score, the threshold
+    and a colour bar of the heat scale."""
+    res = make(masks=None)
+    plain = np.asarray(Image.open(res.save_overlays(tmp_path / "plain", scale=8, legend=False)[1]).convert("RGB"))
+    img = np.asarray(Image.open(res.save_overlays(tmp_path / "legend")[1]).convert("RGB"))
+    assert img.shape[1] == plain.shape[1] == 3 * 8 * W + 2 * 2 and img.shape[0] == 8 * H + 20 + 44
+    assert (img[20:20 + 8 * H] == plain).all()                      # the panels, unchanged, under the titles
+    header, footer = img[:20], img[20 + 8 * H:]
+    assert (header < 128).any() and (footer < 128).any()           # text drawn
+    bar = footer[8:16, 2 * (8 * W + 2) + 4:-4]                      # the colour bar under the overlay panel
+    ramp = np.round(apply_colormap(np.linspace(0, 1, bar.shape[1]), "inferno") * 255)
+    assert np.abs(bar[4].astype(float) - ramp).max() <= 1
 
 
 def test_write_report(tmp_path: Path) -> None:
