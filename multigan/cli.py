@@ -54,6 +54,23 @@ def add_count_arguments(parser: argparse.ArgumentParser, default: int, cap: int,
                         help="refuse an -n above this (bounds time and disk use; raise it to make more)")
 
 
+def add_seed_argument(parser: argparse.ArgumentParser) -> None:
+    """``--seed`` of a ``sample`` command; :func:`chosen_seed` picks and reports one when it is not given."""
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the samples (default: a new one, printed so the samples can be made again)")
+
+
+def chosen_seed(args: argparse.Namespace) -> int:
+    """``args.seed``, or a fresh random seed that is printed (stderr) with the flag that repeats it, so
+    two outputs of one sampling (say ``--format glb`` and ``--format obj``) can show the same samples."""
+    if args.seed is None:
+        import secrets
+
+        args.seed = secrets.randbelow(2**31)
+        print(f"seed {args.seed} (add --seed {args.seed} to make the same samples again)", file=sys.stderr)
+    return args.seed
+
+
 def checked_count(args: argparse.Namespace, what: str) -> int:
     """``args.n``, once it is between 1 and ``args.max_n`` (else one ``ValueError`` naming the flag to change)."""
     if args.n < 1:

@@ -128,3 +128,20 @@ def test_bench_times_shipped_configurations_with_their_training_rules(capsys):
     assert low <= row["trainer_s_it"] <= high
     assert main(["bench", "--configs", "gaussians", "--option", "nonsense=1"]) == 2
     assert "--option 'nonsense=1'" in capsys.readouterr().err
+
+
+def test_sample_without_seed_prints_the_seed_that_repeats_it(tmp_path, capsys):
+    import re
+
+    import torch
+
+    from multigan.music import MidiNet
+
+    torch.manual_seed(0)
+    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
+    base = ["sample", "music", "--chords", "C G Am F", "--model", str(tmp_path / "m")]
+    assert main([*base, "--out", str(tmp_path / "a.mid")]) == 0
+    seed = int(re.search(r"add --seed (\d+) to make the same samples again", capsys.readouterr().err).group(1))
+    assert main([*base, "--out", str(tmp_path / "b.mid"), "--seed", str(seed)]) == 0
+    assert "--seed" not in capsys.readouterr().err                   # given: nothing to report
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()

@@ -295,8 +295,7 @@ class AnoGAN(AdversarialModel):
     def trainer_defaults() -> dict[str, Any]:
         """TrainerConfig fields of f-AnoGAN's GAN stage."""
         return {"objective": "wgan-gp", "objective_options": {"gp_weight": 10.0}, "n_critic": 5,
-                "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": (0.0, 0.9), "betas_d": (0.0, 0.9), "batch_size": 64,
-                "channels_last": True}
+                "lr_g": 1e-4, "lr_d": 1e-4, "betas_g": (0.0, 0.9), "betas_d": (0.0, 0.9), "batch_size": 64}
 
     @torch.no_grad()
     def recalibrate_generator(self, *, batch_size: int = 64, seed: int = 0,

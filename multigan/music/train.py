@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from multigan.cli import modality_parser
+from multigan.cli import add_seed_argument, chosen_seed, modality_parser
 from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "cli", "demo"]
@@ -114,7 +114,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
         p.add_argument("--out", required=True, help="MIDI file to write (.mid)")
         p.add_argument("--model", default="bach", help="shipped model name or checkpoint folder")
-        p.add_argument("--seed", type=int, default=None)
+        add_seed_argument(p)
         p.add_argument("--prime", default=None, help="MIDI file whose first bar starts the chain")
         p.add_argument("--tempo", type=float, default=120.0)
         p.add_argument("--audio", default=None, help="also write a WAV/FLAC rendering here")
@@ -156,7 +156,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
             check_suffix(args.plot, IMAGE_SUFFIXES, "--plot")
         from multigan.core.atomic import atomic_files
 
-        song = model.generate(args.chords, seed=args.seed, prime=args.prime, tempo=args.tempo,
+        song = model.generate(args.chords, seed=chosen_seed(args), prime=args.prime, tempo=args.tempo,
                               polyphonic=args.polyphonic)
         song.check_writable(audio=bool(args.audio), plot=bool(args.plot))
         targets = [(args.out, song.write_midi), (args.audio, song.write_audio), (args.plot, song.plot)]

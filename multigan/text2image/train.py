@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 import torch
 
-from multigan.cli import add_count_arguments, checked_count, modality_parser
+from multigan.cli import add_count_arguments, add_seed_argument, checked_count, chosen_seed, modality_parser
 from multigan.core.trainer import add_run_arguments
 
 from .encoder import DEFAULT_ENCODER
@@ -390,7 +390,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="image file (.png .jpg); {i} for one file per image")
         p.add_argument("--model", default="shapes", help="shipped model name or checkpoint folder")
         add_count_arguments(p, 1, 256, "images per caption")
-        p.add_argument("--seed", type=int, default=None)
+        add_seed_argument(p)
         p.add_argument("--to", default=None, help="interpolate from the (single) caption to this one")
         p.add_argument("--steps", type=int, default=8, help="images of an interpolation (--to)")
         p.add_argument("--no-captions", action="store_true", help="grid without captions under the tiles")
@@ -431,9 +431,9 @@ def cli(command: str, argv: Sequence[str]) -> int:
     if args.to is not None:
         if len(args.captions) != 1:
             raise ValueError("--to interpolates from exactly one caption")
-        images = model.interpolate(args.captions[0], args.to, steps=args.steps, seed=args.seed)
+        images = model.interpolate(args.captions[0], args.to, steps=args.steps, seed=chosen_seed(args))
     else:
-        images = model.generate(args.captions, n=args.n, seed=args.seed)
+        images = model.generate(args.captions, n=args.n, seed=chosen_seed(args))
     if "{i}" in args.out:
         files = images.write_images(args.out)
     else:

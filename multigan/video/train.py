@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from multigan.cli import add_count_arguments, checked_count, modality_parser
+from multigan.cli import add_count_arguments, add_seed_argument, checked_count, chosen_seed, modality_parser
 from multigan.core.trainer import add_run_arguments
 
 __all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
@@ -198,7 +198,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")
         add_count_arguments(p, 1, 64, "clips")
         p.add_argument("--model", default="moving-mnist")
-        p.add_argument("--seed", type=int, default=None)
+        add_seed_argument(p)
         p.add_argument("--fps", type=float, default=8)
         p.add_argument("--grid", action="store_true", help="tile all clips into one video")
         p.add_argument("--scale", type=int, default=None,
@@ -235,7 +235,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import DVDGAN
     model = DVDGAN.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
-        clips = model.generate(checked_count(args, "clips"), label=args.label, seed=args.seed)
+        clips = model.generate(checked_count(args, "clips"), label=args.label, seed=chosen_seed(args))
         for path in clips.write_video(args.out, fps=args.fps, grid=args.grid, scale=args.scale):
             print(path)
         return 0

@@ -196,7 +196,7 @@ class Shapes:
         return paths
 
     def render(self, path: str | os.PathLike, *, views: Sequence[str] = ("front", "side", "top", "iso"),
-               size: int = 128, nrow: Optional[int] = None) -> Path:
+               size: int = 192, nrow: Optional[int] = None) -> Path:
         """Shaded preview PNG: one row of ``views`` per shape, labelled when labels exist."""
         from .render import render_grid
 

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from multigan.cli import add_count_arguments, checked_count, modality_parser
+from multigan.cli import add_count_arguments, add_seed_argument, checked_count, chosen_seed, modality_parser
 from multigan.core.trainer import add_run_arguments
 from multigan.io.utils import safe_file_stems
 
@@ -318,7 +318,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
         add_count_arguments(p, 4, 256, "shapes")
         p.add_argument("--model", default="furniture-32", help="shipped model name or checkpoint folder")
-        p.add_argument("--seed", type=int, default=None)
+        add_seed_argument(p)
         p.add_argument("--format", default="glb", choices=["obj", "stl", "ply", "glb", "off"])
         p.add_argument("--smooth", type=int, default=3, help="Taubin smoothing passes")
         p.add_argument("--preview", default=None, help="also write a preview PNG here")
@@ -371,7 +371,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
             from multigan.io.utils import check_suffix
 
             check_suffix(args.preview, IMAGE_SUFFIXES, "--preview")
-        shapes = model.generate(args.n, label=args.label, seed=args.seed, whole=args.whole, repair=args.repair,
+        shapes = model.generate(args.n, label=args.label, seed=chosen_seed(args), whole=args.whole, repair=args.repair,
                                 bridge=args.bridge)
         stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out
         written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
