@@ -282,6 +282,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``multigan`` command; returns the exit status."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # transformers' "Loading weights" bar: noise here
     args = _parser().parse_args(argv)
+    import warnings
+
+    previous = warnings.formatwarning
+
+    def one_line(message, category, filename, lineno, line=None):
+        if os.environ.get("MULTIGAN_DEBUG") or not str(filename).startswith(str(Path(__file__).parent)):
+            return previous(message, category, filename, lineno, line)         # a library's: as it is
+        return f"multigan {args.command}: warning: {message}\n"               # ours: one line, no source
+
+    warnings.formatwarning = one_line
     try:
         if args.command == "demo":
             return _demo(Path(args.out), args.seed, args.patterns)
@@ -301,6 +311,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not isinstance(err, TrainingInterrupted):  # the trainer has said where its checkpoint is
             print(f"\nmultigan {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = previous
 
 
 if __name__ == "__main__":

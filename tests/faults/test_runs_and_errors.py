@@ -271,3 +271,19 @@ def test_work_is_bounded_with_one_line_before_anything_is_written(tmp_path, caps
     assert main(["sample", "music", "--chords", chords, "--model", str(tmp_path / "m"), "--out",
                  str(tmp_path / "long.mid"), "--tempo", "2", "--audio", str(tmp_path / "long.wav")]) == 2
     assert "more than the 1800 s" in capsys.readouterr().err and not (tmp_path / "long.mid").exists()
+
+
+def test_a_refused_training_folder_leaves_nothing_and_warnings_are_one_line(tmp_path):
+    """Run as a user runs it (a process of its own: pytest would catch the warning itself)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "junk" / "chair").mkdir(parents=True)
+    (tmp_path / "junk" / "chair" / "a.obj").write_text("not a mesh\n")
+    done = subprocess.run([sys.executable, "-m", "multigan.cli", "train", "voxel", "--folder", str(tmp_path / "junk"),
+                           "--out", str(tmp_path / "run"), "--steps", "1"], capture_output=True, text=True,
+                          timeout=120)
+    err = done.stderr.splitlines()
+    assert done.returncode == 2 and len(err) == 2, done.stderr
+    assert err[0].startswith("multigan train: warning: skipped 1 of 1 shape files")
+    assert err[1].startswith("multigan train: error: no shape file") and not (tmp_path / "run").exists()
