@@ -928,8 +928,12 @@ class Trainer:
                  "rng": rng, "world_size": self.dist.world_size,
                  "trainer_config": json.dumps(self.config.to_dict(), default=str),
                  "lineage": {"commands": list(self.commands), "seconds": self._seconds()}}
+        path = Path(path)
+        ours = self.out_dir is not None and path.parent == self.out_dir / "checkpoints"
+        if ours and not path.exists():   # make room first: keeping k checkpoints needs disk for k, not k + 1
+            ckpt.prune_checkpoints(path.parent, max(self.config.keep_checkpoints - 1, 1))   # (never fewer than 1)
         path = ckpt.save_training_checkpoint(path, self.model, state, ema=self.ema)
-        if self.out_dir is not None and path.parent == self.out_dir / "checkpoints":
+        if ours:
             ckpt.prune_checkpoints(path.parent, self.config.keep_checkpoints)
         self._emit("on_checkpoint", path=path)
         return path

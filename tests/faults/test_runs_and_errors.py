@@ -303,3 +303,21 @@ def test_a_config_asking_for_more_weights_than_the_file_holds_is_refused_before_
     config["config"]["fc_dim"] = 32
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     assert MidiNet.from_pretrained(tmp_path / "m").generator.fc1[0].out_features == 32
+
+
+def test_keeping_k_checkpoints_never_holds_more_than_k_on_disk(tmp_path, monkeypatch):
+    """The oldest checkpoint is removed before the next is written: a disk with room for two runs keep=2."""
+    import multigan.core.checkpoint as ckpt_module
+
+    seen = []
+    trainer = _trainer(tmp_path, steps=8, checkpoint_every=1, keep_checkpoints=2)
+    save = ckpt_module.save_training_checkpoint
+
+    def counting(path, *args, **kwargs):
+        seen.append(len(list((tmp_path / "checkpoints").glob("step-*"))))
+        return save(path, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt_module, "save_training_checkpoint", counting)
+    trainer.fit()
+    assert max(seen) == 1 and len(seen) == 8                    # at most one old one while a new one is written
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-0000007", "step-0000008"]
