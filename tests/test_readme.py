@@ -109,9 +109,9 @@ def test_demo_writes_every_kind_the_readme_lists(readme_run):
     slices = [o.replace("overlays/", "slices/") for o in overlays]          # the inputs, to score again
     assert written == [*overlays, "anomaly/scores.csv", *slices, "index.html", "music/melody.mid", "music/melody.wav",
                        "music/roll.png", "text2image/grid.png", "video/clip.mp4", "video/grid.gif",
-                       "voxel/chair.glb", "voxel/preview.png", "voxel/table.obj"]     # models only: no test patterns
+                       "voxel/chair.glb", "voxel/preview.png", "voxel/table.mtl", "voxel/table.obj"]   # no test patterns
     assert all((out / w).stat().st_size > 100 for w in written)
-    assert "wrote 27 files" in results[(0, 0)][1]
+    assert "wrote 28 files" in results[(0, 0)][1]
     page = (out / "index.html").read_text()                      # every output shown by a player of its kind
     for w in written:
         if w != "index.html":

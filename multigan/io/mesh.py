@@ -124,13 +124,34 @@ def _with_material(mesh: "trimesh.Trimesh", color: tuple[float, float, float]) -
     return out
 
 
-def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, *, color: Any = DEFAULT_COLOR,
+def _write_obj_with_material(mesh: "trimesh.Trimesh", path: Path, color: tuple[float, float, float]) -> None:
+    """``path`` (.obj with ``vn``, ``mtllib``/``usemtl``) and its ``.mtl`` beside it, written together."""
+    from trimesh.exchange.obj import export_obj
+
+    from multigan.core.atomic import atomic_files
+
+    mtl = path.with_suffix(".mtl")
+    body = export_obj(mesh, include_normals=True, include_texture=False)
+    lines = body.splitlines()
+    first_face = next((k for k, line in enumerate(lines) if line.startswith("f ")), len(lines))
+    lines[first_face:first_face] = ["usemtl multigan"]
+    text = f"mtllib {mtl.name}\n" + "\n".join(lines) + "\n"
+    r, g, b = color
+    material = (f"newmtl multigan\nKd {r:.4f} {g:.4f} {b:.4f}\nKa 0.0000 0.0000 0.0000\nKs 0.1000 0.1000 0.1000\n"
+                "Ns 20.0000\nd 1.0\nillum 2\n")
+    with atomic_files([path, mtl]) as (obj_tmp, mtl_tmp):
+        obj_tmp.write_text(text)
+        mtl_tmp.write_text(material)
+
+
+def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, *, color: Any = None,
                **voxels_to_mesh_kwargs: Any) -> Path:
     """Write a mesh (or a voxel grid, meshed with :func:`voxels_to_mesh`) to .obj/.stl/.ply/.glb/.off.
 
     GLB files carry smooth vertex normals and a PBR material of base colour ``color`` (RGB in [0, 1];
-    metallic 0, roughness 0.6); OBJ files carry vertex normals (``vn``); STL, PLY and OFF hold the
-    geometry as it is. A mesh with a non-finite vertex is refused.
+    default :data:`DEFAULT_COLOR`; metallic 0, roughness 0.6); OBJ files carry vertex normals
+    (``vn``) and, when ``color`` is given, a material file beside them (``name.mtl``, diffuse
+    ``color``); STL, PLY and OFF hold the geometry as it is. A mesh with a non-finite vertex is refused.
 
     Example:
         >>> write_mesh(trimesh.creation.icosphere(), "ball.stl")    # doctest: +SKIP
@@ -138,7 +159,7 @@ def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, *, color: Any = DEF
     import trimesh
 
     path = check_suffix(path, MESH_SUFFIXES)
-    rgb = _check_color(color)
+    rgb = _check_color(DEFAULT_COLOR if color is None else color)
     if isinstance(mesh_or_voxels, trimesh.Trimesh):
         if voxels_to_mesh_kwargs:
             raise TypeError(f"voxels_to_mesh options {sorted(voxels_to_mesh_kwargs)} given with a mesh")
@@ -155,6 +176,9 @@ def write_mesh(mesh_or_voxels: Any, path: str | os.PathLike, *, color: Any = DEF
         mesh = _with_material(mesh, rgb)
         options["include_normals"] = True
     elif kind == "obj":
+        if color is not None:
+            _write_obj_with_material(mesh, path, rgb)
+            return path
         options.update(include_normals=True, include_texture=False)
     with atomic_file(path) as tmp:
         mesh.export(str(tmp), file_type=kind, **options)

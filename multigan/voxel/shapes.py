@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Shapes", "BRIDGE_LOW"]
+__all__ = ["Shapes", "BRIDGE_LOW", "CLASS_COLORS", "class_color"]
 
 #: :meth:`Shapes.bridged`'s default: voxels at or above this occupancy may carry a bridge.
 BRIDGE_LOW = 0.2
@@ -60,6 +60,18 @@ def _bridge_mask(probs: np.ndarray, threshold: float, low: float) -> np.ndarray:
             v = max(steps, key=lambda u: probs[u])
             bridge[v] = not strong[v]
     return bridge
+
+
+#: muted material colours (RGB in [0, 1]) that classes of shapes take in turn (:func:`class_color`)
+CLASS_COLORS = ((0.72, 0.56, 0.42), (0.45, 0.58, 0.70), (0.55, 0.66, 0.48), (0.74, 0.50, 0.50),
+                (0.62, 0.55, 0.72), (0.78, 0.70, 0.45), (0.50, 0.66, 0.66), (0.66, 0.62, 0.58))
+
+
+def class_color(label: str) -> tuple[float, float, float]:
+    """A stable colour for a class name (the same name gets the same colour in every run)."""
+    import zlib
+
+    return CLASS_COLORS[zlib.crc32(str(label).encode("utf-8")) % len(CLASS_COLORS)]
 
 
 class Shapes:
@@ -175,7 +187,8 @@ class Shapes:
         ``pattern`` may hold ``{i}`` (index) and ``{label}``; with several shapes and no ``{i}`` the
         index is appended to the stem. Every shape is meshed before any file is written, so an empty
         shape raises without leaving part of the set behind. ``color`` (RGB in [0, 1]) is the base
-        colour of GLB materials (default :data:`~multigan.io.mesh.DEFAULT_COLOR`).
+        colour of the material (GLB; OBJ gets a ``.mtl`` beside it); by default each class has its
+        own (:func:`class_color`), and unlabelled shapes :data:`~multigan.io.mesh.DEFAULT_COLOR`.
         """
         from multigan.io.mesh import DEFAULT_COLOR, MESH_SUFFIXES, write_mesh
 
@@ -192,7 +205,10 @@ class Shapes:
             label = self.labels[i] if self.labels is not None else "shape"
             path = Path(pattern.format(i=i, label=label))
             path.parent.mkdir(parents=True, exist_ok=True)
-            paths.append(write_mesh(mesh, path, color=DEFAULT_COLOR if color is None else color))
+            shade = color if color is not None else class_color(label) if self.labels is not None else DEFAULT_COLOR
+            paths.append(write_mesh(mesh, path, color=shade))
+            if path.suffix.lower() == ".obj":                   # its material file, written with it
+                paths.append(path.with_suffix(".mtl"))
         return paths
 
     def render(self, path: str | os.PathLike, *, views: Sequence[str] = ("front", "side", "top", "iso"),

@@ -322,6 +322,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--format", default="glb", choices=["obj", "stl", "ply", "glb", "off"])
         p.add_argument("--smooth", type=int, default=3, help="Taubin smoothing passes")
         p.add_argument("--preview", default=None, help="also write a preview PNG here")
+        p.add_argument("--color", default=None, metavar="R,G,B",
+                       help="material colour, three values in [0, 1] or #rrggbb (default: one per class); "
+                            "GLB material, OBJ gets a .mtl beside it")
         p.add_argument("--whole", action="store_true",
                        help="redraw every shape not in one piece (specks of at most 2 %% aside), up to 50 times")
         _repair_argument(p)
@@ -341,6 +344,23 @@ def _parser(command: str) -> argparse.ArgumentParser:
     else:
         raise NotImplementedError(f"'multigan {command} voxel' does not exist; use train, sample or eval")
     return p
+
+
+def _parse_color(text: Optional[str]) -> Optional[tuple[float, float, float]]:
+    """``"0.8,0.3,0.2"`` or ``"#cc4d33"`` → RGB in [0, 1]; None stays None."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if value.startswith("#") and len(value) == 7:
+            rgb = tuple(int(value[k:k + 2], 16) / 255 for k in (1, 3, 5))
+        else:
+            rgb = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        rgb = ()
+    if len(rgb) != 3 or not all(0.0 <= c <= 1.0 for c in rgb):
+        raise ValueError(f"--color must be three values in [0, 1] (e.g. 0.8,0.3,0.2) or #rrggbb, got {text!r}")
+    return rgb  # type: ignore[return-value]
 
 
 def cli(command: str, argv: Sequence[str]) -> int:
@@ -364,6 +384,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import GAN3D
     if command == "sample":
         checked_count(args, "shapes")
+        color = _parse_color(args.color)
     model = GAN3D.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
         if args.preview:                                # checked before any mesh is written
@@ -374,7 +395,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         shapes = model.generate(args.n, label=args.label, seed=chosen_seed(args), whole=args.whole, repair=args.repair,
                                 bridge=args.bridge)
         stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out
-        written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth)
+        written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth,
+                                    color=color)
         if args.preview:
             try:
                 written.append(shapes.render(args.preview))

@@ -140,7 +140,7 @@ def test_a_class_label_never_writes_outside_out(tmp_path):
     assert main(["sample", "voxel", "--model", str(tmp_path / "m"), "--label", "../../escaped", "-n", "1", "--seed", "0",
                  "--format", "obj", "--out", str(tmp_path / "a" / "b")]) == 0
     assert not list(tmp_path.glob("escaped*"))
-    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["escaped_0.obj"]
+    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["escaped_0.mtl", "escaped_0.obj"]
 
 
 def test_a_diverging_run_stops_with_one_line_and_saves_nothing(tmp_path, capsys):
@@ -321,3 +321,15 @@ def test_keeping_k_checkpoints_never_holds_more_than_k_on_disk(tmp_path, monkeyp
     trainer.fit()
     assert max(seen) == 1 and len(seen) == 8                    # at most one old one while a new one is written
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-0000007", "step-0000008"]
+
+
+def test_sample_voxel_colour_is_checked_and_written_to_the_material(tmp_path, capsys):
+    from multigan.voxel import GAN3D
+
+    GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4, classes=["a"]).save_pretrained(tmp_path / "v")
+    base = ["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "1", "--seed", "0",
+            "--out", str(tmp_path / "m")]
+    assert main([*base, "--color", "2,0,0"]) == 2
+    assert "--color must be three values" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    assert main([*base, "--color", "#cc4d33", "--format", "obj"]) == 0
+    assert "Kd 0.8000 0.3020 0.2000" in (tmp_path / "m" / "a_0.mtl").read_text()

@@ -113,3 +113,13 @@ def test_stand_on_floor_puts_the_lowest_vertex_at_y0_and_centres_x_and_z() -> No
     low, high = shape.bounds
     assert low[1] == pytest.approx(0) and high[1] == pytest.approx(1)
     assert (low + high)[[0, 2]] == pytest.approx([0, 0])
+
+
+def test_obj_with_a_colour_gets_its_material_file(tmp_path) -> None:
+    path = mesh.write_mesh(_sphere(6, 16), tmp_path / "ball.obj", color=(0.8, 0.3, 0.2))
+    text, mtl = path.read_text(), (tmp_path / "ball.mtl").read_text()
+    assert text.startswith("mtllib ball.mtl\n") and "usemtl multigan" in text
+    assert "newmtl multigan" in mtl and "Kd 0.8000 0.3000 0.2000" in mtl
+    loaded = trimesh.load(str(path), force="mesh")
+    assert len(loaded.faces) > 0 and np.abs(loaded.visual.material.diffuse[:3] - [204, 77, 51]).max() <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ball.mtl", "ball.obj"]    # no temporaries
