@@ -27,7 +27,6 @@ import functools
 import hashlib
 import inspect
 import json
-import math
 import os
 import warnings
 from pathlib import Path
@@ -180,7 +179,6 @@ class ModelMixin(nn.Module):
         if cls.model_type not in ("ModelMixin", "AdversarialModel") and meta["model_type"] != cls.model_type:
             raise ValueError(f"{folder} holds a {meta['model_type']!r} model, not {cls.model_type!r}; "
                              f"load it with {meta['model_type']}.from_pretrained")
-        _check_config_fits_weights(model_class(meta["model_type"]), meta, folder / WEIGHTS_NAME)
         model = model_class(meta["model_type"])(**meta["config"])
         _check_weights_file(folder / WEIGHTS_NAME, meta.get("weights_sha256"))
         model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
@@ -228,35 +226,6 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _check_config_fits_weights(model_cls: type, meta: dict[str, Any], file: Path) -> None:
-    """Refuse a ``config.json`` whose model is far larger than the weights beside it, before any memory is taken.
-
-    The model is built on PyTorch's ``meta`` device (shapes only, no storage) and its weights in the
-    saved components counted against the elements ``model.safetensors`` holds (read from its
-    header). An edited or corrupted config asking for, say, 10⁹ channels fails here in one line
-    instead of exhausting memory; a smaller mismatch is left to the strict load, which names the
-    tensors that differ. Constructors that cannot run on the meta device skip the check."""
-    from safetensors import safe_open
-
-    if not file.is_file():
-        return
-    try:
-        with torch.device("meta"):
-            probe = model_cls(**meta["config"])
-    except Exception:                                    # noqa: BLE001 - the real construction reports bad arguments
-        return
-    components = meta.get("components") or None
-    wanted = sum(t.numel() for k, t in probe.state_dict().items() if not components or k.split(".")[0] in components)
-    try:
-        with safe_open(str(file), "pt") as fh:
-            held = sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys())
-    except Exception:                                    # noqa: BLE001 - a damaged file: the load reports it
-        return
-    if wanted > max(4 * held, held + 50_000_000):        # far larger (a small mismatch: the strict load says where)
-        raise ValueError(f"{file.parent / CONFIG_NAME}: describes a model with {wanted:,} weights, but {file.name} "
-                         f"holds {held:,}: the config does not belong to these weights (edited or damaged?)")
 
 
 def _check_weights_file(file: Path, expected: Optional[str]) -> None:

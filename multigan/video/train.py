@@ -233,9 +233,11 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print(f"model written to {final}")
         return 0
     from .models import DVDGAN
+    if command == "sample":
+        checked_count(args, "clips")                    # before the model loads
     model = DVDGAN.from_pretrained(args.model, ema=not getattr(args, "raw", False))
     if command == "sample":
-        clips = model.generate(checked_count(args, "clips"), label=args.label, seed=chosen_seed(args))
+        clips = model.generate(args.n, label=args.label, seed=chosen_seed(args))
         for path in clips.write_video(args.out, fps=args.fps, grid=args.grid, scale=args.scale):
             print(path)
         return 0

@@ -140,7 +140,7 @@ def test_a_class_label_never_writes_outside_out(tmp_path):
     assert main(["sample", "voxel", "--model", str(tmp_path / "m"), "--label", "../../escaped", "-n", "1", "--seed", "0",
                  "--format", "obj", "--out", str(tmp_path / "a" / "b")]) == 0
     assert not list(tmp_path.glob("escaped*"))
-    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["escaped_0.mtl", "escaped_0.obj"]
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["escaped_0.mtl", "escaped_0.obj"]
 
 
 def test_a_diverging_run_stops_with_one_line_and_saves_nothing(tmp_path, capsys):
@@ -287,22 +287,6 @@ def test_a_refused_training_folder_leaves_nothing_and_warnings_are_one_line(tmp_
     assert done.returncode == 2 and len(err) == 2, done.stderr
     assert err[0].startswith("multigan train: warning: skipped 1 of 1 shape files")
     assert err[1].startswith("multigan train: error: no shape file") and not (tmp_path / "run").exists()
-
-
-def test_a_config_asking_for_more_weights_than_the_file_holds_is_refused_before_allocation(tmp_path):
-    """An edited config.json (10⁶ channels) fails in one line, before the model is built for real."""
-    from multigan.music import MidiNet
-
-    torch.manual_seed(0)
-    MidiNet(latent_dim=8, generator_channels=16, fc_dim=32, cond_channels=4).save_pretrained(tmp_path / "m")
-    config = json.loads((tmp_path / "m" / "config.json").read_text())
-    config["config"]["fc_dim"] = 1_000_000                   # ~10¹¹ weights: would exhaust memory
-    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="describes a model with .* weights, but model.safetensors holds"):
-        MidiNet.from_pretrained(tmp_path / "m")
-    config["config"]["fc_dim"] = 32
-    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
-    assert MidiNet.from_pretrained(tmp_path / "m").generator.fc1[0].out_features == 32
 
 
 def test_keeping_k_checkpoints_never_holds_more_than_k_on_disk(tmp_path, monkeypatch):
