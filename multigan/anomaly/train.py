@@ -35,6 +35,11 @@ def _normal_set(normal: Any, size: int, channels: int):
     if isinstance(normal, tuple) and len(normal) == 2 and all(isinstance(s, ImageSet) for s in normal):
         return normal
     images = normal if isinstance(normal, ImageSet) else read_images(normal, size=size, channels=channels)
+    if not isinstance(normal, ImageSet):              # the one rule for bad files in a training folder
+        from multigan.io.utils import warn_skipped
+
+        warn_skipped([f"{name}: {reason}" for name, reason in images.failures], len(images) + len(images.failures),
+                     "inputs", str(normal))
     if len(images) < 10:
         raise ValueError(f"{_describe(normal)} holds {len(images)} readable images; need at least 10 normal images")
     g = torch.Generator().manual_seed(0)
