@@ -130,9 +130,10 @@ def _bare_loop(model: AdversarialModel, data: Data, batch: int, device: torch.de
     the condition, as the trainer's do.
     """
     G, D = model.generator, model.discriminator
-    kind = {"fused": True} if device.type == "cuda" else {"foreach": True}     # the trainer's Adam
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999), **kind)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999), **kind)
+    from .core.trainer import adam                    # the trainer's Adam
+
+    opt_g = adam(G.parameters(), lr, (0.5, 0.999), device)
+    opt_d = adam(D.parameters(), lr, (0.5, 0.999), device)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")   # fp16 needs one, as in the trainer
     tensors = tuple(t.to(device) for t in (data if isinstance(data, tuple) else (data,)))   # in memory, as the trainer
     n = len(tensors[0])
@@ -230,7 +231,7 @@ def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", s
             loops[kind] = _trainer_loop(model, data, batch, dev, prec, trainer_options)
         else:
             loops[kind] = _bare_loop(model, data, batch, dev, prec)
-        per_step[kind] = 1.0 / _time(loops[kind], warmup, dev) if warmup else 0.0
+        per_step[kind] = 1.0 / _time(loops[kind], warmup, dev)
     n = steps if steps is not None else max(1, round(round_seconds / max(per_step["trainer"], 1e-9)))
     if rounds is None:
         rounds = 2 if steps is None and per_step["trainer"] > 2 * round_seconds else 3

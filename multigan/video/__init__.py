@@ -27,8 +27,8 @@ def _register_benchmarks() -> None:
     register_benchmark(BenchConfig("video64", lambda: DVDGAN(**PRESETS["cpu-64"]), clips(32, 16, 1, 64), 8,
                                    gpu_only=True))
     def moving_mnist():
-        from .data import MovingMNIST
-        return MovingMNIST("train", frames=16, size=32)
+        from .train import training_dataset
+        return training_dataset(None, frames=16, size=32, channels=1)
 
     register_shipped("video-mnist32", "video", "moving-mnist", DVDGAN, lambda: DVDGAN.from_pretrained("moving-mnist"),
                      moving_mnist, 16)
