@@ -45,14 +45,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from multigan.anomaly.data import normalize_intensity, simulate_lesions, volume_slices
+from multigan.anomaly.data import simulate_lesions, volume_slices
+from multigan.anomaly.preprocess import crop_square, prepare_slice, resize
 from multigan.core.atomic import atomic_file
 
 SEED = 20190101
 SIZE = 64
 COUNTS = {"train": 4000, "val": 500, "test": 1000}
 MIN_AREA = 0.25                   # keep axial slices with ≥ 25 % of the largest brain area
-MARGIN = 1.08                     # crop square = 108 % of the brain's largest in-plane extent
 MAX_BYTES = 20_000_000
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -160,61 +160,63 @@ def select_slices(brain: np.ndarray) -> np.ndarray:
     return np.flatnonzero(area >= MIN_AREA * area.max())
 
 
-def crop_square(brain: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, float]:
-    """Centre (row, col) and side (voxels) of a square holding the brain of every kept slice."""
-    union = brain[keep].any(axis=0)
-    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
-    center = np.array([(rows[0] + rows[-1]) / 2.0, (cols[0] + cols[-1]) / 2.0])
-    side = MARGIN * max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
-    return center, float(side)
-
-
 def split_slices(keep: np.ndarray) -> dict[str, np.ndarray]:
     return {"train": keep[(keep % 4 == 0) | (keep % 4 == 2)], "val": keep[keep % 4 == 1], "test": keep[keep % 4 == 3]}
 
 
 # -- augmentation ----------------------------------------------------------------------------------
 
-def _smooth_field(rng: np.random.Generator, sigma: float) -> np.ndarray:
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     from scipy import ndimage
 
-    f = ndimage.gaussian_filter(rng.standard_normal((SIZE, SIZE)), sigma, mode="reflect")
+    f = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="reflect")
     return f / (f.std() + 1e-12)
 
 
-def augment(rng: np.random.Generator, stack: np.ndarray, center: np.ndarray, side: float,
-            noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """One augmented 64×64 image (uint8) and its brain mask from a ``(4, rows, cols)`` slice stack.
+def augment(rng: np.random.Generator, stack: np.ndarray, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented slice at the template's 1 mm grid: raw T1 intensities and the brain mask.
 
-    ``stack`` holds the (pre-smoothed) T1, GM, WM and brain-mask slices.
+    ``stack`` holds the T1, GM, WM and brain-mask slices ``(4, rows, cols)``. The slice is warped
+    about its brain's centre (rotation, scale, shift, a smooth elastic field), its tissue contrast,
+    gamma and bias field jittered, and Rician noise added — all at 1 mm, before any preprocessing,
+    as a scanner or a viewer's export would hand it over.
     """
     from scipy import ndimage
 
-    # geometry: output pixel -> native voxel (inverse mapping), output units = pixels of the 64 grid
+    shape = stack.shape[1:]
+    brain0 = stack[3] > 0.5
+    rows, cols = np.nonzero(brain0)
+    center = np.array([rows.mean(), cols.mean()])
     angle = np.deg2rad(rng.uniform(-10, 10))
     scale = rng.uniform(0.92, 1.08)
-    shift = rng.uniform(-3, 3, 2)
-    alpha = rng.uniform(0.0, 1.0)
-    v, u = np.mgrid[:SIZE, :SIZE].astype(np.float64) + 0.5 - SIZE / 2.0
-    v, u = v - shift[0], u - shift[1]
+    shift = rng.uniform(-9, 9, 2)                                  # mm (about ±3 px at 64×64)
+    alpha = rng.uniform(0.0, 6.0)                                  # elastic, up to about 6 mm
+    v, u = np.mgrid[: shape[0], : shape[1]].astype(np.float64)
+    v, u = v - center[0] - shift[0], u - center[1] - shift[1]
     cos, sin = np.cos(angle), np.sin(angle)
-    sv = (cos * v - sin * u) / scale + alpha * _smooth_field(rng, 8.0)
-    su = (sin * v + cos * u) / scale + alpha * _smooth_field(rng, 8.0)
-    coords = np.stack([center[0] + sv * side / SIZE, center[1] + su * side / SIZE])
+    sv = (cos * v - sin * u) / scale + alpha * _smooth_field(rng, shape, 24.0)
+    su = (sin * v + cos * u) / scale + alpha * _smooth_field(rng, shape, 24.0)
+    coords = np.stack([center[0] + sv, center[1] + su])
     t1, gm, wm, brain = (ndimage.map_coordinates(ch, coords, order=1, mode="constant", cval=0.0) for ch in stack)
     brain = brain >= 0.5
 
-    # intensity: tissue contrast, gamma, bias field, Rician noise
     t1 = t1 * (1.0 + rng.uniform(-0.08, 0.08) * gm + rng.uniform(-0.08, 0.08) * wm)
     t1 = np.clip(t1, 0.0, None) ** rng.uniform(0.8, 1.25)
     coeff = rng.uniform(-0.1, 0.1, 5)
-    pv, pu = v / SIZE * 2, u / SIZE * 2
+    pv, pu = v / max(shape) * 2, u / max(shape) * 2
     t1 = t1 * np.exp(coeff[0] * pv + coeff[1] * pu + coeff[2] * pv * pu + coeff[3] * pv ** 2 + coeff[4] * pu ** 2)
-    sigma = rng.uniform(0.004, 0.02) * np.percentile(t1[brain], 99) if brain.any() else 0.0
-    sigma *= noise                    # 0: the noise-free image (benchmarks/anomaly_ceiling.py); same draws
-    t1 = np.hypot(t1 + sigma * rng.standard_normal(t1.shape), sigma * rng.standard_normal(t1.shape))
-    image = np.round((normalize_intensity(t1) + 1.0) * 127.5).astype(np.uint8)
-    return image, brain
+    sigma = rng.uniform(0.01, 0.05) * np.percentile(t1[brain], 99) if brain.any() else 0.0
+    sigma *= noise                    # 0: the noise-free slice (benchmarks/studies/anomaly_ceiling.py); same draws
+    t1 = np.hypot(t1 + sigma * rng.standard_normal(shape), sigma * rng.standard_normal(shape))
+    return t1, brain
+
+
+def prepare_training_slice(t1: np.ndarray, brain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 64×64 uint8 image and brain mask, prepared exactly as a user's slice is."""
+    prepared = prepare_slice(t1, size=SIZE)
+    image = np.round((prepared.image[0].astype(np.float64) + 1.0) * 127.5).astype(np.uint8)
+    crop = crop_square(brain[None].astype(np.float32), prepared.box, 0.0)
+    return image, resize(crop, SIZE)[0] >= 0.5
 
 
 def seed_streams(seed: int = SEED) -> dict[str, np.random.SeedSequence]:
@@ -223,18 +225,14 @@ def seed_streams(seed: int = SEED) -> dict[str, np.random.SeedSequence]:
 
 
 def make_split(rng: np.random.Generator, template: dict, slices: np.ndarray, n: int,
-               center: np.ndarray, side: float, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``n`` augmented images (uint8), brain masks (bool) and their source slice indices."""
-    from scipy import ndimage
-
-    sigma = 0.42 * side / SIZE                                   # antialias before ~3× downsampling
-    smooth = {z: np.stack([ndimage.gaussian_filter(template[k][z].astype(np.float64), sigma)
-                           for k in ("t1", "gm", "wm")] + [template["brain"][z].astype(np.float64)])
+               noise: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` augmented, prepared images (uint8), brain masks (bool) and their source slice indices."""
+    stacks = {z: np.stack([template[k][z] for k in ("t1", "gm", "wm")] + [template["brain"][z].astype(np.float64)])
               for z in slices}
     chosen = rng.choice(slices, size=n)
     images, brains = np.zeros((n, SIZE, SIZE), np.uint8), np.zeros((n, SIZE, SIZE), bool)
     for i, z in enumerate(chosen):
-        images[i], brains[i] = augment(rng, smooth[z], center, side, noise)
+        images[i], brains[i] = prepare_training_slice(*augment(rng, stacks[z], noise))
     return images, brains, chosen.astype(np.int16)
 
 
@@ -255,9 +253,12 @@ def add_lesions(rng: np.random.Generator, images: np.ndarray, brains: np.ndarray
     out_images[abnormal], out_masks[abnormal] = new, m
     labels = np.zeros(n, np.uint8)
     labels[abnormal] = 1
-    change = np.abs(new.astype(np.float64) - images[abnormal]) / 127.5
+    signed = (new.astype(np.float64) - images[abnormal]) / 127.5
+    brighter = np.array([(signed[i][m[i]] > 0).mean() for i in range(len(m))])
+    polarity = np.zeros(n, np.int8)
+    polarity[abnormal] = np.where(brighter >= 0.9, 1, np.where(brighter <= 0.1, -1, 2))
     return {"images": out_images, "labels": labels, "masks": out_masks, "areas": m.sum(axis=(1, 2)),
-            "change": np.array([change[i][m[i]].mean() for i in range(len(m))])}
+            "change": np.array([np.abs(signed[i][m[i]]).mean() for i in range(len(m))]), "polarity": polarity}
 
 
 # -- output ----------------------------------------------------------------------------------------
@@ -287,22 +288,22 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
     start = time.perf_counter()
     template = load_template()
     keep = select_slices(template["brain"])
-    center, side = crop_square(template["brain"], keep)
     splits = split_slices(keep)
     streams = seed_streams(seed)
     arrays: dict[str, np.ndarray] = {}
     for split, n in counts.items():
         images, brains, chosen = make_split(np.random.default_rng(streams[split]), template, splits[split],
-                                            n, center, side)
+                                            n)
         if split == "test":
             lesions = add_lesions(np.random.default_rng(streams["lesions"]), images, brains)
             images = lesions["images"]
             arrays["test_labels"] = lesions["labels"]
             arrays["test_masks"] = _pack(lesions["masks"])
+            arrays["test_polarity"] = lesions["polarity"]
         arrays[f"{split}_images"], arrays[f"{split}_brain"], arrays[f"{split}_slice"] = images, _pack(brains), chosen
     meta = {"source": "MNI ICBM152 2009a T1 (nilearn)", "nilearn": nilearn.__version__, "seed": seed,
             "size": SIZE, "counts": counts, "slices": [int(keep[0]), int(keep[-1])],
-            "crop_side_mm": round(side, 1), "splits": {k: len(v) for k, v in splits.items()}}
+            "preprocessing": "crop", "splits": {k: len(v) for k, v in splits.items()}}
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     npz = save_npz(arrays, out_dir / "brain_mri.npz")
     size = npz.stat().st_size
@@ -320,7 +321,7 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
         tmp.write_text(text, encoding="utf-8")
 
     print(f"slices z={keep[0]}..{keep[-1]} ({len(keep)}): train {len(splits['train'])}, val {len(splits['val'])}, "
-          f"test {len(splits['test'])} positions; crop {side:.0f} mm → {SIZE} px ({side / SIZE:.2f} mm/px)")
+          f"test {len(splits['test'])} positions")
     print("images: " + ", ".join(f"{k} {v}" for k, v in counts.items())
           + f"; abnormal test {int(arrays['test_labels'].sum())}")
     print(f"lesion area px: median {np.median(areas):.0f}, 5–95 % {np.percentile(areas, 5):.0f}–"

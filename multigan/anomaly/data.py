@@ -42,6 +42,7 @@ through the same pad and resize and are thresholded at 0.5.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import operator
 import os
@@ -73,6 +74,9 @@ __all__ = [
 ROBUST_PERCENTILES = (0.5, 99.5)
 #: ITU-R BT.601 luma weights for RGB → greyscale (the rule of PIL's ``convert("L")``).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+#: Default lesion ranges of :func:`simulate_lesions` (radius in pixels at 64×64, contrast in [-1, 1]
+#: units, rim width and texture amplitude); the built-in test split is drawn with them.
+LESION_RADIUS, LESION_CONTRAST, LESION_EDGE, LESION_TEXTURE = (3.0, 12.0), (0.4, 0.8), (0.05, 0.4), (0.0, 0.12)
 #: The built-in brain-MRI set, relative to :func:`multigan.core.module.assets_dir`.
 BRAIN_MRI_FILE = "anomaly/brain_mri.npz"
 
@@ -100,6 +104,11 @@ class ImageSet:
         failures: ``(name, reason)`` for every file that could not be read (or mask that could not
             be used); nothing is dropped silently.
         brain_masks: bool ``(N, 1, H, W)`` region of the organ (built-in brain set only), or None.
+        preprocess: how the images were made from their files: ``"crop"`` (each cropped to its
+            foreground and normalised by its tissue, :mod:`multigan.anomaly.preprocess`) or
+            ``"none"`` (whole image, padded and resized).
+        preparation: per image, what ``"crop"`` did (``box`` = top, left, side in source pixels;
+            ``foreground_share``; source levels ``low`` and ``reference``), or None.
 
     Example:
         >>> s = ImageSet(torch.zeros(4, 1, 8, 8), ["a", "b", "c", "d"], labels=torch.tensor([0, 1, 0, 1]))
@@ -113,6 +122,8 @@ class ImageSet:
     masks: torch.Tensor | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
     brain_masks: torch.Tensor | None = None
+    preprocess: str = "none"
+    preparation: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if (not isinstance(self.images, torch.Tensor) or self.images.ndim != 4 or self.images.shape[1] not in (1, 3)
@@ -135,6 +146,8 @@ class ImageSet:
                     raise ValueError(f"{key} must have shape {(n, 1, *hw)}, got {tuple(value.shape)}")
                 setattr(self, key, value)
         self.failures = [(str(a), str(b)) for a, b in self.failures]
+        if self.preparation is not None and len(self.preparation) != n:
+            raise ValueError(f"got {n} images but {len(self.preparation)} preparation records")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -168,8 +181,10 @@ class ImageSet:
         def pick(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t[index].clone()
 
-        return ImageSet(self.images[index].clone(), [self.names[i] for i in index.tolist()], pick(self.labels),
-                        pick(self.masks), list(self.failures), pick(self.brain_masks))
+        picked = index.tolist()
+        return ImageSet(self.images[index].clone(), [self.names[i] for i in picked], pick(self.labels),
+                        pick(self.masks), list(self.failures), pick(self.brain_masks), self.preprocess,
+                        None if self.preparation is None else [self.preparation[i] for i in picked])
 
 
 # -- intensity rules -------------------------------------------------------------------------------
@@ -216,6 +231,15 @@ class _Frame:
     @property
     def colour(self) -> bool:
         return self.pixels.ndim == 3
+
+    def raw(self, channels: int) -> np.ndarray:
+        """The values as read (luma when ``channels`` is 1), bright always high: the input of ``"crop"``."""
+        x = self.pixels.astype(np.float64)
+        if x.ndim == 3 and channels == 1:
+            x = _luma(x).astype(np.float64)
+        elif x.ndim == 2 and channels == 3:
+            x = np.repeat(x[..., None], 3, axis=-1)
+        return -x if self.invert else x
 
     def normalized(self, channels: int) -> np.ndarray:
         """``(channels, h, w)`` float32 in [-1, 1] by the module's rules."""
@@ -546,8 +570,16 @@ def read_images(
     slice_range: tuple[int | None, int | None] | None = None,
     skip_empty: bool = True,
     dicom_window: tuple[float, float] | str | None = None,
+    preprocess: str = "crop",
 ) -> ImageSet:
     """Read PNG/JPEG (also BMP/TIFF), DICOM and NIfTI images into an :class:`ImageSet`.
+
+    By default (``preprocess="crop"``) every image or slice is prepared the way the built-in
+    brain set was: cropped to a square around its foreground (8 % margin), normalised by its
+    tissue (background −1, median foreground 0.2) and resized
+    (:func:`multigan.anomaly.preprocess.prepare_slice`); ``ImageSet.preparation`` records what was
+    done to each. ``preprocess="none"`` keeps the whole image with the rules of the module
+    docstring, for images already prepared (an :class:`ImageSet` written as PNG reads back as itself).
 
     Args:
         source: a folder (read recursively; hidden files skipped), one file, or a list of files.
@@ -565,7 +597,8 @@ def read_images(
             intensity range (background-only slices). Dropped slices are not failures.
         dicom_window: ``(center, width)`` for all DICOM files; None uses each file's own
             WindowCenter/WindowWidth when present (else the robust rule); ``"robust"`` ignores the
-            files' windows.
+            files' windows. Used by ``preprocess="none"`` only.
+        preprocess: ``"crop"`` (default; needs a square ``size``) or ``"none"``, see above.
 
     Returns:
         The images in [-1, 1] (see the module docstring for the normalisation), names, labels and
@@ -579,7 +612,13 @@ def read_images(
     Example:
         >>> scans = read_images("study/", size=128, nifti_axis=2, slice_range=(40, 120))  # doctest: +SKIP
     """
+    from .preprocess import PREPROCESSING, crop_square, prepare_slice
+
     size, slice_range, dicom_window = _check_options(size, channels, nifti_axis, slice_range, dicom_window)
+    if preprocess not in PREPROCESSING:
+        raise ValueError(f"preprocess must be one of {PREPROCESSING}, got {preprocess!r}")
+    if preprocess == "crop" and size[0] != size[1]:
+        raise ValueError(f"preprocess='crop' makes square images; size must be square, got {size[0]}×{size[1]}")
     opts = {"nifti_axis": nifti_axis, "slice_range": slice_range, "skip_empty": skip_empty,
             "dicom_window": dicom_window}
     entries, mask_dir, kind_of_source = _collect(source)
@@ -591,6 +630,7 @@ def read_images(
     mask_index = _mask_index(mask_dir) if mask_dir is not None else None
     mask_cache: dict[Path, dict[str, np.ndarray] | str] = {}
     resized, converted, sizes_seen = 0, 0, set()
+    preparation: list[dict[str, Any]] = []
     for entry in entries:
         if entry.mask_key == "__outside__":
             failures.append((entry.name, f"outside {'/'.join(_LAYOUT_DIRS)}/ of a labelled folder: not read"))
@@ -614,18 +654,28 @@ def read_images(
             mask_frames = _lookup_mask(entry, mask_index, mask_dir, mask_cache, opts, failures)
         for fr in frames:
             try:
-                arr = torch.from_numpy(fr.normalized(channels))
+                if preprocess == "crop":
+                    prepared = prepare_slice(fr.raw(channels), size=size[0])
+                    arr = torch.from_numpy(prepared.image)
+                else:
+                    arr = _fit(torch.from_numpy(fr.normalized(channels)), size, -1.0)
             except Exception as err:  # noqa: BLE001
                 failures.append((entry.name + fr.suffix, f"cannot normalise: {_reason(err)}"))
                 continue
             converted += fr.colour and channels == 1
-            if tuple(arr.shape[-2:]) != size:
+            if preprocess == "none" and tuple(fr.pixels.shape[:2]) != size:
                 resized += 1
-                sizes_seen.add(tuple(arr.shape[-2:]))
-            images.append(_fit(arr, size, -1.0))
+                sizes_seen.add(tuple(fr.pixels.shape[:2]))
+            mask = _frame_mask(entry, fr, mask_frames, mask_index, failures)
+            if preprocess == "crop":
+                preparation.append({"box": list(prepared.box), "foreground_share": round(prepared.foreground_share, 4),
+                                    "low": prepared.low, "reference": prepared.reference})
+                if isinstance(mask, torch.Tensor):      # the mask follows the image's crop
+                    mask = torch.from_numpy(crop_square(mask.numpy()[None].astype(np.float32), prepared.box, 0.0)[0])
+            images.append(arr)
             names.append(entry.name + fr.suffix)
             labels.append(entry.label)
-            masks.append(_frame_mask(entry, fr, mask_frames, mask_index, failures))
+            masks.append(mask)
 
     if not images:
         if kind_of_source == "file" and failures:
@@ -640,7 +690,8 @@ def read_images(
     if converted:
         warnings.warn(f"converted {converted} RGB images to greyscale (BT.601 luma "
                       f"0.299 R + 0.587 G + 0.114 B); pass channels=3 to keep colour", stacklevel=2)
-    return ImageSet(torch.stack(images), names, _labels(labels), _masks(masks, labels, size), failures)
+    return ImageSet(torch.stack(images), names, _labels(labels), _masks(masks, labels, size), failures,
+                    preprocess=preprocess, preparation=preparation if preprocess == "crop" else None)
 
 
 def _lookup_mask(entry: _Entry, index: tuple, mask_dir: Path, cache: dict, opts: dict,
@@ -775,7 +826,8 @@ def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
         brain_t = _resize_masks(brain_t, (size, size))
         lesion_t = None if lesion_t is None else _resize_masks(lesion_t, (size, size))
     names = [f"brain_mri/{split}/{i:05d}_z{int(z):03d}" for i, z in enumerate(slices)]
-    return ImageSet(images, names, torch.from_numpy(labels), lesion_t, [], brain_t)
+    prepared = str(json.loads(data["meta"].item()).get("preprocessing", "none")) if "meta" in data else "none"
+    return ImageSet(images, names, torch.from_numpy(labels), lesion_t, [], brain_t, preprocess=prepared)
 
 
 # -- the lesion simulator --------------------------------------------------------------------------
@@ -821,28 +873,33 @@ def simulate_lesions(
     brain_masks: torch.Tensor | np.ndarray | None = None,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
-    radius: tuple[float, float] = (4.0, 12.0),
-    contrast: tuple[float, float] = (0.45, 0.9),
+    radius: tuple[float, float] = LESION_RADIUS,
+    contrast: tuple[float, float] = LESION_CONTRAST,
     hyper_fraction: float = 0.5,
     lesion_counts: tuple[float, ...] = (0.6, 0.3, 0.1),
+    edge: tuple[float, float] = LESION_EDGE,
+    texture: tuple[float, float] = LESION_TEXTURE,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Add 1–3 simulated lesions to every image; return the images and exact lesion masks.
 
     Each lesion is an irregular blob (1–3 anisotropic Gaussians with random orientation, perturbed
-    by smoothed noise, cut at 35 % of its peak) with a soft edge (the blend weight rises from 0 at
-    the cut to 1 at 55 % of the peak), an opacity of 75–100 % (some anatomy shows through) and a
-    mildly textured interior. Its radius is log-uniform in
-    ``radius`` pixels at 64×64 (scaled with the image height). It is hyper-intense with
-    probability ``hyper_fraction``, else hypo-intense: the lesion blends towards
-    ``mean ± c`` with ``c`` uniform in ``contrast`` (units of the [-1, 1] range), the polarity
-    flipping when the target would leave [-1, 1]. Lesions are centred in the brain mask eroded by
-    half their radius and clipped to the brain mask. Pixels outside the returned masks are left
-    exactly unchanged; values are clipped to [-1, 1].
+    by smoothed noise, cut at 35 % of its peak). Every property is drawn per lesion from the
+    ranges given:
 
-    The default radius and contrast keep every lesion above the per-image acquisition noise of
-    :func:`brain_mri`: with radius 2–10 px and contrast 0.3–0.9 (the first release) a perfect,
-    noise-free reconstruction scored by its mean squared residual reaches only image AUROC 0.942,
-    with these defaults 0.996 (``benchmarks/anomaly_ceiling.py``).
+    * **size**: equivalent radius log-uniform in ``radius`` pixels at 64×64 (scaled with the image
+      height; at the built-in set's ~3 mm per pixel, radius 3 is a lesion of about 18 mm across);
+    * **polarity**: brighter than its surroundings with probability ``hyper_fraction``, else darker;
+    * **contrast**: the lesion blends towards ``mean ± c`` with ``c`` uniform in ``contrast``
+      (units of the [-1, 1] range). A bright lesion is capped at +1 and a dark one at −1; only
+      when the cap would leave less than half of ``contrast[0]`` does the polarity flip;
+    * **edge**: the blend weight rises from 0 at the cut to 1 over ``e`` of the peak, ``e``
+      uniform in ``edge`` (0.05: a sharp rim; 0.4: a diffuse one), with a smoothstep;
+    * **opacity** 75–100 % (some anatomy shows through) and an interior **texture** of smooth
+      noise with amplitude uniform in ``texture``.
+
+    Lesions are centred in the brain mask eroded by half their radius (so they fall in grey and
+    white matter alike) and clipped to it. Pixels outside the returned masks are left exactly
+    unchanged; values are clipped to [-1, 1].
 
     Args:
         images: ``(N, 1, H, W)`` (or ``(N, H, W)``) in [-1, 1].
@@ -853,6 +910,8 @@ def simulate_lesions(
         contrast: (min, max) lesion contrast.
         hyper_fraction: probability that a lesion is brighter than its surroundings.
         lesion_counts: probabilities of 1, 2, 3, … lesions per image.
+        edge: (min, max) width of the soft rim, as a fraction of the blob's peak.
+        texture: (min, max) amplitude of the interior texture.
 
     Returns:
         ``(images, masks)``: float32 ``(N, 1, H, W)`` and bool ``(N, 1, H, W)``; every mask has
@@ -869,9 +928,11 @@ def simulate_lesions(
         x = x[:, None]
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"images must have shape (N, 1, H, W) or (N, H, W), got {tuple(np.shape(images))}")
-    if not (0 < radius[0] <= radius[1]) or not (0 <= contrast[0] <= contrast[1]) or not 0 <= hyper_fraction <= 1:
-        raise ValueError(f"need 0 < radius[0] <= radius[1], 0 <= contrast[0] <= contrast[1] and "
-                         f"hyper_fraction in [0, 1]; got {radius}, {contrast}, {hyper_fraction}")
+    if (not (0 < radius[0] <= radius[1]) or not (0 <= contrast[0] <= contrast[1]) or not 0 <= hyper_fraction <= 1
+            or not (0 < edge[0] <= edge[1] <= 1) or not (0 <= texture[0] <= texture[1])):
+        raise ValueError(f"need 0 < radius[0] <= radius[1], 0 <= contrast[0] <= contrast[1], hyper_fraction in "
+                         f"[0, 1], 0 < edge[0] <= edge[1] <= 1 and 0 <= texture[0] <= texture[1]; got radius {radius}, "
+                         f"contrast {contrast}, hyper_fraction {hyper_fraction}, edge {edge}, texture {texture}")
     arr = x[:, 0].numpy().astype(np.float64)
     if brain_masks is None:
         brains = np.stack([_foreground(a) for a in arr]) if len(arr) else np.zeros(arr.shape, bool)
@@ -890,19 +951,20 @@ def simulate_lesions(
         if brains[i].sum() < 4:
             raise ValueError(f"image {i}: brain mask has {int(brains[i].sum())} pixels, too small for a lesion")
         for _ in range(int(rng.choice(len(probs), p=probs)) + 1):
-            blend = _one_lesion(rng, out[i], brains[i], radius, scale, ndimage)
+            blend = _one_lesion(rng, out[i], brains[i], radius, scale, rng.uniform(*edge), ndimage)
             if blend is None:
                 continue
             inside = blend > 0
             m = out[i][inside].mean()
             hyper = rng.random() < hyper_fraction
             c = rng.uniform(*contrast)
-            if (hyper and m + c > 1.0) or (not hyper and m - c < -1.0):
-                hyper = not hyper
-            target = m + c if hyper else m - c
-            texture = 0.08 * _smooth_noise(rng, (h, w), 1.0 * scale)
+            room = 1.0 - m if hyper else m + 1.0                  # how far the cap lets it go
+            if room < 0.5 * contrast[0]:
+                hyper, room = not hyper, 2.0 - room
+            target = m + min(c, room) if hyper else m - min(c, room)
+            grain = rng.uniform(*texture) * _smooth_noise(rng, (h, w), 1.0 * scale)
             opacity = rng.uniform(0.75, 1.0)           # some anatomy shows through
-            new = np.clip(out[i] + opacity * blend * (target + texture - out[i]), -1.0, 1.0)
+            new = np.clip(out[i] + opacity * blend * (target + grain - out[i]), -1.0, 1.0)
             out[i] = np.where(inside, new, out[i])
             masks[i] |= inside
         if not masks[i].any():                    # practically never: force a minimal lesion
@@ -917,7 +979,7 @@ def simulate_lesions(
     return result, mask_t
 
 
-def _one_lesion(rng, image, brain, radius, scale, ndimage) -> np.ndarray | None:
+def _one_lesion(rng, image, brain, radius, scale, rim, ndimage) -> np.ndarray | None:
     """Blend weights (0 outside the lesion, soft edge, 1 in the core) for one lesion, or None."""
     for _ in range(30):
         r = float(np.exp(rng.uniform(np.log(radius[0]), np.log(radius[1])))) * scale
@@ -927,7 +989,7 @@ def _one_lesion(rng, image, brain, radius, scale, ndimage) -> np.ndarray | None:
         ys, xs = np.nonzero(inner)
         k = int(rng.integers(len(ys)))
         g = _lesion_field(rng, image.shape, np.array([ys[k], xs[k]], float), r)
-        blend = np.clip((g - 0.35) / 0.20, 0.0, 1.0)
+        blend = np.clip((g - 0.35) / rim, 0.0, 1.0)
         blend = blend * blend * (3.0 - 2.0 * blend)          # smoothstep edge
         blend[~brain] = 0.0
         if (blend > 0).sum() >= max(3, 0.3 * np.pi * r * r):
@@ -965,7 +1027,8 @@ def with_simulated_lesions(images: ImageSet, *, fraction: float = 0.5, seed: int
     out[chosen], masks[chosen] = lesioned.to(out.dtype), lesion_masks
     labels = torch.zeros(n, dtype=torch.int64)
     labels[chosen] = 1
-    return ImageSet(out, list(images.names), labels, masks, list(images.failures), images.brain_masks)
+    return ImageSet(out, list(images.names), labels, masks, list(images.failures), images.brain_masks,
+                    images.preprocess, images.preparation)
 
 
 # -- MNIST one-class ----------------------------------------------------------------------------------

@@ -39,8 +39,10 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
@@ -55,6 +57,8 @@ __all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_ma
 METHODS = ("izif", "search", "izif+search")
 #: how :meth:`AnoGAN.calibrate` sets a threshold: a false-positive rate on normal images, or best F1 on labelled ones
 CALIBRATION_RULES = ("fpr", "f1")
+#: the file beside the weights holding the training images' intensity profile (``AnoGAN.domain``)
+DOMAIN_FILE = "domain.json"
 #: what an image's score is: the method's loss (the papers) or the mean of the map's top fraction
 IMAGE_SCORES = ("loss", "map")
 
@@ -257,6 +261,9 @@ class AnoGAN(AdversarialModel):
         search_restarts: default number of whole ``"search"`` runs per image, each from its own
                       start; the one ending with the lowest search loss is kept (1: one search, the paper).
         search_lr:    default Adam step of the latent search (``"search"``, ``"izif+search"``).
+        preprocess:   how files are read for this model (:func:`~multigan.anomaly.read_images`):
+                      ``"crop"`` (foreground crop + tissue normalisation,
+                      :mod:`multigan.anomaly.preprocess`) or ``"none"`` (whole image, padded).
 
     Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
     step, Adam lr 1e-4, β (0, 0.9), batch 64. The encoder is trained afterwards with G and D frozen
@@ -266,13 +273,21 @@ class AnoGAN(AdversarialModel):
     modality = "anomaly"
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
     inference_options = ("map_sigma", "map_shift", "image_score", "map_top", "search_starts", "search_lr",
-                         "search_restarts")
+                         "search_restarts", "preprocess")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
                  tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
                  map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01, search_starts: int = 1,
-                 search_lr: float = 0.02, search_restarts: int = 1):
+                 search_lr: float = 0.02, search_restarts: int = 1, preprocess: str = "none"):
         super().__init__()
+        from .preprocess import PREPROCESSING
+
+        if preprocess not in PREPROCESSING:
+            raise ValueError(f"preprocess must be one of {PREPROCESSING}, got {preprocess!r}")
+        self.preprocess = preprocess
+        #: the training images' intensity profile (:func:`~multigan.anomaly.preprocess.domain_reference`),
+        #: kept in ``domain.json`` beside the weights; None: images are not checked against it
+        self.domain: Optional[dict[str, Any]] = None
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels}")
         if encoder_width is not None and (isinstance(encoder_width, bool) or not isinstance(encoder_width, int)
@@ -290,6 +305,34 @@ class AnoGAN(AdversarialModel):
         # calibrated decision thresholds per method (nan = not calibrated) and the Γ used for "search"
         self.register_buffer("thresholds", torch.full((len(METHODS),), float("nan")))
         self.register_buffer("calibration_iterations", torch.zeros((), dtype=torch.long))
+
+    def set_domain(self, images: Tensor) -> dict[str, Any]:
+        """Record the training images' intensity profile; :meth:`score` then flags images unlike them."""
+        from .preprocess import domain_reference
+
+        self.domain = domain_reference(images)
+        return self.domain
+
+    def save_pretrained(self, path: Any, **kwargs: Any) -> Path:
+        """:meth:`ModelMixin.save_pretrained`, plus ``domain.json`` when the training profile is known."""
+        if self.domain is not None:
+            kwargs["extra_files"] = {**(kwargs.get("extra_files") or {}), DOMAIN_FILE: json.dumps(self.domain) + "\n"}
+        return super().save_pretrained(path, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: Any, **kwargs: Any) -> AnoGAN:
+        """:meth:`ModelMixin.from_pretrained`, plus the training profile from ``domain.json`` if present."""
+        model = super().from_pretrained(name_or_path, **kwargs)
+        try:
+            file = cls._resolve_pretrained(name_or_path) / DOMAIN_FILE
+        except FileNotFoundError:                     # a training checkpoint: no profile
+            return model
+        if file.is_file():
+            domain = json.loads(file.read_text(encoding="utf-8"))
+            if not (isinstance(domain, dict) and {"mean", "spread", "limit"} <= domain.keys()):
+                raise ValueError(f"{file}: not a domain profile (needs mean, spread and limit)")
+            model.domain = domain
+        return model
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:
@@ -437,9 +480,16 @@ class AnoGAN(AdversarialModel):
 
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-        names, failures, truth, masks = None, [], None, None
+        names, failures, truth, masks, details = None, [], None, None, None
         if hasattr(images, "images") and hasattr(images, "names"):            # an ImageSet
+            details = [{"crop": " ".join(map(str, p["box"])), "foreground_share": p["foreground_share"]}
+                       for p in images.preparation] if getattr(images, "preparation", None) else None
             names, failures = list(images.names), list(getattr(images, "failures", []))
+            made = getattr(images, "preprocess", self.preprocess)
+            if made != self.preprocess:
+                warnings.warn(f"these images were read with preprocess={made!r} but this model was trained on "
+                              f"preprocess={self.preprocess!r} images; read them with read_images(..., "
+                              f"preprocess={self.preprocess!r}) for scores that mean something", stacklevel=2)
             truth, masks = getattr(images, "labels", None), getattr(images, "masks", None)
             images = images.images
         x_all = self.check_images(images)
@@ -501,9 +551,29 @@ class AnoGAN(AdversarialModel):
             if threshold is not None and method != "izif" and int(iterations) != int(self.calibration_iterations):
                 warnings.warn(f"the {method!r} threshold was calibrated with {int(self.calibration_iterations)} "
                               f"iterations, scoring used {iterations}; scores may not be comparable", stacklevel=2)
+        details = self._check_domain(x_all, names, details)
         return AnomalyResult(scores=torch.cat(scores), maps=torch.cat(maps), images=x_all.cpu(), names=names,
                              threshold=threshold, method=method, reconstructions=torch.cat(recs),
-                             failures=failures, truth=truth, masks=masks)
+                             failures=failures, truth=truth, masks=masks, details=details)
+
+    def _check_domain(self, images: Tensor, names: list[str], details: Optional[list[dict]]) -> Optional[list[dict]]:
+        """Per-image details with the distance from the training profile; one warning for the unlike ones."""
+        if self.domain is None:
+            return details
+        from .preprocess import domain_distance
+
+        distance = domain_distance(images, self.domain).tolist()
+        limit = float(self.domain["limit"])
+        details = details or [{} for _ in names]
+        for row, d in zip(details, distance):
+            row["domain_distance"], row["unlike_training"] = round(d, 3), d > limit
+        unlike = [n for n, d in zip(names, distance) if d > limit]
+        if unlike:
+            shown = ", ".join(unlike[:3]) + (" …" if len(unlike) > 3 else "")
+            warnings.warn(f"{len(unlike)} of {len(names)} images look unlike the training images (intensity "
+                          f"profile beyond {limit:.1f} training spreads: {shown}); their scores may mean little. "
+                          f"Check that each is a slice of the kind the model was trained on", stacklevel=3)
+        return details
 
     def calibrate(self, normal_images: Any, *, fpr: float = 0.05, method: str = "izif", iterations: int = 500,
                   rule: str = "fpr", labels: Any = None, **score_kwargs: Any) -> float:

@@ -125,6 +125,15 @@ def _check_range(t: Tensor, name: str) -> None:
             raise ValueError(f"{name} must be in [-1, 1], got [{lo:.3g}, {hi:.3g}]")
 
 
+def _cell(value: Any) -> str:
+    """A details value as a CSV cell: booleans as yes/no, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def _number(x: float) -> float | None:
     """float for JSON: nan/inf → None."""
     x = float(x)
@@ -149,6 +158,8 @@ class AnomalyResult:
     * ``failures``        ``(path, reason)`` for every input that could not be read or scored
     * ``truth``           optional int ``(N,)`` ground-truth labels, 1 = anomalous
     * ``masks``           optional bool ``(N, 1, H, W)`` ground-truth lesion masks
+    * ``details``         optional ``N`` dicts of per-image facts written as extra report columns
+                          (the crop box, foreground share, distance from the training images, …)
 
     Raises:
         ValueError / TypeError: on construction, for any mismatched length, shape, range or dtype.
@@ -170,6 +181,7 @@ class AnomalyResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     truth: Tensor | None = None
     masks: Tensor | None = None
+    details: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.scores = _float_tensor(self.scores, "scores")
@@ -210,6 +222,10 @@ class AnomalyResult:
         self.failures = self._check_failures(self.failures)
         if self.truth is not None:
             self.truth = self._check_truth(self.truth)
+        if self.details is not None:
+            self.details = [dict(d) for d in self.details]
+            if len(self.details) != n:
+                raise ValueError(f"there are {len(self.details)} details rows but {n} scores")
         if self.masks is not None:
             self.masks = _with_channel(_binary_tensor(self.masks, "masks"), "masks")
             if self.masks.shape[0] != n or tuple(self.masks.shape[-2:]) != size:
@@ -281,7 +297,8 @@ class AnomalyResult:
         return dataclasses.replace(
             self, scores=self.scores[idx], maps=self.maps[idx], images=self.images[idx],
             names=[self.names[i] for i in idx.tolist()], reconstructions=pick(self.reconstructions),
-            truth=pick(self.truth), masks=pick(self.masks), failures=list(self.failures) if keep_failures else [])
+            truth=pick(self.truth), masks=pick(self.masks), failures=list(self.failures) if keep_failures else [],
+            details=None if self.details is None else [self.details[i] for i in idx.tolist()])
 
     def __getitem__(self, index: Index) -> AnomalyResult:
         """``res[i]``, ``res[2:5]``, ``res[[0, 3]]``, ``res[res.labels]``: see :meth:`subset`."""
@@ -328,10 +345,11 @@ class AnomalyResult:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write one row per image, then one per failure; atomic. Returns the path.
 
-        Columns: ``name, status, score[, label], max_map[, truth][, reason]``: ``label`` when there is
-        a threshold, ``truth`` when ground truth is known, ``reason`` when some input failed, so no
-        column is always empty (a spreadsheet or pandas gives every column its type). Scored images
-        have status ``ok``, ``label`` ``anomalous``/``normal`` and ``max_map`` the largest map value.
+        Columns: ``name, status, score[, label], max_map[, truth][, details…][, reason]``: ``label``
+        when there is a threshold, ``truth`` when ground truth is known, one column per key of
+        :attr:`details` when given, ``reason`` when some input failed, so no column is always empty
+        (a spreadsheet or pandas gives every column its type). Details print booleans as ``yes``/``no``.
+        Scored images have status ``ok``, ``label`` ``anomalous``/``normal`` and ``max_map`` the largest map value.
         Each unreadable input is a row with status ``failed``, its path as ``name``, empty numbers
         and the ``reason``. Numbers are written in the shortest decimal form that reads back to the
         same value in the tensor's dtype (``0.12``, not ``0.11999999731779099``, for float32).
@@ -341,16 +359,18 @@ class AnomalyResult:
         max_map = self._max_map()
         labels, truth = self._words(self.labels), self._words(self.truth)
         columns = {"label": self.labels is not None, "truth": self.truth is not None, "reason": bool(self.failures)}
-        header = ["name", "status", "score", "label", "max_map", "truth", "reason"]
+        extra = list(dict.fromkeys(k for d in self.details or [] for k in d))
+        header = ["name", "status", "score", "label", "max_map", "truth", *extra, "reason"]
         keep = [k for k, name in enumerate(header) if columns.get(name, True)]
         with atomic_file(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow([header[k] for k in keep])
             for i, name in enumerate(self.names):
-                row = [name, "ok", str(scores[i]), labels[i], str(max_map[i]), truth[i], ""]
+                more = [_cell(self.details[i].get(k)) for k in extra] if self.details else []
+                row = [name, "ok", str(scores[i]), labels[i], str(max_map[i]), truth[i], *more, ""]
                 w.writerow([row[k] for k in keep])
             for fpath, reason in self.failures:
-                row = [fpath, "failed", "", "", "", "", reason]
+                row = [fpath, "failed", "", "", "", "", *[""] * len(extra), reason]
                 w.writerow([row[k] for k in keep])
         return path
 
@@ -375,6 +395,9 @@ class AnomalyResult:
                                    "max_map": float(str(max_map[i]))}
             if self.truth is not None:
                 row["truth"] = "anomalous" if int(self.truth[i]) else "normal"
+            if self.details is not None:
+                row.update({k: v if isinstance(v, (str, bool, int)) or v is None else _number(float(v))
+                            for k, v in self.details[i].items()})
             images.append(row)
         doc: dict[str, Any] = {
             "method": self.method, "threshold": self.threshold, "counts": summ["counts"],

@@ -27,14 +27,15 @@ from multigan.io.image import write_image
 __all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
 
 
-def _normal_set(normal: Any, size: int, channels: int):
+def _normal_set(normal: Any, size: int, channels: int, preprocess: str = "crop"):
     from .data import ImageSet, brain_mri, read_images
 
     if normal is None:
         return brain_mri("train", size=size), brain_mri("val", size=size)
     if isinstance(normal, tuple) and len(normal) == 2 and all(isinstance(s, ImageSet) for s in normal):
         return normal
-    images = normal if isinstance(normal, ImageSet) else read_images(normal, size=size, channels=channels)
+    images = normal if isinstance(normal, ImageSet) else read_images(normal, size=size, channels=channels,
+                                                                          preprocess=preprocess)
     if not isinstance(normal, ImageSet):              # the one rule for bad files in a training folder
         from multigan.io.utils import warn_skipped
 
@@ -231,7 +232,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
           search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
           map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss", search_starts: int = 1,
           search_lr: float = 0.02, search_restarts: int = 1, ema_decay: Optional[float] = None,
-          encoder_width: Optional[int] = None,
+          encoder_width: Optional[int] = None, preprocess: str = "crop",
           select_on: Any = None,
           calibrate_on: Any = None, seed: int = 0, device: str = "auto",
           precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
@@ -278,13 +279,14 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         raise RuntimeError("multigan anomaly training runs in one process (the encoder stage and the threshold "
                            "calibration are not distributed); start it without torchrun")
 
-    train_set, val_set = _normal_set(normal, size, channels)
+    train_set, val_set = _normal_set(normal, size, channels, preprocess)
     selection_set, selection_name = _selection_set(select_on, val_set, size, channels)   # fails before training
     calibration_set, calibration_name = _selection_set(calibrate_on, val_set, size, channels, "calibrate_on")
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
                    map_shift=map_shift, image_score=image_score, search_starts=search_starts, search_lr=search_lr,
-                   search_restarts=search_restarts)
+                   search_restarts=search_restarts, preprocess=preprocess if normal is None or isinstance(
+                       normal, (str, Path)) else "none")
     options = {**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
                "log_every": log_every, "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
                "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay}
@@ -313,6 +315,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     if enc_log and enc_log[-1].get("stopped_by_time_limit"):
         return out / "encoder_state.pt"
     model.cpu().eval()
+    model.set_domain(train_set.images)                  # score() flags images unlike these
     rule, cal_set = ("fpr", val_set) if calibration_set is None else ("f1", calibration_set)
     search_set = _search_calibration_set(cal_set, rule, search_calibration_images, seed)
     thresholds = {"izif": model.calibrate(cal_set, fpr=fpr, method="izif", rule=rule)}
@@ -541,6 +544,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
         p.add_argument("--normal", default=None, help="folder of normal images (default: built-in brain MRI)")
+        p.add_argument("--no-crop", action="store_true",
+                       help="read --normal images whole (padded to square) instead of cropping each to its "
+                            "foreground and normalising it by its tissue; for images already prepared")
         p.add_argument("--size", type=int, default=64)
         p.add_argument("--channels", type=int, default=1, choices=[1, 3])
         p.add_argument("--width", type=int, default=32, help="base channel width (64 in DCGAN)")
@@ -583,6 +589,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--method", default="izif", choices=["izif", "search", "izif+search"])
         p.add_argument("--iterations", type=int, default=500, help="Γ for search methods")
         p.add_argument("--threshold", type=float, default=None, help="override the calibrated threshold")
+        p.add_argument("--no-crop", action="store_true",
+                       help="read images whole (padded to square), for images already prepared as the model's "
+                            "training images were; by default each is read the model's way (its 'preprocess')")
         _scoring_overrides(p)
         p.add_argument("--batch-size", type=int, default=64)
     elif command == "eval":
@@ -595,6 +604,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        help="score search methods on a class-balanced subset of this many images")
         _scoring_overrides(p)
         p.add_argument("--csv", default=None, help="also write the first method's per-image scores here")
+        p.add_argument("--no-crop", action="store_true",
+                       help="read --data images whole (padded), for images already prepared")
     else:
         raise NotImplementedError(f"'multigan {command} anomaly' does not exist; use train, score or eval")
     return p
@@ -611,7 +622,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
                       map_shift=args.map_shift, image_score=args.image_score, search_starts=args.search_starts,
                       search_lr=args.search_lr, search_restarts=args.search_restarts, ema_decay=args.ema_decay,
-                      encoder_width=args.encoder_width,
+                      encoder_width=args.encoder_width, preprocess="none" if args.no_crop else "crop",
                       select_on=args.select_on,
                       calibrate_on=args.calibrate_on,
                       seed=args.seed, device=args.device,
@@ -626,7 +637,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     from .models import AnoGAN
     det = AnoGAN.from_pretrained(args.model)
     if command == "score":
-        images = read_images(args.source, size=det.image_size, channels=det.channels)
+        images = read_images(args.source, size=det.image_size, channels=det.channels,
+                             preprocess="none" if args.no_crop else det.preprocess)
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
                         batch_size=args.batch_size, progress=True, **_overrides(args))
         written = res.write_report(args.out)
@@ -635,7 +647,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         if res.failures:
             print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0
-    test = read_images(args.data, size=det.image_size, channels=det.channels) if args.data else \
+    test = read_images(args.data, size=det.image_size, channels=det.channels,
+                       preprocess="none" if args.no_crop else det.preprocess) if args.data else \
         brain_mri("test", size=det.image_size)
     options = _overrides(args)
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}

@@ -8,16 +8,22 @@ import pytest
 import torch
 from PIL import Image
 
+from multigan.anomaly import data as anomaly_data
 from multigan.anomaly.data import (
     LUMA_WEIGHTS,
     ImageSet,
     brain_mri,
     mnist_one_class,
     normalize_intensity,
-    read_images,
     simulate_lesions,
     volume_slices,
 )
+
+
+def read_images(*args, **kwargs):
+    """The reader with whole images (``preprocess="none"``): these tests check its per-format rules."""
+    kwargs.setdefault("preprocess", "none")
+    return anomaly_data.read_images(*args, **kwargs)
 
 
 def _png(path, array):
