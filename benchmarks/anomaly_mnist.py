@@ -18,7 +18,8 @@ from pathlib import Path
 
 from multigan.anomaly import AnoGAN
 from multigan.anomaly.data import mnist_one_class
-from multigan.anomaly.train import evaluate_model, train
+from multigan.anomaly.evaluate import evaluate_model
+from multigan.anomaly.train import train
 
 
 def main() -> None:

@@ -4,13 +4,13 @@
 
 The networks' weights do not change the cost, so ``--model none`` times an untrained model of
 the same size (``--width``). ``multigan bench --scoring`` prints the same table
-(:func:`multigan.anomaly.train.scoring_speed`).
+(:func:`multigan.anomaly.evaluate.scoring_speed`).
 """
 
 import argparse
 
 from multigan.anomaly import AnoGAN
-from multigan.anomaly.train import format_scoring_speed, scoring_speed
+from multigan.anomaly.evaluate import format_scoring_speed, scoring_speed
 
 
 def main() -> None:

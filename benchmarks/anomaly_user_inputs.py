@@ -178,7 +178,7 @@ def score_variation(model, name: str, slices: dict[str, np.ndarray], methods: li
 
     from multigan.anomaly.data import read_images
     from multigan.anomaly.metrics import auroc, pixel_auroc
-    from multigan.anomaly.train import balanced_subset
+    from multigan.anomaly.evaluate import balanced_subset
 
     with tempfile.TemporaryDirectory() as tmp:
         write(name, Path(tmp), slices, seed)

@@ -250,7 +250,7 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     scoring = []
     if args.scoring:            # first, so a bad --scoring-* value fails before the training benchmarks run
-        from multigan.anomaly.train import format_scoring_speed, scoring_speed
+        from multigan.anomaly.evaluate import format_scoring_speed, scoring_speed
         from multigan.core.device import resolve_device
 
         scoring = scoring_speed(n=args.scoring_images, iterations=args.scoring_iterations,

@@ -56,7 +56,7 @@ def test_cli_bench_runs_a_tiny_config(capsys, tmp_path):
 
 
 def test_scoring_speed_times_both_methods(capsys, tmp_path):
-    from multigan.anomaly.train import format_scoring_speed, scoring_speed
+    from multigan.anomaly.evaluate import format_scoring_speed, scoring_speed
 
     rows = scoring_speed(n=3, iterations=4, width=4, size=16)
     assert [(r["method"], r["iterations"], r["images"]) for r in rows] == [("izif", 0, 3), ("search", 4, 3)]

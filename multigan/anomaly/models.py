@@ -421,7 +421,7 @@ class AnoGAN(AdversarialModel):
         """Γ Adam steps on z for a whole batch at once (each image's z is independent).
 
         ``on_step(step, z)``, if given, sees z after every step (1 … Γ), e.g. to score the search
-        part-way (``benchmarks/anomaly_search_options.py``).
+        part-way (``benchmarks/studies/anomaly_search_options.py``).
         """
         z = z0.clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))

@@ -1,4 +1,4 @@
-"""Training, calibration, evaluation and the command line of the anomaly modality.
+"""Training, calibration and the command line of the anomaly modality (evaluation: :mod:`.evaluate`).
 
     multigan train anomaly --out runs/brain                                  # built-in brain MRI set
     multigan train anomaly --normal healthy/ --out runs/mine --size 64       # your normal images
@@ -24,10 +24,12 @@ from multigan.core.checkpoint import latest_checkpoint
 from multigan.core.trainer import TrainingInterrupted, add_run_arguments
 from multigan.io.image import write_image
 
-__all__ = ["train", "train_encoder", "encoder_selection", "evaluate_model", "cli", "demo"]
+from .evaluate import evaluate_model, format_metrics, stratified_subset
+
+__all__ = ["train", "train_encoder", "encoder_selection", "cli", "demo", "normal_sets", "search_calibration_set"]
 
 
-def _normal_set(normal: Any, size: int, channels: int, preprocess: str = "crop"):
+def normal_sets(normal: Any, size: int, channels: int, preprocess: str = "crop"):
     from .data import ImageSet, brain_mri, read_images
 
     if normal is None:
@@ -279,7 +281,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         raise RuntimeError("multigan anomaly training runs in one process (the encoder stage and the threshold "
                            "calibration are not distributed); start it without torchrun")
 
-    train_set, val_set = _normal_set(normal, size, channels, preprocess)
+    train_set, val_set = normal_sets(normal, size, channels, preprocess)
     selection_set, selection_name = _selection_set(select_on, val_set, size, channels)   # fails before training
     calibration_set, calibration_name = _selection_set(calibrate_on, val_set, size, channels, "calibrate_on")
     torch.manual_seed(seed)
@@ -317,7 +319,7 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     model.cpu().eval()
     model.set_domain(train_set.images)                  # score() flags images unlike these
     rule, cal_set = ("fpr", val_set) if calibration_set is None else ("f1", calibration_set)
-    search_set = _search_calibration_set(cal_set, rule, search_calibration_images, seed)
+    search_set = search_calibration_set(cal_set, rule, search_calibration_images, seed)
     thresholds = {"izif": model.calibrate(cal_set, fpr=fpr, method="izif", rule=rule)}
     if calibrate_search:
         thresholds["search"] = model.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations,
@@ -341,160 +343,11 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         "training.json": json.dumps(info, indent=2, default=str) + "\n"})
 
 
-def _search_calibration_set(cal_set, rule: str, n: int, seed: int):
+def search_calibration_set(cal_set, rule: str, n: int, seed: int):
     """The images AnoGAN's search threshold is calibrated on: the first ``n`` (rule ``"fpr"``, normal
     images) or a random ``n`` with each class's share kept (rule ``"f1"``, a labelled set)."""
     n_cal = min(len(cal_set), int(n))
     return cal_set.subset(torch.arange(n_cal) if rule == "fpr" else stratified_subset(cal_set.labels, n_cal, seed=seed))
-
-
-def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None, search_starts: Optional[int] = None,
-                       search_lr: Optional[float] = None, search_restarts: Optional[int] = None,
-                       search_iterations: int = 500,
-                       search_calibration_images: int = 128, fpr: float = 0.05, seed: int = 0,
-                       command: str = "") -> Path:
-    """Export a trained model with other AnoGAN search options and its search threshold recalibrated.
-
-    For a model whose run folder is gone (so ``train(..., resume=True)`` with new options cannot
-    re-export it): the networks, the other thresholds and options are kept as they are;
-    ``search_starts`` / ``search_lr`` / ``search_restarts`` (None: unchanged) become the model's, and the
-    ``"search"`` threshold is calibrated as :func:`train` does with the ``fpr`` rule, on the first
-    ``search_calibration_images`` of the held-out normal split of ``normal`` (as in :func:`train`;
-    None: the built-in brain MRI). ``training.json`` gets the command, the options and the new threshold.
-    ``out`` may be ``model`` itself (the folder is replaced atomically).
-    """
-    from .models import AnoGAN
-
-    source = AnoGAN.from_pretrained(model)
-    folder = AnoGAN._resolve_pretrained(model)
-    options = {"search_starts": search_starts, "search_lr": search_lr, "search_restarts": search_restarts}
-    config = {**source.config, **{k: v for k, v in options.items() if v is not None}}
-    det = AnoGAN(**config)                                   # checks the options
-    det.load_state_dict(source.state_dict())
-    det.eval()
-    _, val_set = _normal_set(normal, det.image_size, det.channels)
-    search_set = _search_calibration_set(val_set, "fpr", search_calibration_images, seed)
-    threshold = det.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations)
-    info_file = folder / "training.json"
-    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
-    command = command or " ".join(sys.argv)
-    info["command"], info["commands"] = command, info.get("commands", []) + [command]
-    info["thresholds"] = {**info.get("thresholds", {}), "search": threshold}
-    info.update(search_iterations=search_iterations, search_calibration_images=len(search_set),
-                search_options={**{k: getattr(det, k) for k in options}, "fpr": fpr})
-    return det.save_pretrained(out, dtype=torch.float16, extra_files={
-        "training.json": json.dumps(info, indent=2, default=str) + "\n"})
-
-
-def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search"), iterations: int = 500,
-                   batch_size: int = 64, search_images: Optional[int] = None, seed: int = 0,
-                   results: Optional[dict] = None, **score_options: Any) -> dict[str, dict[str, float]]:
-    """Image and pixel metrics of each scoring method on a labelled set, plus images/s.
-
-    ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
-    class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
-    The row's ``images`` says how many were scored. ``score_options`` (``map_sigma``, ``map_shift``,
-    ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's scoring options
-    (:meth:`AnoGAN.score`);
-    F1 needs the calibrated threshold, so it is only reported for the model's own image scores.
-    ``results``, a dict if given, receives each method's :class:`ScoreResult` under its name, e.g. to
-    write per-image scores without scoring the set again.
-    """
-    from .metrics import evaluate_scores
-
-    if test_set.labels is None:
-        raise ValueError("evaluation needs labelled images: a folder with normal/ and abnormal/ sub-folders")
-    table = {}
-    for method in methods:
-        subset = test_set
-        if method != "izif" and search_images is not None and search_images < len(test_set):
-            subset = test_set.subset(balanced_subset(test_set.labels, search_images, seed=seed))
-        start = time.perf_counter()
-        res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, **score_options)
-        seconds = time.perf_counter() - start
-        row = evaluate_scores(res.scores, subset.labels, res.threshold, maps=res.maps, masks=subset.masks)
-        row["images"] = float(len(res.scores))
-        row["images_per_s"] = len(res.scores) / seconds
-        table[method] = row
-        if results is not None:
-            results[method] = res
-    return table
-
-
-def _draw_per_label(labels: torch.Tensor, counts: dict[int, int], seed: int) -> torch.Tensor:
-    """Sorted indices: ``counts[label]`` images of each label, drawn at random (seeded)."""
-    g = torch.Generator().manual_seed(seed)
-    picks = []
-    for label, count in counts.items():
-        pool = torch.nonzero(labels == label).flatten()
-        picks.append(pool[torch.randperm(len(pool), generator=g)[:count]])
-    return torch.cat(picks).sort().values
-
-
-def scoring_speed(model=None, *, n: int = 16, iterations: int = 500, device: str = "cpu",
-                  width: int = 32, size: int = 64) -> list[dict[str, Any]]:
-    """Images per second scored by f-AnoGAN (``izif``, one encoder pass) and by AnoGAN's latent search
-    (Γ = ``iterations`` steps, all ``n`` images in one batch), each after a short warm-up.
-
-    ``model`` is an :class:`AnoGAN` (scored with its own search options) or None for an untrained
-    one of ``width`` and ``size``: weights do not change the cost. Returns one row per method
-    (``method``, ``iterations``, ``images``, ``images_per_s``); the search row also holds ``ratio``,
-    f-AnoGAN's speed over the search's. ``multigan bench --scoring`` prints them.
-    """
-    from .models import AnoGAN, check_count
-
-    check_count(n, "n", "images scored")
-    check_count(iterations, "iterations", "search steps, Γ")
-    det = (model if model is not None else AnoGAN(image_size=size, width=width)).to(device).eval()
-    x = torch.rand(n, det.channels, det.image_size, det.image_size) * 2 - 1
-    rows = []
-    for method, its in (("izif", 0), ("search", iterations)):
-        det.score(x[:2], method=method, iterations=max(its // 50, 1), batch_size=n)        # warm-up
-        start = time.perf_counter()
-        det.score(x, method=method, iterations=max(its, 1), batch_size=n)         # izif ignores it
-        if str(device).startswith("cuda"):
-            torch.cuda.synchronize()
-        rows.append({"method": method, "iterations": its, "images": n,
-                     "images_per_s": n / (time.perf_counter() - start)})
-    rows[1]["ratio"] = rows[0]["images_per_s"] / rows[1]["images_per_s"]
-    return rows
-
-
-def format_scoring_speed(rows: Sequence[dict[str, Any]]) -> str:
-    """:func:`scoring_speed`'s rows as a Markdown table and the speed ratio."""
-    lines = ["| method | Γ | images | images/s |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['method']} | {r['iterations'] or '—'} | {r['images']} | {r['images_per_s']:.2f} |" for r in rows]
-    return "\n".join(lines) + f"\nf-AnoGAN / AnoGAN speed ratio: {rows[-1]['ratio']:.0f}×"
-
-
-def balanced_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
-    """Sorted indices of ``n`` images, half normal (label 0) and half abnormal, drawn at random."""
-    if n < 2:
-        raise ValueError(f"a balanced subset needs at least 2 images, got {n}")
-    counts = {0: n // 2, 1: n - n // 2}
-    for label, count in counts.items():
-        have = int((labels == label).sum())
-        if have < count:
-            raise ValueError(f"a balanced subset of {n} needs {count} images of label {label}, the set has {have}")
-    return _draw_per_label(labels, counts, seed)
-
-
-def stratified_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
-    """Sorted indices of about ``n`` images drawn at random with each label's share kept (at least one
-    of each label present), so that a threshold fit on the subset sees the set's prevalence."""
-    counts = {}
-    for label in torch.unique(labels).tolist():
-        have = int((labels == label).sum())
-        counts[label] = min(have, max(1, round(n * have / len(labels))))
-    return _draw_per_label(labels, counts, seed)
-
-
-def format_metrics(table: dict[str, dict[str, float]]) -> str:
-    keys = sorted({k for row in table.values() for k in row})
-    lines = ["| method | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for method, row in table.items():
-        lines.append(f"| {method} | " + " | ".join(f"{row[k]:.3f}" if k in row else "" for k in keys) + " |")
-    return "\n".join(lines)
 
 
 def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:

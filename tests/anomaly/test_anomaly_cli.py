@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from multigan.anomaly import AnoGAN
-from multigan.anomaly.train import _parser, balanced_subset, cli, evaluate_model, train
+from multigan.anomaly.evaluate import balanced_subset, evaluate_model
+from multigan.anomaly.train import _parser, cli, train
 
 
 def _disc(size, radius, value):
@@ -63,10 +64,23 @@ def test_train_writes_calibrated_model(model_dir):
     assert info["search_calibration_images"] == 5 and set(info["thresholds"]) == {"izif", "search"}
 
 
+def _script(name):
+    """A module of ``scripts/`` (maintenance tools, not part of the package), imported by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp_path):
     from multigan.anomaly.metrics import threshold_at_fpr
-    from multigan.anomaly.train import _normal_set, set_search_options
+    from multigan.anomaly.train import normal_sets
 
+    set_search_options = _script("set_anomaly_search_options").set_search_options
     before = AnoGAN.from_pretrained(model_dir)
     out = set_search_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), search_starts=3,
                              search_lr=0.05, search_restarts=2, search_iterations=2, search_calibration_images=4,
@@ -78,7 +92,7 @@ def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp
         if key not in ("thresholds", "calibration_iterations"):
             assert torch.equal(det.state_dict()[key], value), key
     assert float(det.thresholds[0]) == float(before.thresholds[0]) and int(det.calibration_iterations) == 2
-    _, val = _normal_set(str(folders / "healthy"), 16, 1)
+    _, val = normal_sets(str(folders / "healthy"), 16, 1)
     first4 = val.subset(torch.arange(4))
     scores = det.score(first4, method="search", iterations=2).scores     # the model's own search options
     assert float(det.thresholds[1]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
@@ -161,8 +175,8 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     info = json.loads((final / "training.json").read_text())
     assert info["commands"][-2:] == ["first", "second"]
     from multigan.anomaly.metrics import threshold_at_fpr
-    from multigan.anomaly.train import _normal_set
-    _, val = _normal_set(str(folders / "healthy"), 16, 1)
+    from multigan.anomaly.train import normal_sets
+    _, val = normal_sets(str(folders / "healthy"), 16, 1)
     expect = threshold_at_fpr(det.score(val).scores, 0.05)            # calibrated on the new image scores
     assert float(det.thresholds[0]) == pytest.approx(float(expect), rel=0.05)
     assert float(det.thresholds[0]) != pytest.approx(float(first.thresholds[0]), rel=0.05)
@@ -322,7 +336,7 @@ def test_train_calibrates_by_f1_on_a_labelled_folder(folders, tmp_path):
     """--calibrate-on: thresholds are the best-F1 splits on the labelled folder, not the --fpr rule."""
     from multigan.anomaly import read_images
     from multigan.anomaly.metrics import best_f1_threshold
-    from multigan.anomaly.train import stratified_subset
+    from multigan.anomaly.evaluate import stratified_subset
 
     final = train(tmp_path, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=3, batch_size=8,
                   search_iterations=2, search_calibration_images=6, checkpoint_every=2, device="cpu",

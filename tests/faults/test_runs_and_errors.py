@@ -323,7 +323,7 @@ def test_a_bad_file_in_the_anomaly_training_folder_is_skipped_with_one_counted_w
     import numpy as np
     from PIL import Image
 
-    from multigan.anomaly.train import _normal_set
+    from multigan.anomaly.train import normal_sets
 
     (tmp_path / "normal").mkdir()
     rng = np.random.default_rng(0)
@@ -331,9 +331,9 @@ def test_a_bad_file_in_the_anomaly_training_folder_is_skipped_with_one_counted_w
         Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(tmp_path / "normal" / f"{i}.png")
     (tmp_path / "normal" / "broken.png").write_bytes(b"not a png")
     with pytest.warns(UserWarning, match=r"skipped 1 of 12 inputs in .*broken\.png"):
-        train_set, val_set = _normal_set(str(tmp_path / "normal"), 16, 1)
+        train_set, val_set = normal_sets(str(tmp_path / "normal"), 16, 1)
     assert len(train_set) + len(val_set) == 11
     (tmp_path / "normal" / "0.png").unlink()
     (tmp_path / "normal" / "1.png").unlink()
     with pytest.warns(UserWarning, match="skipped 1 of 10"), pytest.raises(ValueError, match="need at least 10"):
-        _normal_set(str(tmp_path / "normal"), 16, 1)
+        normal_sets(str(tmp_path / "normal"), 16, 1)

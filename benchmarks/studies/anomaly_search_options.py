@@ -1,10 +1,10 @@
 """AnoGAN's latent search on validation: image AUROC along the search, for λ, Adam lr and the start.
 
-    python benchmarks/anomaly_search_options.py                                  # shipped brain-mri
-    python benchmarks/anomaly_search_options.py --lams 0.1 0.5 --lrs 0.02 --starts random encoder
-    python benchmarks/anomaly_search_options.py --model runs/brain/final --n 200 --checks 50 100 250 500
-    python benchmarks/anomaly_search_options.py --search-starts 1 64 --lrs 0.005 0.01 --seeds 0 1
-    python benchmarks/anomaly_search_options.py --n 500 --search-starts 64 --lrs 0.0025 --search-restarts 1 2 3
+    python benchmarks/studies/anomaly_search_options.py                                  # shipped brain-mri
+    python benchmarks/studies/anomaly_search_options.py --lams 0.1 0.5 --lrs 0.02 --starts random encoder
+    python benchmarks/studies/anomaly_search_options.py --model runs/brain/final --n 200 --checks 50 100 250 500
+    python benchmarks/studies/anomaly_search_options.py --search-starts 1 64 --lrs 0.005 0.01 --seeds 0 1
+    python benchmarks/studies/anomaly_search_options.py --n 500 --search-starts 64 --lrs 0.0025 --search-restarts 1 2 3
 
 Like ``anomaly_scoring_options.py`` it never touches the test split: the held-out *validation*
 slices get simulated lesions (:func:`multigan.anomaly.with_simulated_lesions`, its own seed), and

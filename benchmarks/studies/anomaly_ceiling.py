@@ -1,7 +1,7 @@
 """Ceiling of residual scoring on the brain-MRI test set: image AUROC of a perfect, noise-free generator.
 
-    python benchmarks/anomaly_ceiling.py                       # the shipped lesions
-    python benchmarks/anomaly_ceiling.py --radius 3 10 --contrast 0.4 0.9
+    python benchmarks/studies/anomaly_ceiling.py                       # the shipped lesions
+    python benchmarks/studies/anomaly_ceiling.py --radius 3 10 --contrast 0.4 0.9
 
 AnoGAN and f-AnoGAN score an image by its residual to a reconstruction. The best any generator
 can do is reproduce the image without its lesion, but not the acquisition noise (Rician, its level
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import build_anomaly_assets as build  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """Does a 3D-GAN critic see a shape fall apart? Its score for real shapes, whole and cut in two.
 
-    python benchmarks/voxel_critic_gap.py --model runs/vox_thick/checkpoints/step-0005400
-    python benchmarks/voxel_critic_gap.py --model runs/vox_conn/final --label chair
+    python benchmarks/studies/voxel_critic_gap.py --model runs/vox_thick/checkpoints/step-0005400
+    python benchmarks/studies/voxel_critic_gap.py --model runs/vox_conn/final --label chair
 
 For each data shape of the class (prepared as the model's training shapes were: placement,
 thickness) that is in one 26-connected piece, the horizontal layer with the fewest voxels between

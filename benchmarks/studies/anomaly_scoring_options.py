@@ -1,7 +1,7 @@
 """Choose a brain-MRI model's scoring options (map shift, map σ, image score) without the test set.
 
-    python benchmarks/anomaly_scoring_options.py --model runs/brain/final
-    python benchmarks/anomaly_scoring_options.py --model runs/brain/final --shifts 0 1 --sigmas 0 2 3 4 --seed 7
+    python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final
+    python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final --shifts 0 1 --sigmas 0 2 3 4 --seed 7
 
 The held-out *validation* slices of the built-in set are all normal. This script adds simulated
 lesions (:func:`multigan.anomaly.with_simulated_lesions`: the test split's settings, a seed of its

@@ -1,6 +1,6 @@
 """Print the 8-Gaussians table of the README: modes covered and high-quality share per objective.
 
-    python benchmarks/eight_gaussians.py [--steps 3000 4000] [--seeds 0 1]
+    python benchmarks/studies/eight_gaussians.py [--steps 3000 4000] [--seeds 0 1]
 """
 
 import argparse
