@@ -271,6 +271,8 @@ class AnoGAN(AdversarialModel):
     """
 
     modality = "anomaly"
+    config_limits = {"image_size": (8, 1024), "channels": (1, 3), "latent_dim": (1, 4096), "width": (1, 1024),
+                     "encoder_width": (1, 1024), "search_starts": (1, 1_000_000), "search_restarts": (1, 1000)}
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
     inference_options = ("map_sigma", "map_shift", "image_score", "map_top", "search_starts", "search_lr",
                          "search_restarts", "preprocess")

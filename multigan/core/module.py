@@ -96,10 +96,27 @@ class ModelMixin(nn.Module):
     Class attributes:
         model_type:  name written to ``config.json`` (defaults to the class name).
         modality:    subfolder of ``assets/`` holding shipped checkpoints for ``from_pretrained(name)``.
+        config_limits: ``{argument: (low, high)}`` for the integer constructor arguments that size the
+                     networks (a list's every element is checked). :meth:`from_pretrained` checks a
+                     ``config.json`` against them before building anything, so a damaged or hostile
+                     file (``width: 100000``) is one clear error, not gigabytes of allocation.
     """
 
     model_type: ClassVar[str] = "ModelMixin"
     modality: ClassVar[Optional[str]] = None
+    config_limits: ClassVar[dict[str, tuple[int, int]]] = {}
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], source: str = "config") -> None:
+        """Raise ValueError naming the first entry of ``config`` outside :attr:`config_limits`."""
+        for key, (low, high) in cls.config_limits.items():
+            value = config.get(key)
+            if value is None:
+                continue
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
+                    raise ValueError(f"{source}: {key} = {value!r} is outside what {cls.__name__} allows "
+                                     f"(integers {low}–{high}); the file is damaged or not a model of this kind")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,7 +196,9 @@ class ModelMixin(nn.Module):
         if cls.model_type not in ("ModelMixin", "AdversarialModel") and meta["model_type"] != cls.model_type:
             raise ValueError(f"{folder} holds a {meta['model_type']!r} model, not {cls.model_type!r}; "
                              f"load it with {meta['model_type']}.from_pretrained")
-        model = model_class(meta["model_type"])(**meta["config"])
+        kind = model_class(meta["model_type"])
+        kind.check_config(meta["config"], str(folder / CONFIG_NAME))
+        model = kind(**meta["config"])
         _check_weights_file(folder / WEIGHTS_NAME, meta.get("weights_sha256"))
         model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
                            map_location=map_location)

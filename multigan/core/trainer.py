@@ -974,7 +974,7 @@ class Trainer:
                           RuntimeWarning, stacklevel=2)
             self.latent_rng.manual_seed(self.config.seed + self.step)
         self.data_cursor, self.nonfinite_streak = int(state["data_cursor"]), int(state["nonfinite_streak"])
-        lineage = state.get("lineage") or {}                      # absent in checkpoints before 2026-11-27
+        lineage = state["lineage"]
         self.commands, self.train_seconds = list(lineage.get("commands", [])), float(lineage.get("seconds", 0.0))
         if int(state["world_size"]) == self.dist.world_size:
             ckpt.set_rng_state(state["rng"][self.dist.rank])

@@ -169,6 +169,8 @@ class MidiNet(AdversarialModel):
     """
 
     modality = "music"
+    config_limits = {"latent_dim": (1, 4096), "generator_channels": (1, 2048), "fc_dim": (1, 16384),
+                     "cond_channels": (1, 2048)}
 
     def __init__(self, latent_dim: int = 100, generator_channels: int = 128, fc_dim: int = 1024,
                  cond_channels: int = 16, mean_matching: float = 0.01):

@@ -494,6 +494,10 @@ class TextImageGAN(AdversarialModel):
     """
 
     modality = "text2image"
+    config_limits = {"z_dim": (1, 4096), "text_dim": (1, 16384), "text_proj_dim": (1, 4096),
+                     "condition_dim": (1, 4096), "ngf": (1, 4096), "ndf": (1, 4096), "ngf_stage1": (1, 4096),
+                     "ndf_stage1": (1, 4096), "ngf_stage2": (1, 4096), "ndf_stage2": (1, 4096),
+                     "stage2_size": (16, 1024), "image_size": (8, 1024), "residual_blocks": (0, 64)}
     text_dim: int
     image_size: int
 

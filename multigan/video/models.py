@@ -276,6 +276,8 @@ class DVDGAN(AdversarialModel):
     """
 
     modality = "video"
+    config_limits = {"frames": (1, 512), "k_frames": (1, 512), "size": (8, 1024), "width": (1, 512),
+                     "channels": (1, 4), "latent_dim": (1, 4096), "embed_dim": (1, 4096), "channel_mult": (1, 64)}
 
     def __init__(self, frames: int = 16, size: int = 32, channels: int = 1, latent_dim: int = 120,
                  classes: Sequence[str] = (), embed_dim: int = 120, width: int = 16,

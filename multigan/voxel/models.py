@@ -188,6 +188,8 @@ class GAN3D(AdversarialModel):
     """
 
     modality = "voxel"
+    config_limits = {"resolution": (8, 256), "latent_dim": (1, 4096), "channels": (1, 2048), "embed_dim": (1, 4096),
+                     "thickness": (0, 16)}
     #: how the training shapes were prepared: metadata for evaluation, free to change with --init-from
     data_options = ("placement", "thickness")
     #: loss terms only, free to change with --init-from

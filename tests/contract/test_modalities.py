@@ -151,3 +151,17 @@ def test_every_command_has_help_and_others_are_refused(modality, capsys):
     for command in set(MODALITY_COMMANDS) - set(spec.commands):
         assert main([command, modality]) == 2
         assert f"multigan {command} {modality}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("modality", sorted(SPECS))
+def test_config_outside_limits_is_refused_before_building(modality, tmp_path):
+    spec = SPECS[modality]()
+    model = spec.make()
+    model.save_pretrained(tmp_path / "m")
+    limits = type(model).config_limits
+    key = next(k for k in limits if isinstance(model.config.get(k), int) and not isinstance(model.config[k], bool))
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"][key] = 100_000 * limits[key][1]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=f"config.json: {key} = {100_000 * limits[key][1]} is outside"):
+        type(model).from_pretrained(tmp_path / "m")
