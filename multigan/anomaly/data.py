@@ -62,6 +62,7 @@ __all__ = [
     "ROBUST_PERCENTILES",
     "ImageSet",
     "brain_mri",
+    "lesion_polarity",
     "mnist_one_class",
     "normalize_intensity",
     "read_images",
@@ -828,6 +829,29 @@ def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
     names = [f"brain_mri/{split}/{i:05d}_z{int(z):03d}" for i, z in enumerate(slices)]
     prepared = str(json.loads(data["meta"].item()).get("preprocessing", "none")) if "meta" in data else "none"
     return ImageSet(images, names, torch.from_numpy(labels), lesion_t, [], brain_t, preprocess=prepared)
+
+
+def lesion_polarity(split: str = "test") -> np.ndarray:
+    """Per image of the built-in ``split``: 1 lesions brighter than their surroundings, −1 darker,
+    2 both, 0 no lesion (train and val hold none).
+
+    Example:
+        >>> pol = lesion_polarity("test")                                   # doctest: +SKIP
+        >>> {k: int((pol == k).sum()) for k in (-1, 1, 2)}                  # doctest: +SKIP
+        {-1: 189, 1: 204, 2: 107}
+    """
+    from multigan.core.module import assets_dir
+
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+    path = assets_dir() / BRAIN_MRI_FILE
+    data = _brain_arrays(str(path), path.stat().st_mtime)
+    if split != "test":
+        return np.zeros(len(data[f"{split}_images"]), np.int8)
+    if "test_polarity" not in data:
+        raise ValueError(f"{str(path)!r} does not record lesion polarity; rebuild it with "
+                         f"`python scripts/build_anomaly_assets.py`")
+    return data["test_polarity"].astype(np.int8)
 
 
 # -- the lesion simulator --------------------------------------------------------------------------

@@ -24,7 +24,8 @@ __all__ = ["balanced_subset", "evaluate_model", "format_metrics", "format_scorin
 
 def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search"), iterations: int = 500,
                    batch_size: int = 64, search_images: Optional[int] = None, seed: int = 0,
-                   results: Optional[dict] = None, **score_options: Any) -> dict[str, dict[str, float]]:
+                   results: Optional[dict] = None, groups: Optional[dict[str, Any]] = None,
+                   **score_options: Any) -> dict[str, dict[str, float]]:
     """Image and pixel metrics of each scoring method on a labelled set, plus images/s.
 
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
@@ -33,22 +34,28 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
     ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's scoring options
     (:meth:`AnoGAN.score`);
     F1 needs the calibrated threshold, so it is only reported for the model's own image scores.
+    ``groups`` (``{name: bool (N,)}``, e.g. the lesions brighter than their surroundings) adds
+    ``auroc_<name>``: image AUROC of the normal images against that group's abnormal ones.
     ``results``, a dict if given, receives each method's :class:`ScoreResult` under its name, e.g. to
     write per-image scores without scoring the set again.
     """
-    from .metrics import evaluate_scores
+    from .metrics import auroc, evaluate_scores
 
     if test_set.labels is None:
         raise ValueError("evaluation needs labelled images: a folder with normal/ and abnormal/ sub-folders")
     table = {}
     for method in methods:
-        subset = test_set
+        subset, picked = test_set, torch.arange(len(test_set))
         if method != "izif" and search_images is not None and search_images < len(test_set):
-            subset = test_set.subset(balanced_subset(test_set.labels, search_images, seed=seed))
+            picked = balanced_subset(test_set.labels, search_images, seed=seed)
+            subset = test_set.subset(picked)
         start = time.perf_counter()
         res = model.score(subset, method=method, iterations=iterations, batch_size=batch_size, **score_options)
         seconds = time.perf_counter() - start
         row = evaluate_scores(res.scores, subset.labels, res.threshold, maps=res.maps, masks=subset.masks)
+        for name, members in (groups or {}).items():
+            keep = (subset.labels == 0) | torch.as_tensor(members, dtype=torch.bool)[picked]
+            row[f"auroc_{name}"] = auroc(res.scores[keep], subset.labels[keep])
         row["images"] = float(len(res.scores))
         row["images_per_s"] = len(res.scores) / seconds
         table[method] = row

@@ -486,7 +486,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
             return 0
         print(f"model written to {final}")
         return 0
-    from .data import brain_mri, read_images
+    from .data import brain_mri, lesion_polarity, read_images
     from .models import AnoGAN
     det = AnoGAN.from_pretrained(args.model)
     if command == "score":
@@ -500,9 +500,14 @@ def cli(command: str, argv: Sequence[str]) -> int:
         if res.failures:
             print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0
-    test = read_images(args.data, size=det.image_size, channels=det.channels,
-                       preprocess="none" if args.no_crop else det.preprocess) if args.data else \
-        brain_mri("test", size=det.image_size)
+    groups = None
+    if args.data:
+        test = read_images(args.data, size=det.image_size, channels=det.channels,
+                           preprocess="none" if args.no_crop else det.preprocess)
+    else:
+        test = brain_mri("test", size=det.image_size)
+        polarity = torch.from_numpy(lesion_polarity("test"))
+        groups = {"bright": polarity == 1, "dark": polarity == -1}
     options = _overrides(args)
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
@@ -510,7 +515,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
           f"the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
     scored: dict = {}
     print(format_metrics(evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
-                                        search_images=args.search_images, results=scored, **options)))
+                                        search_images=args.search_images, results=scored, groups=groups,
+                                        **options)))
     if args.csv:
         print(scored[args.methods[0]].to_csv(args.csv))
     return 0

@@ -145,3 +145,24 @@ def test_score_warns_when_images_were_read_another_way(tmp_path):
     with pytest.warns(UserWarning, match="read with preprocess='crop' but this model was trained on preprocess='none'"):
         res = model.score(images)
     assert res.details == [{"crop": "17 4 87", "foreground_share": images.preparation[0]["foreground_share"]}]
+
+
+def test_evaluate_reports_each_lesion_group_apart():
+    from multigan.anomaly import AnoGAN
+    from multigan.anomaly.data import ImageSet
+    from multigan.anomaly.evaluate import evaluate_model
+    from multigan.anomaly.metrics import auroc
+
+    torch.manual_seed(0)
+    model = AnoGAN(image_size=32, width=8, latent_dim=8)
+    images = _brains(12, seed=2)
+    labels = torch.tensor([0] * 6 + [1] * 6)
+    images[6:9, :, 10:16, 10:16] = 1.0                        # three bright lesions, three dark
+    images[9:, :, 10:16, 10:16] = -0.9
+    bright = torch.tensor([False] * 6 + [True] * 3 + [False] * 3)
+    table = evaluate_model(model, ImageSet(images, [str(i) for i in range(12)], labels), methods=["izif"],
+                           groups={"bright": bright, "dark": ~bright & (labels == 1)})
+    scores = model.score(images).scores
+    assert table["izif"]["auroc_bright"] == pytest.approx(auroc(scores[:9], labels[:9]))
+    assert table["izif"]["auroc_dark"] == pytest.approx(auroc(torch.cat([scores[:6], scores[9:]]),
+                                                              torch.tensor([0] * 6 + [1] * 3)))
