@@ -172,14 +172,14 @@ class GAN3D(AdversarialModel):
         bias:        conv biases (the authors' released model has none).
         discriminator_norm: ``"batch"`` (paper: BatchNorm after every D conv but the first) or
                      ``"spectral"`` (spectral normalisation of every D layer, no BatchNorm — steadier
-                     on small data sets; see the README's note on the shipped model).
+                     on small data sets; the shipped model uses it, see its model card).
         placement:   where its training shapes sat (:data:`PLACEMENTS`): ``"centre"`` or ``"floor"``.
                      Metadata for evaluation; the networks do not use it.
         thickness:   the smallest part thickness its training shapes were given
                      (:func:`multigan.voxel.data.thicken`; 1 = as voxelised). Metadata, like ``placement``.
         connectivity_weight: ours, off by default: adds ``w ·`` mean :func:`disconnected_share` of the
                      generated shapes to G's loss, a direct push towards shapes in one piece (the
-                     critic hardly sees a gap; see the README). A training option: ``--init-from``
+                     critic hardly sees a gap; see ``docs/experiments/voxel.md``). A training option: ``--init-from``
                      may change it.
 
     Training defaults (:meth:`trainer_defaults`): binary cross-entropy (non-saturating G loss),
