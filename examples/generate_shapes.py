@@ -44,7 +44,7 @@ def main() -> None:
 
     if args.probe:
         from multigan.voxel.data import VoxelDataset
-        from multigan.voxel.train import probe_accuracy
+        from multigan.voxel.evaluate import probe_accuracy
 
         data = VoxelDataset.furniture(resolution=model.resolution, classes=model.classes, augment=False)
         acc = probe_accuracy(model, data, seed=args.seed)

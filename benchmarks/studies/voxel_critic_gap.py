@@ -20,7 +20,7 @@ import torch
 
 from multigan.voxel import GAN3D
 from multigan.voxel.metrics import connected_pieces
-from multigan.voxel.train import _reference
+from multigan.voxel.evaluate import reference_dataset
 
 
 def pieces(grid: np.ndarray) -> int:
@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--folder", default=None, help="the model's training folder, if not the built-in furniture")
     args = p.parse_args()
     model = GAN3D.from_pretrained(args.model).eval()
-    data = _reference(model, args.folder)
+    data = reference_dataset(model, args.folder)
     k = model.classes.index(args.label)
     grids = data.voxels[data.labels == k].float().numpy()[:, 0]
     pairs = [(g, c) for g in grids for c in [cut_through(g)] if c is not None]

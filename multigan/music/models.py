@@ -213,8 +213,8 @@ class MidiNet(AdversarialModel):
         return cond[0][:n], cond[1][:n]
 
     def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
-        """The generated side of :func:`multigan.music.train.evaluate_model` on ``n`` 8-bar melodies."""
-        from .train import evaluate_model
+        """The generated side of :func:`multigan.music.evaluate.evaluate_model` on ``n`` 8-bar melodies."""
+        from .evaluate import evaluate_model
         return {k: float(v) for k, v in evaluate_model(self, dataset, n=n, seed=seed)["generated"].items()}
 
     def write_samples(self, samples: Tensor, path) -> list:

@@ -350,8 +350,8 @@ class DVDGAN(AdversarialModel):
 
     def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
         """Frame accuracy, label consistency, motion, flicker, diversity of ``n`` clips
-        (:func:`multigan.video.train.training_metrics`)."""
-        from .train import training_metrics
+        (:func:`multigan.video.evaluate.training_metrics`)."""
+        from .evaluate import training_metrics
         return training_metrics(self, dataset, n=n, seed=seed)
 
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:

@@ -24,7 +24,7 @@ def _register_benchmarks() -> None:
     register_benchmark(BenchConfig("voxel32", lambda: GAN3D(**PRESETS["cpu-32"]), shapes(256, 32), 32, gpu_only=True))
 
     def furniture():                 # the shipped model's training shapes, made as its run made them
-        from .train import training_dataset
+        from .data import training_dataset
         model = GAN3D.from_pretrained("furniture-32")
         return training_dataset(None, model.resolution, model.classes, "mirror", model.placement, model.thickness)
 

@@ -31,7 +31,7 @@ import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ from multigan.io.mesh import MESH_SUFFIXES
 __all__ = [
     "CLASSES",
     "VoxelDataset",
+    "training_dataset",
     "pack_voxels",
     "unpack_voxels",
     "save_arrays",
@@ -699,3 +700,18 @@ def _read_cache(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, list[str]
                 [str(s) for s in data["names"]], [str(s) for s in data["skipped"]])
     except (ValueError, KeyError):
         return None
+
+
+def training_dataset(folder: Optional[str], resolution: int, classes: Optional[Sequence[str]], augment: str,
+                     placement: str = "centre", thickness: int = 1):
+    """The training shapes :func:`train` uses: the furniture set (or ``folder``) at ``resolution``,
+    augmented (``"none"``, ``"mirror"``, ``"rotate"``), thickened and placed as asked."""
+    rotations, mirror = {"none": (False, False), "mirror": (False, True), "rotate": (True, True)}[augment]
+    if folder:
+        data = VoxelDataset.from_folder(folder, resolution=resolution, augment=augment != "none",
+                                        rotations=rotations, mirror=mirror)
+    else:
+        data = VoxelDataset.furniture(resolution=resolution, classes=classes, augment=augment != "none",
+                                      rotations=rotations, mirror=mirror)
+    data = data.thickened(thickness) if thickness > 1 else data
+    return data.on_floor() if placement == "floor" else data

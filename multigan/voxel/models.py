@@ -261,12 +261,12 @@ class GAN3D(AdversarialModel):
 
     def prepare_averaged_generator(self) -> None:
         """Re-estimate the averaged generator's BatchNorm statistics as the export does (seed 0)."""
-        from .train import recalibrate_generator
+        from .evaluate import recalibrate_generator
         recalibrate_generator(self, self.generator, seed=0)
 
     def training_metrics(self, dataset: Any, *, n: int, seed: int) -> dict[str, float]:
-        """Validity, coverage, MMD and diversity per class (:func:`multigan.voxel.train.training_metrics`)."""
-        from .train import training_metrics
+        """Validity, coverage, MMD and diversity per class (:func:`multigan.voxel.evaluate.training_metrics`)."""
+        from .evaluate import training_metrics
         return training_metrics(self, dataset, n=n, seed=seed)
 
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from multigan.cli import main as multigan_main
 from multigan.text2image.encoder import DEFAULT_ENCODER
 from multigan.text2image.models import StackGAN, TextConditionalGAN
 from multigan.text2image.shapes_data import HELD_OUT
-from multigan.text2image.train import _stage1_images, evaluate_model, format_metrics
+from multigan.text2image.evaluate import _stage1_images, evaluate_model, format_metrics
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "text_to_image.py"
 CLS_TINY = {"z_dim": 8, "text_proj_dim": 8, "ngf": 4, "ndf": 4}

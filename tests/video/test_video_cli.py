@@ -7,7 +7,8 @@ import torch
 
 from multigan.io.video import read_video, write_video
 from multigan.video import DVDGAN
-from multigan.video.train import _parser, cli, evaluate_model, format_metrics, train
+from multigan.video.evaluate import evaluate_model, format_metrics
+from multigan.video.train import _parser, cli, train
 
 TINY = {"frames": 4, "size": 32, "channels": 1, "latent_dim": 8, "embed_dim": 8, "width": 4, "k_frames": 2}
 

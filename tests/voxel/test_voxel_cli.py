@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from multigan.voxel import GAN3D
-from multigan.voxel.train import _rotation_variants, cli, evaluate_model, format_metrics, train
+from multigan.voxel.evaluate import _rotation_variants, evaluate_model, format_metrics
+from multigan.voxel.train import cli, train
 
 TINY = {"resolution": 32, "channels": (16, 8, 4)}        # the cpu-32 design at an eighth of its width
 
@@ -193,7 +194,8 @@ def test_train_passes_objective_options(mesh_folder, tmp_path):
 
 
 def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_folder, tmp_path):
-    from multigan.voxel.train import training_dataset, _parser
+    from multigan.voxel.data import training_dataset
+    from multigan.voxel.train import _parser
 
     final = train(tmp_path, preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", placement="floor", command="pytest")
@@ -212,7 +214,9 @@ def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_fo
 
 
 def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(mesh_folder, trained, tmp_path):
-    from multigan.voxel.train import training_dataset, _parser, _reference
+    from multigan.voxel.data import training_dataset
+    from multigan.voxel.evaluate import reference_dataset
+    from multigan.voxel.train import _parser
 
     _, first = trained                                                   # thickness 1
     done = json.loads((first / "training.json").read_text())["iterations"]
@@ -227,7 +231,7 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
     assert any(row.get("g_connectivity", -1) >= 0 for row in logged)
     assert _parser("train").parse_args(["--out", "x", "--connectivity-weight", "4"]).connectivity_weight == 4.0
     plain = training_dataset(str(mesh_folder), 32, None, "none")
-    reference = _reference(model, str(mesh_folder))
+    reference = reference_dataset(model, str(mesh_folder))
     assert (reference.voxels >= plain.voxels).all() and reference.voxels.sum() > plain.voxels.sum()
     assert info["metrics"]["box"]["diversity (data)"] == pytest.approx(
         evaluate_model(model, reference, n=2, probe=False)["box"]["diversity (data)"])
