@@ -1,6 +1,6 @@
 """Build ``multigan/assets/anomaly/brain_mri.npz`` (and ``ATTRIBUTION.md``) from the MNI152 T1 template bundled with nilearn.
 
-Run once (about half a minute; nilearn's bundled templates work offline)::
+Run once (about six minutes on 2 CPU cores; nilearn's bundled templates work offline)::
 
     pip install nilearn nibabel && python scripts/build_anomaly_assets.py
 
@@ -14,15 +14,17 @@ What it does:
    to splits by position: ``z % 4 == 1`` → val, ``z % 4 == 3`` → test, the rest → train, so val
    and test images come from slice positions never used for training (their neighbours 1 mm
    away are, so this is a weak hold-out).
-3. Draws every image from a random slice of its split with a random augmentation: affine
-   (rotation ±10°, scale ±8 %, shift ±3 px), a small elastic deformation (smooth displacement
-   field, up to about 2 px), tissue-contrast jitter (grey/white matter intensity ±8 % through the
-   probability maps), gamma 0.8–1.25, a smooth multiplicative bias field (about ±10 %) and mild
-   Rician noise; it is sampled at 64×64 (about 3 mm per pixel, antialiased) and normalised with
-   the reader's robust per-image rule (:func:`~multigan.anomaly.data.normalize_intensity`), then
-   stored as uint8 (``x / 127.5 - 1`` gives back [-1, 1]).
-4. Adds simulated lesions (:func:`~multigan.anomaly.data.simulate_lesions`, inside the warped
-   brain mask) to exactly half of the test images, with exact masks.
+3. Draws every image from a random slice of its split with a random augmentation at the
+   template's 1 mm grid: affine about the brain's centre (rotation ±10°, scale ±8 %, shift ±9 mm),
+   a smooth elastic deformation (up to about 6 mm), tissue-contrast jitter (grey/white matter
+   intensity ±8 % through the probability maps), gamma 0.8–1.25, a smooth multiplicative bias
+   field (about ±10 %) and Rician noise (σ 1–5 % of white matter).
+4. Prepares each augmented slice exactly as a user's slice is prepared
+   (:func:`multigan.anomaly.preprocess.prepare_slice`: foreground crop + 8 %, tissue
+   normalisation, 64×64), and stores it as uint8 (``x / 127.5 - 1`` gives back [-1, 1]).
+5. Adds simulated lesions (:func:`~multigan.anomaly.data.simulate_lesions`, its default ranges:
+   both polarities, sharp to diffuse rims) inside the brain mask to exactly half of the test
+   images, with exact masks and each image's lesion polarity (``test_polarity``).
 
 The output is deterministic (fixed seed, fixed zip timestamps): rerunning the script with the same
 library versions rewrites byte-identical files, both written atomically. Other offline volumes
@@ -79,11 +81,14 @@ augmentation and the brain mask of `nilearn.datasets.load_mni152_brain_mask`). I
   bias field and mild Rician noise. A model that does well here has learned one brain under
   perturbations; this is a stand-in for real scans, **not a clinical data set**.
 * **Simulated lesions.** The abnormal test images carry **simulated** lesions made by
-  `multigan.anomaly.data.simulate_lesions`: 1–3 irregular hyper- or hypo-intense blobs per image
-  (equivalent radius 4–12 px at 64×64 ≈ 12–36 mm, soft edges, 75–100 % opacity, textured interior,
-  contrast 0.45–0.9 of the [-1, 1] range), placed inside the brain mask. They are not real pathology and do not
-  imitate any particular disease. The masks are exact: pixels outside them equal the lesion-free
-  image.
+  `multigan.anomaly.data.simulate_lesions` with its default ranges: 1–3 irregular blobs per image
+  (equivalent radius 3–12 px at 64×64, about 18–72 mm across), brighter or darker than the tissue
+  around them with equal odds (contrast 0.4–0.8 of the [-1, 1] range, capped at ±1 rather than
+  flipped), sharp to diffuse rims, 75–100 % opacity, textured interiors, placed inside the brain
+  mask in grey and white matter. Of the {n_abnormal} lesioned images, {n_bright} have only brighter
+  lesions, {n_dark} only darker ones and {n_mixed} both (`test_polarity`). They are not real
+  pathology and do not imitate any particular disease. The masks are exact: pixels outside them
+  equal the lesion-free image.
 * **Splits.** Axial slice positions are split by `z % 4` (1 → val, 3 → test, others → train), so
   val/test images come from slice positions not used in training, although neighbouring slices
   1 mm away are.
@@ -94,8 +99,9 @@ augmentation and the brain mask of `nilearn.datasets.load_mni152_brain_mask`). I
 | val | {n_val} | 0 | {s_val} | threshold calibration (normal only) |
 | test | {n_test} | {n_abnormal} | {s_test} | evaluation (lesion masks) |
 
-Images are 64×64 uint8 (`x / 127.5 - 1` maps to [-1, 1]; each image was normalised on its own by
-robust 0.5/99.5-percentile min–max, the rule of `multigan.anomaly.read_images`); brain and lesion
+Images are 64×64 uint8 (`x / 127.5 - 1` maps to [-1, 1]); each augmented 1 mm slice was prepared by
+`multigan.anomaly.preprocess.prepare_slice`, the rule `multigan.anomaly.read_images` applies to a
+user's slice: cropped to its foreground + 8 %, background → −1 and median tissue → 0.2; brain and lesion
 masks are bit-packed. Lesion area: median {area_med} px (range {area_min}–{area_max}); mean
 absolute change inside the masks {change:.2f} (in [-1, 1] units). The file is {size_mb:.1f} MB.
 
@@ -315,7 +321,8 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
         nilearn=nilearn.__version__, seed=seed, slices=len(keep), zmin=int(keep[0]), zmax=int(keep[-1]),
         min_area=MIN_AREA, n_train=counts["train"], n_val=counts["val"], n_test=counts["test"],
         n_abnormal=int(arrays["test_labels"].sum()), s_train=len(splits["train"]), s_val=len(splits["val"]),
-        s_test=len(splits["test"]), area_med=round(float(np.median(areas))), area_min=int(areas.min()),
+        s_test=len(splits["test"]), n_bright=int((lesions["polarity"] == 1).sum()),
+        n_dark=int((lesions["polarity"] == -1).sum()), n_mixed=int((lesions["polarity"] == 2).sum()), area_med=round(float(np.median(areas))), area_min=int(areas.min()),
         area_max=int(areas.max()), change=float(lesions["change"].mean()), size_mb=size / 1e6)
     with atomic_file(out_dir / "ATTRIBUTION.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
