@@ -10,7 +10,9 @@ captions. It reads
   ``{"image": ..., "caption": "..."}`` / ``{"image": ..., "captions": [...]}`` objects, with
   :meth:`CaptionedImages.from_table` (an image may appear on several rows: its captions are
   collected in order of appearance);
-* the shipped Sweet Home 3D furniture icons, with :func:`furniture_icons`.
+* the shipped Sweet Home 3D furniture icons, with :func:`furniture_icons`;
+* the shipped Noto Color Emoji pictures with their names, keywords and Unicode groups, with
+  :func:`emoji_set`.
 
 Every image is converted to RGB (transparent pixels are composited onto white), scaled so that
 its shorter side is ``size`` px and centre-cropped to ``size`` × ``size`` (Lanczos resampling).
@@ -39,6 +41,18 @@ CC-BY / CC0 3D models on a transparent background), composited onto white, padde
 and resized to 64 × 64, with their English names, catalog categories and ids. Captions are made
 from the name and category with the templates in :data:`ICON_TEMPLATES`; a fixed 10 % of the icons
 (a seeded permutation) form the ``"test"`` split.
+
+Emoji (``multigan/assets/text2image/emoji.npz``, its 128-px pictures in ``emoji_128.npz`` beside it,
+built by ``scripts/build_text2image_assets.py --only emoji``; font licence and sources in ``multigan/assets/text2image/ATTRIBUTION.md``)
+-----------------------------------------------------------------------------------------------------
+Every fully-qualified emoji that Noto Color Emoji draws as one picture (3,783), on white, stored at
+64 × 64 and 128 × 128, each with 3–14 captions of the kinds in :data:`EMOJI_CAPTION_KINDS`: its
+CLDR name with modifiers after commas ("thumbs up, medium-dark skin tone"), a sentence ("a thumbs
+up with medium-dark skin tone"), its head noun ("a monkey"), general captions of its Unicode
+subgroup and group ("a mammal", "an animal"), its CLDR keywords and its aliases. General captions
+match many pictures, names one. The ``"heldout"`` split holds compositions never trained on:
+(gesture × skin tone) and (colour × object) pairs whose parts appear elsewhere, and a few whole
+emoji (``info["heldout"]`` says which kind); ``"val"`` is a fixed 5 % of the rest.
 """
 
 from __future__ import annotations
@@ -56,13 +70,18 @@ import torch
 
 __all__ = [
     "CAPTION_SUFFIX",
+    "EMOJI_CAPTION_KINDS",
+    "EMOJI_FILE",
+    "EMOJI_SPLITS",
     "FURNITURE_ICONS_FILE",
     "ICON_TEMPLATES",
     "IMAGE_SUFFIXES",
     "CaptionedImages",
+    "emoji_set",
     "fit_square",
     "furniture_icons",
     "icon_captions",
+    "load_emoji",
     "load_furniture_icons",
     "open_rgb",
 ]
@@ -90,6 +109,12 @@ _CATEGORY_PHRASES = {
 _CATEGORY_NOUNS = {"Characters": "a character", "Exterior": "outdoor objects", "Doors and windows": "doors and windows",
                    "Lights": "lighting", "Miscellaneous": "miscellaneous objects", "Vehicles": "a vehicle",
                    "Staircases": "a staircase"}
+#: The shipped emoji asset, relative to :func:`multigan.core.module.assets_dir`.
+EMOJI_FILE = "text2image/emoji.npz"
+#: Splits of :func:`emoji_set`: ``"all"`` is every emoji.
+EMOJI_SPLITS = ("train", "val", "heldout", "all")
+#: Caption kinds of the emoji, in the order each emoji's captions are stored.
+EMOJI_CAPTION_KINDS = ("name", "sentence", "noun", "subgroup", "group", "keyword", "alias")
 _BUILD = "python scripts/build_text2image_assets.py"
 _MAX_REPORTED = 5                       # skipped files named in the warning
 _TEST_FRACTION = 0.1                    # share of icons in the "test" split
@@ -452,3 +477,108 @@ def furniture_icons(split: str = "all", size: int = 64, *, path: str | os.PathLi
         if key in arrays:
             info[key] = [str(arrays[key][i]) for i in keep]
     return CaptionedImages(_to_float(images), captions, names=[str(arrays["ids"][i]) for i in keep], info=info)
+
+
+# -- emoji -----------------------------------------------------------------------------------------
+
+def load_emoji(path: str | os.PathLike | None = None, *, sizes: Sequence[int] = (64,)) -> dict[str, np.ndarray]:
+    """The arrays of the shipped emoji asset, with the pictures of the stored ``sizes`` only.
+
+    Returns ``images_<size>`` uint8 ``(N, S, S, 3)`` per size asked for, and per emoji ``emoji``
+    (the characters), ``codepoints``, ``name`` (CLDR), ``group``, ``subgroup``, ``version``,
+    ``base`` (the name before its modifiers), ``skin_tone`` (``"medium-dark"``; several joined by
+    ``", "``; ``""`` without), ``split``, ``heldout`` (``gesture-tone``, ``colour-object``,
+    ``whole`` or ``""``); the captions of emoji ``i`` are
+    ``captions[caption_offsets[i]:caption_offsets[i + 1]]``, their kinds in ``caption_kind``;
+    ``build_info`` is a JSON string of the sources' versions. The pictures are LZMA-compressed:
+    reading the 128-px ones takes a few seconds.
+
+    Raises:
+        FileNotFoundError: no asset (the message names the build command).
+        ValueError: a size that is not stored, or an asset that lacks arrays.
+    """
+    if path is None:
+        from multigan.core.module import assets_dir
+
+        path = assets_dir() / EMOJI_FILE
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"emoji asset not found at {str(path)!r}; build it with: {_BUILD} --only emoji")
+    wanted = {int(s) for s in sizes}
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if not k.startswith("images_") or int(k.split("_")[1]) in wanted}
+    sidecars = {int(f.stem.rsplit("_", 1)[1]): f for f in path.parent.glob(f"{path.stem}_*.npz")
+                if f.stem.rsplit("_", 1)[1].isdigit()}              # larger pictures: emoji_128.npz
+    for s in sorted(wanted - {int(k.split("_")[1]) for k in arrays if k.startswith("images_")}):
+        if s not in sidecars:
+            stored = sorted({int(k.split("_")[1]) for k in arrays if k.startswith("images_")} | set(sidecars))
+            raise ValueError(f"emoji pictures are stored at sizes {stored}, not {s}")
+        with np.load(sidecars[s], allow_pickle=False) as z:
+            arrays[f"images_{s}"] = z[f"images_{s}"]
+    missing = {"name", "split", "captions", "caption_kind", "caption_offsets"} - set(arrays)
+    if missing:
+        raise ValueError(f"emoji asset {str(path)!r} lacks arrays {sorted(missing)}; rebuild it with: "
+                         f"{_BUILD} --only emoji")
+    return arrays
+
+
+def emoji_set(split: str = "train", size: int = 64, *, caption_kinds: Sequence[str] | None = None,
+              path: str | os.PathLike | None = None) -> CaptionedImages:
+    """The shipped emoji as :class:`CaptionedImages`: real colour pictures with several captions each.
+
+    Args:
+        split:         ``"train"`` (3,589), ``"val"`` (177), ``"heldout"`` (17 compositions never
+                       trained on) or ``"all"`` (3,783).
+        size:          edge in pixels. 64 and 128 are stored; other sizes are resized (Lanczos)
+                       from the smallest stored size at least as large (else from 128).
+        caption_kinds: keep only captions of these kinds (of :data:`EMOJI_CAPTION_KINDS`; default
+                       all). Every emoji has a ``name`` caption.
+        path:          another ``emoji.npz`` (default: the shipped one).
+
+    ``names`` are the CLDR names ("thumbs up: medium-dark skin tone"); ``info`` holds per emoji
+    ``emoji``, ``group``, ``subgroup``, ``base``, ``skin_tone``, ``split``, ``heldout`` and ``caption_kind``
+    (the kind of each kept caption). The images are float32: ``"train"`` at 128 px takes about
+    0.7 GB.
+
+    Example:
+        >>> data = emoji_set("train")                                   # doctest: +SKIP
+        >>> data.images.shape                                           # doctest: +SKIP
+        torch.Size([3589, 3, 64, 64])
+        >>> data.captions[data.names.index("see-no-evil monkey")][:4]    # doctest: +SKIP
+        ['see-no-evil monkey', 'a see-no-evil monkey', 'a monkey', 'a monkey face']
+        >>> held = emoji_set("heldout", size=128)                       # doctest: +SKIP
+        >>> sorted(set(held.info["heldout"]))                           # doctest: +SKIP
+        ['colour-object', 'gesture-tone', 'whole']
+    """
+    if split not in EMOJI_SPLITS:
+        raise ValueError(f"split must be one of {EMOJI_SPLITS}, got {split!r}")
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    kinds = tuple(EMOJI_CAPTION_KINDS if caption_kinds is None else caption_kinds)
+    if not kinds or not set(kinds) <= set(EMOJI_CAPTION_KINDS):
+        raise ValueError(f"caption_kinds must be a non-empty selection of {EMOJI_CAPTION_KINDS}, got {kinds}")
+    source = min((s for s in (64, 128) if s >= size), default=128)
+    arrays = load_emoji(path, sizes=(source,))
+    keep = np.arange(len(arrays["name"])) if split == "all" else np.flatnonzero(arrays["split"] == split)
+    if not len(keep):
+        raise ValueError(f"the emoji asset has no {split!r} split")
+    images = arrays[f"images_{source}"][keep]
+    if size != source:
+        from PIL import Image
+
+        images = np.stack([fit_square(Image.fromarray(img), size) for img in images])
+    offsets, texts, text_kinds = arrays["caption_offsets"], arrays["captions"], arrays["caption_kind"]
+    captions, caption_kind = [], []
+    for i in keep:
+        rows = [(str(t), str(k)) for t, k in zip(texts[offsets[i]:offsets[i + 1]],
+                                                 text_kinds[offsets[i]:offsets[i + 1]]) if k in kinds]
+        if not rows:
+            raise ValueError(f"emoji {str(arrays['name'][i])!r} has no caption of the kinds {kinds}")
+        captions.append([t for t, _ in rows])
+        caption_kind.append([k for _, k in rows])
+    info: dict[str, Any] = {key: [str(v) for v in arrays[key][keep]]
+                            for key in ("emoji", "group", "subgroup", "base", "skin_tone", "split", "heldout")
+                            if key in arrays}
+    info["caption_kind"] = caption_kind
+    return CaptionedImages(_to_float(images), captions, names=[str(n) for n in arrays["name"][keep]], info=info)

@@ -98,22 +98,29 @@ def unpack_voxels(packed: Any, resolution: int | None = None) -> np.ndarray:
     return np.unpackbits(packed, axis=-1, count=res).astype(bool)
 
 
-def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> Path:
+_ZIP_METHODS = {"deflate": zipfile.ZIP_DEFLATED, "lzma": zipfile.ZIP_LZMA}
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any], *, compression: str = "deflate") -> Path:
     """Write named arrays as a compressed ``.npz``, atomically and byte-for-byte reproducibly.
 
     The same arrays always give the same file (fixed zip timestamps, no pickles), so rebuilding an
-    asset does not change it unless the data changed.
+    asset does not change it unless the data changed. ``compression="lzma"`` makes files about a
+    third smaller than ``"deflate"`` on pictures and is slower to write; ``np.load`` reads both.
     """
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"arrays are written as .npz files, got {str(path)!r}")
-    with atomic_file(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    if compression not in _ZIP_METHODS:
+        raise ValueError(f"compression must be one of {sorted(_ZIP_METHODS)}, got {compression!r}")
+    method = _ZIP_METHODS[compression]
+    with atomic_file(path) as tmp, zipfile.ZipFile(tmp, "w", method, compresslevel=9) as zf:
         for key, value in arrays.items():
             buf = io.BytesIO()
             value = np.asarray(value)                              # (ascontiguousarray makes 0-d → 1-d)
             np.lib.format.write_array(buf, value if value.flags.c_contiguous else value.copy(), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue())
     return path
