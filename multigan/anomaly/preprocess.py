@@ -190,6 +190,9 @@ def prepare_slice(pixels: np.ndarray, *, size: int = 64, foreground: np.ndarray 
 #: Quantiles of the foreground intensities in an image's profile (:func:`intensity_profile`).
 PROFILE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _PROFILE_FOREGROUND = -0.8        # prepared pixels above this are foreground
+#: the smallest spread of a profile entry: the tissue rule pins the median, so its training spread
+#: is near 0 and a lesion would otherwise move it "many spreads"
+SPREAD_FLOOR = 0.05
 
 
 def intensity_profile(images: torch.Tensor) -> torch.Tensor:
@@ -213,9 +216,9 @@ def domain_reference(images: torch.Tensor, *, coverage: float = 0.995, margin: f
     images' own distances times ``margin``.
     """
     profiles = intensity_profile(images)
-    if len(profiles) < 10:
-        raise ValueError(f"a domain reference needs at least 10 images, got {len(profiles)}")
-    mean, spread = profiles.mean(0), profiles.std(0).clamp_min(1e-3)
+    if len(profiles) < 2:
+        raise ValueError(f"a domain reference needs at least 2 images, got {len(profiles)}")
+    mean, spread = profiles.mean(0), profiles.std(0).clamp_min(SPREAD_FLOOR)
     own = ((profiles - mean) / spread).abs().amax(1)
     limit = float(torch.quantile(own, coverage)) * margin
     return {"mean": [round(float(v), 6) for v in mean], "spread": [round(float(v), 6) for v in spread],
