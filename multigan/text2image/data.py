@@ -429,17 +429,23 @@ def icon_captions(name: str, category: str) -> list[str]:
     return [t.format(a=_article(name_text), name=name_text, where=where, category=noun) for t in ICON_TEMPLATES]
 
 
+def _asset_file(path: str | os.PathLike | None, default: str, what: str, build: str) -> Path:
+    """``path``, or the shipped ``default`` under the assets folder; FileNotFoundError naming ``build``."""
+    if path is None:
+        from multigan.core.module import assets_dir
+
+        path = assets_dir() / default
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} asset not found at {str(path)!r}; build it with: {build}")
+    return path
+
+
 def load_furniture_icons(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """The arrays of the shipped icon asset: ``images`` uint8 ``(820, 64, 64, 3)``, ``names``,
     ``categories``, ``ids``, ``catalog``, ``creator``, ``license`` (FileNotFoundError naming the
     build script when absent)."""
-    if path is None:
-        from multigan.core.module import assets_dir
-
-        path = assets_dir() / FURNITURE_ICONS_FILE
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"furniture icon asset not found at {str(path)!r}; build it with: {_BUILD}")
+    path = _asset_file(path, FURNITURE_ICONS_FILE, "furniture icon", _BUILD)
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     missing = {"images", "names", "categories", "ids"} - set(arrays)
@@ -497,13 +503,7 @@ def load_emoji(path: str | os.PathLike | None = None, *, sizes: Sequence[int] = 
         FileNotFoundError: no asset (the message names the build command).
         ValueError: a size that is not stored, or an asset that lacks arrays.
     """
-    if path is None:
-        from multigan.core.module import assets_dir
-
-        path = assets_dir() / EMOJI_FILE
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"emoji asset not found at {str(path)!r}; build it with: {_BUILD} --only emoji")
+    path = _asset_file(path, EMOJI_FILE, "emoji", f"{_BUILD} --only emoji")
     wanted = {int(s) for s in sizes}
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files if not k.startswith("images_") or int(k.split("_")[1]) in wanted}
