@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from .core.device import autocast, resolve_device, resolve_precision
-from .core.module import AdversarialModel
+from .core.module import AdversarialModel, DiscriminatorOutput
 from .core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
 
 #: a benchmark's in-memory data: one tensor, or tensors indexed together (e.g. images, embeddings)
@@ -140,9 +140,9 @@ def _bare_loop(model: AdversarialModel, data: Data, batch: int, device: torch.de
 
     def softplus_mean(out, sign: float) -> torch.Tensor:
         """Non-saturating loss term; a list of heads (DVD-GAN's D_S, D_T) sums its terms."""
+        out = out.logits if isinstance(out, DiscriminatorOutput) else out
         if isinstance(out, (list, tuple)):
             return sum(softplus_mean(o, sign) for o in out)
-        out = out.logits if hasattr(out, "logits") else out
         return F.softplus(sign * out.float()).mean()
     position, perm = n, None
 

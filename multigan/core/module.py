@@ -418,13 +418,15 @@ class AdversarialModel(ModelMixin):
         return {}
 
     def discriminator_loss(self, objective: "Objective", real_logits: Any, fake_logits: Any, *, real: Tensor,
-                           cond: Any, discriminate: Callable[[Tensor, Any], Any]) -> Tensor:
+                           cond: Any, discriminate: Callable[[Tensor, Any], Any], real_features: Any = None) -> Tensor:
         """The discriminator's adversarial loss on one batch (the trainer adds penalties to it).
 
         Default: ``objective.d_loss(real_logits, fake_logits)``. Override for terms that need more
         discriminator calls: ``discriminate(x, cond)`` returns logits through the trained (possibly
         DDP-wrapped) discriminator, e.g. real data under mismatched text for a matching-aware
-        discriminator (Reed et al. 2016).
+        discriminator (Reed et al. 2016). ``real_features`` are the features
+        :meth:`run_discriminator` returned with the real logits (``None`` without), so such a term
+        can reuse D's work on the real batch.
         """
         return objective.d_loss(real_logits, fake_logits)
 

@@ -612,7 +612,7 @@ class Trainer:
             real_out = _as_output(model.run_discriminator(self.D, real, cond))
             fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
             loss = model.discriminator_loss(self.objective, real_out.logits, fake_out.logits, real=real, cond=cond,
-                                            discriminate=self._discriminate)
+                                            discriminate=self._discriminate, real_features=real_out.features)
         logs = {"d_loss": loss.detach()}
 
         # Penalties (lazy: each on its own interval of D steps), outside autocast's forward cache.

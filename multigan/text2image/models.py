@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from multigan.core.layers import dcgan_init
-from multigan.core.module import AdversarialModel, model_class, read_config
+from multigan.core.module import AdversarialModel, DiscriminatorOutput, model_class, read_config
 
 from .encoder import DEFAULT_ENCODER
 
@@ -234,8 +234,15 @@ class MatchingDiscriminator(nn.Module):
                                    nn.BatchNorm2d(cin), nn.LeakyReLU(0.2))
         self.score = nn.Conv2d(cin, 1, 4)
 
-    def forward(self, images: Tensor, embedding: Tensor) -> Tensor:
+    def forward(self, images: Tensor, embedding: Tensor, *, features: bool = False) -> Tensor | DiscriminatorOutput:
+        """Logits ``(B,)``; with ``features=True`` a :class:`DiscriminatorOutput` whose ``features``
+        is the image trunk's output, which :meth:`head` scores under other captions."""
         h = self.image(images)
+        logits = self.head(h, embedding)
+        return DiscriminatorOutput(logits, h) if features else logits
+
+    def head(self, h: Tensor, embedding: Tensor) -> Tensor:
+        """Logits of image-trunk features ``h`` under ``embedding``: the part after the image trunk."""
         t = self.text(embedding)[:, :, None, None].expand(-1, -1, *h.shape[2:])
         return self.score(self.joint(torch.cat([h, t], 1))).view(-1)
 
@@ -347,8 +354,15 @@ class StackDiscriminator(nn.Module):
         self.stage1, self.stage2 = stage1, stage2
         self.stage = 1
 
-    def forward(self, images: Tensor, embedding: Tensor) -> Tensor:
-        return (self.stage1 if self.stage == 1 else self.stage2)(images, embedding)
+    @property
+    def active(self) -> MatchingDiscriminator:
+        return self.stage1 if self.stage == 1 else self.stage2
+
+    def forward(self, images: Tensor, embedding: Tensor, *, features: bool = False) -> Tensor | DiscriminatorOutput:
+        return self.active(images, embedding, features=features)
+
+    def head(self, h: Tensor, embedding: Tensor) -> Tensor:
+        return self.active.head(h, embedding)
 
 
 # -- generated images ------------------------------------------------------------------------------
@@ -554,8 +568,9 @@ class TextImageGAN(AdversarialModel):
     def run_generator(self, generator: nn.Module, z: Tensor, cond: Tensor) -> Tensor:
         return generator(z, cond)
 
-    def run_discriminator(self, discriminator: nn.Module, x: Tensor, cond: Tensor) -> Tensor:
-        return discriminator(x, cond)
+    def run_discriminator(self, discriminator: nn.Module, x: Tensor, cond: Tensor) -> DiscriminatorOutput:
+        """Logits with the image trunk's features (GAN-CLS scores the real trunk again under wrong captions)."""
+        return discriminator(x, cond, features=True)
 
     @staticmethod
     def mismatched(embeddings: Tensor) -> Tensor:
@@ -565,11 +580,20 @@ class TextImageGAN(AdversarialModel):
         return embeddings.roll(1, dims=0)
 
     def discriminator_loss(self, objective, real_logits, fake_logits, *, real: Tensor, cond: Tensor,
-                           discriminate: Callable[[Tensor, Any], Any]) -> Tensor:
-        """GAN-CLS (``cls=True``): :func:`matching_aware_d_loss` with D(real, rolled text); else the plain loss."""
+                           discriminate: Callable[[Tensor, Any], Any], real_features: Any = None) -> Tensor:
+        """GAN-CLS (``cls=True``): :func:`matching_aware_d_loss` with D(real, rolled text); else the plain loss.
+
+        With ``real_features`` (the image trunk's output on ``real``, as :meth:`run_discriminator`
+        returns it) only D's text head runs again; the logits equal a whole second pass, whose
+        trunk would see the same batch (BatchNorm in training mode normalises by the batch).
+        """
         if not self.gan_cls:
             return objective.d_loss(real_logits, fake_logits)
-        real_wrong = discriminate(real, self.mismatched(cond))
+        wrong = self.mismatched(cond)
+        if isinstance(real_features, Tensor):
+            real_wrong = self.discriminator.head(real_features, wrong)
+        else:
+            real_wrong = discriminate(real, wrong)
         return matching_aware_d_loss(objective, real_logits, real_wrong, fake_logits, self.wrong_weight)
 
     def extra_adversarial_losses(self, objective, cond: Tensor, *, generate: Callable[[Tensor, Any], Tensor],

@@ -31,7 +31,8 @@ class HookedGAN(MixtureGAN):
         super().__init__(latent_dim=4, hidden=8, depth=2)
         self.calls = {"d": 0, "g": 0}
 
-    def discriminator_loss(self, objective, real_logits, fake_logits, *, real, cond, discriminate):
+    def discriminator_loss(self, objective, real_logits, fake_logits, *, real, cond, discriminate,
+                           real_features=None):
         self.calls["d"] += 1
         shifted = discriminate(real + 1.0, cond)                    # one more D call, through the trainer's D
         assert shifted.shape == real_logits.shape and shifted.requires_grad

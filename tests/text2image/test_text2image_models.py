@@ -119,6 +119,34 @@ def test_matching_aware_loss_equals_hand_computation():
         model.mismatched(e[:1])
 
 
+@pytest.mark.parametrize("name", ["gan-cls", "stackgan"])
+def test_wrong_caption_term_reuses_the_real_trunk(name):
+    """Scoring the real trunk's features under wrong captions gives the loss and gradients of a whole
+    second D pass on the real batch (the trunk's BatchNorm sees the same batch both ways)."""
+    torch.manual_seed(0)
+    model = TextConditionalGAN(**CLS_TINY) if name == "gan-cls" else StackGAN(**STACK_TINY)
+    model.train()
+    real, e = _batch(4, 64)
+    fake = torch.rand(4, 3, 64, 64) * 2 - 1
+    bce = get_objective("nonsaturating")
+    D = model.discriminator
+
+    def loss_and_grads(reuse):
+        D.zero_grad()
+        real_out = model.run_discriminator(D, real, e)
+        fake_out = model.run_discriminator(D, fake, e)
+        loss = model.discriminator_loss(bce, real_out.logits, fake_out.logits, real=real, cond=e,
+                                        discriminate=lambda x, c: model.run_discriminator(D, x, c).logits,
+                                        real_features=real_out.features if reuse else None)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in D.parameters() if p.grad is not None]
+
+    plain, plain_grads = loss_and_grads(False)
+    reused, reused_grads = loss_and_grads(True)
+    assert torch.allclose(plain, reused, atol=1e-6) and len(plain_grads) == len(reused_grads) > 0
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(plain_grads, reused_grads))
+
+
 def test_gan_int_term_on_interpolated_embeddings():
     torch.manual_seed(0)
     model = TextConditionalGAN(**CLS_TINY)
