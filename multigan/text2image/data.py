@@ -76,6 +76,7 @@ __all__ = [
     "FURNITURE_ICONS_FILE",
     "ICON_TEMPLATES",
     "IMAGE_SUFFIXES",
+    "CaptionDraws",
     "CaptionedImages",
     "emoji_set",
     "fit_square",
@@ -364,6 +365,13 @@ class CaptionedImages(torch.utils.data.Dataset):
         uint8 = ((self.images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
         return torch.utils.data.TensorDataset(uint8[index], emb)
 
+    def training_set(self, embeddings: torch.Tensor, *, repeats: int = 8, seed: int = 0) -> CaptionDraws:
+        """A :class:`CaptionDraws` over these images: every image ``repeats`` times per pass, each
+        time with one of its captions; ``embeddings`` are :meth:`embeddings`' first output."""
+        counts = torch.tensor([len(c) for c in self.captions])
+        uint8 = ((self.images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        return CaptionDraws(uint8, embeddings, counts, repeats=repeats, seed=seed)
+
     def subset(self, index: Any) -> CaptionedImages:
         """The images at ``index`` (ints or a bool mask) with their captions, names and info."""
         idx = torch.arange(len(self))[torch.as_tensor(index)].reshape(-1).tolist()
@@ -375,6 +383,55 @@ class CaptionedImages(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         n_caps = sum(len(c) for c in self.captions)
         return f"CaptionedImages(n={len(self)}, size={self.size}, captions={n_caps})"
+
+
+class CaptionDraws(torch.utils.data.Dataset):
+    """Training pairs ``(uint8 image (3, S, S), caption embedding (D,))`` with each image stored once.
+
+    Item ``j`` is image ``j mod N`` with one of its captions; a pass over ``N · repeats`` items
+    shows every image ``repeats`` times, each time with a caption drawn once at construction
+    (seeded), so batches are reproducible and a resumed run sees the same pairs. Images weigh the
+    same whatever their number of captions (StackGAN draws one of a picture's captions per visit).
+
+    Args:
+        images:     uint8 ``(N, 3, S, S)``.
+        embeddings: ``(P, D)``: the captions of image 0, then of image 1, … (``counts`` of each).
+        counts:     captions per image, ``(N,)``, each >= 1, summing to P.
+    """
+
+    def __init__(self, images: torch.Tensor, embeddings: torch.Tensor, counts: torch.Tensor, *, repeats: int = 8,
+                 seed: int = 0) -> None:
+        counts = torch.as_tensor(counts, dtype=torch.long)
+        if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(counts):
+            raise ValueError(f"need uint8 images (N, 3, S, S) and one count per image, got {tuple(images.shape)} "
+                             f"{images.dtype} and {len(counts)} counts")
+        if counts.min() < 1 or int(counts.sum()) != len(embeddings) or embeddings.ndim != 2:
+            raise ValueError(f"counts (sum {int(counts.sum())}, min {int(counts.min())}) must be >= 1 and match the "
+                             f"{len(embeddings)} embedding rows")
+        if int(repeats) < 1:
+            raise ValueError(f"repeats must be >= 1, got {repeats}")
+        self.images, self.embeddings, self.repeats = images, embeddings.float().contiguous(), int(repeats)
+        start = torch.cumsum(counts, 0) - counts
+        draws = torch.randint(0, 2**31 - 1, (self.repeats, len(counts)), generator=torch.Generator().manual_seed(seed))
+        self.rows = start + draws % counts                     # (repeats, N): the caption row of each visit
+
+    def __len__(self) -> int:
+        return len(self.images) * self.repeats
+
+    def _fetch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(self)):
+            raise IndexError(f"index out of range for {len(self)} items")
+        visit, image = index // len(self.images), index % len(self.images)
+        return self.images[image], self.embeddings[self.rows[visit, image]]
+
+    def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, embeddings = self._fetch(torch.tensor([int(j)]))
+        return images[0], embeddings[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[self[j] for j in indices]`` with two indexing operations (the DataLoader's batched fetch)."""
+        images, embeddings = self._fetch(torch.as_tensor(list(indices), dtype=torch.long))
+        return list(zip(images, embeddings))
 
 
 def _csv_rows(path: Path) -> list[tuple[int, str, list[str]]]:

@@ -19,9 +19,10 @@ Stage-I against Stage-II), each next to the value real images get.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
@@ -31,14 +32,17 @@ from multigan.core.trainer import add_run_arguments
 from .encoder import DEFAULT_ENCODER
 from .evaluate import evaluate_model, format_metrics
 
-__all__ = ["train", "shapes_dataset", "caption_embeddings", "evaluate_model", "format_metrics", "cli", "demo",
-           "DEMO_CAPTIONS"]
+__all__ = ["train", "shapes_dataset", "caption_embeddings", "cached_embeddings", "emoji_dataset", "DATASETS",
+           "evaluate_model", "format_metrics", "cli", "demo", "DEMO_CAPTIONS"]
 
 #: captions of the demo grid: seen pairs and held-out (colour, shape) pairs
 DEMO_CAPTIONS = ("a small red circle on the left", "a large blue triangle at the top",
                  "a green square in the middle", "a large yellow circle at the bottom",
                  "a red triangle on the right", "a small green circle at the top",
                  "a blue square on the left", "a purple circle in the middle")
+
+#: training data of ``train(data=...)`` and ``--data``
+DATASETS = ("shapes", "emoji")
 
 _CHUNK = 2048        # examples rendered per CaptionedShapes call (bounds the float32 intermediate)
 
@@ -71,17 +75,27 @@ def shapes_dataset(n: int, image_size: int, seed: int, embeddings: torch.Tensor)
 
 def caption_embeddings(out: str | Path, n: int, seed: int,
                        encoder: Any = DEFAULT_ENCODER) -> tuple[torch.Tensor, str, Optional[str]]:
-    """Embeddings of the ``n`` training captions, cached in ``out/data/``.
+    """Embeddings of the ``n`` training captions of captioned shapes, cached in ``out/data/``.
 
     Returns ``(embeddings, encoder name, encoder fingerprint or None)``.
 
     ``encoder``: an encoder name (loaded only when the cache misses) or an encoder object with
     ``name``, ``dim`` and ``encode``.
     """
+    file = Path(out) / "data" / f"shapes-train-n{n}-seed{seed}-embeddings.safetensors"
+    return cached_embeddings(file, lambda: _shape_captions(n, seed), encoder, {"n": str(n), "seed": str(seed)})
+
+
+def cached_embeddings(file: Path, captions: Callable[[], list[str]], encoder: Any = DEFAULT_ENCODER,
+                      metadata: Optional[dict[str, str]] = None) -> tuple[torch.Tensor, str, Optional[str]]:
+    """Embeddings of ``captions()`` (called only when the cache misses), cached in ``file`` by encoder.
+
+    Returns ``(embeddings, encoder name, encoder fingerprint or None)``; a cache made by another
+    encoder (name, or fingerprint when both are known) is recomputed.
+    """
     from safetensors.torch import load_file, safe_open, save_file
 
     name = encoder if isinstance(encoder, str) else str(encoder.name)
-    file = Path(out) / "data" / f"shapes-train-n{n}-seed{seed}-embeddings.safetensors"
     if file.is_file():
         with safe_open(str(file), "pt") as fh:
             meta = fh.metadata() or {}
@@ -92,14 +106,30 @@ def caption_embeddings(out: str | Path, n: int, seed: int,
     if isinstance(encoder, str):
         from .encoder import TextEncoder
         encoder = TextEncoder(encoder)
-    embeddings = torch.as_tensor(encoder.encode(_shape_captions(n, seed))).float().contiguous()
+    embeddings = torch.as_tensor(encoder.encode(captions())).float().contiguous()
     fingerprint = getattr(encoder, "fingerprint", None)
     from multigan.core.atomic import atomic_file
     file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(file) as tmp:
-        save_file({"embeddings": embeddings}, str(tmp), metadata={"encoder": name, "fingerprint": fingerprint or "",
-                                                                   "n": str(n), "seed": str(seed)})
+        save_file({"embeddings": embeddings}, str(tmp),
+                  metadata={"encoder": name, "fingerprint": fingerprint or "", **(metadata or {})})
     return embeddings, name, fingerprint
+
+
+def emoji_dataset(out: str | Path, size: int, *, encoder: Any = DEFAULT_ENCODER, repeats: int = 8, seed: int = 0,
+                  path: Optional[str | Path] = None) -> tuple[Any, str, Optional[str]]:
+    """The emoji train split as :class:`~multigan.text2image.data.CaptionDraws` at ``size`` px (every
+    caption kind; embeddings cached in ``out/data/``). Returns ``(dataset, encoder name, fingerprint)``."""
+    from .data import emoji_set
+
+    data = emoji_set("train", size, path=path)
+    captions, _ = data.flat_captions()
+    digest = hashlib.sha256("\n".join(captions).encode()).hexdigest()[:12]
+    file = Path(out) / "data" / f"emoji-train-{digest}-embeddings.safetensors"
+    embeddings, name, fingerprint = cached_embeddings(file, lambda: captions, encoder, {"captions": digest})
+    if len(embeddings) != len(captions):
+        raise ValueError(f"{file} holds {len(embeddings)} embeddings for {len(captions)} captions; delete it")
+    return data.training_set(embeddings, repeats=repeats, seed=seed), name, fingerprint
 
 
 def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu-64", steps_stage1: int = 3000,
@@ -107,8 +137,11 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
           precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
           checkpoint_every: int = 500, resume: bool = False, overwrite: bool = False, encoder: Any = DEFAULT_ENCODER,
           kl_weight: Optional[float] = None, gan_int: Optional[bool] = None, progress: bool = True,
-          time_limit: Optional[float | str] = None, command: str = "") -> Path:
-    """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"`` on captioned shapes.
+          time_limit: Optional[float | str] = None, command: str = "", data: str = "shapes", repeats: int = 8) -> Path:
+    """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"``.
+
+    ``data``: ``"shapes"`` (``n_train`` captioned shapes) or ``"emoji"`` (the emoji train split,
+    each picture ``repeats`` times per pass with one of its captions, see :func:`emoji_dataset`).
 
     Writes ``out/final/`` (EMA generator, fp16, ``save_pretrained`` format, with ``training.json``);
     StackGAN's stages keep their checkpoints in ``out/stage1/`` and ``out/stage2/``, GAN-CLS in
@@ -135,18 +168,32 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         overrides["kl_weight"] = float(kl_weight)
     if gan_int is not None:
         overrides["interpolate"] = bool(gan_int)
+    if data not in DATASETS:
+        raise ValueError(f"unknown training data {data!r}; choose from {DATASETS}")
     out = Path(out)
-    embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
+    if data == "shapes":
+        embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
+        text_dim, examples = int(embeddings.shape[1]), int(n_train)
+        description = f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)"
+    else:
+        first, encoder_name, fingerprint = emoji_dataset(out, 64, encoder=encoder, repeats=repeats, seed=seed)
+        text_dim, examples = int(first.embeddings.shape[1]), len(first.images)
+        description = (f"emoji train split ({examples} Noto Color Emoji, every caption kind; {repeats} visits per "
+                       "pass, one caption each; held-out compositions and val excluded)")
     torch.manual_seed(seed)
-    net = build_model(model, preset, text_dim=int(embeddings.shape[1]), text_encoder=encoder_name,
+    net = build_model(model, preset, text_dim=text_dim, text_encoder=encoder_name,
                       text_encoder_fingerprint=fingerprint, **overrides)
     base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": device, "precision": precision,
             "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
             "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
             "tensorboard": False}
 
-    def data():                              # at the stage's image size
-        return shapes_dataset(int(n_train), net.image_size, seed, embeddings)
+    def dataset():                           # at the stage's image size
+        if data == "shapes":
+            return shapes_dataset(int(n_train), net.image_size, seed, embeddings)
+        if net.image_size == 64:
+            return first
+        return emoji_dataset(out, net.image_size, encoder=encoder, repeats=repeats, seed=seed)[0]
 
     def averaged_stage1(trainer):            # Stage-II builds on the averaged Stage-I
         if trainer.ema is not None:
@@ -155,19 +202,19 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     if model == "stackgan":
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
-        stages = [Stage("stage1", data, {**base, "steps": int(steps_stage1)}, folder="stage1",
+        stages = [Stage("stage1", dataset, {**base, "steps": int(steps_stage1)}, folder="stage1",
                         before=lambda: net.set_stage(1), after=averaged_stage1)]
         if steps_stage2:
-            stages.append(Stage("stage2", data, {**base, "steps": int(steps_stage2),
+            stages.append(Stage("stage2", dataset, {**base, "steps": int(steps_stage2),
                                                  "ema_start": int(steps_stage2) // 2},
                                 folder="stage2", before=lambda: net.set_stage(2)))
     else:
-        stages = [Stage("stage1", data, {**base, "steps": int(steps_stage1)})]
+        stages = [Stage("stage1", dataset, {**base, "steps": int(steps_stage1)})]
     run = run_stages(net, stages, out, resume=resume, overwrite=overwrite, time_limit=time_limit, command=command)
     return run.export(components=["generator"], model=model, preset=preset, overrides=overrides,
                       stage=getattr(net, "stage", 1), steps=run.steps,
-                      data=f"CaptionedShapes train split (n={n_train}, seed={seed}; held-out pairs excluded)",
-                      examples=int(n_train), text_encoder=encoder_name, text_encoder_fingerprint=fingerprint)
+                      data=description, dataset=data, examples=examples, text_encoder=encoder_name,
+                      text_encoder_fingerprint=fingerprint)
 
 
 # -- evaluation ------------------------------------------------------------------------------------
@@ -191,7 +238,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--steps-stage1", type=int, default=3000, help="iterations of Stage-I (GAN-CLS: all)")
         p.add_argument("--steps-stage2", type=int, default=2000, help="iterations of Stage-II (StackGAN; 0: skip)")
         p.add_argument("--batch-size", type=int, default=64)
-        p.add_argument("--n-train", type=int, default=6000, help="captioned shapes to train on")
+        p.add_argument("--data", default="shapes", choices=DATASETS, help="training pictures and captions")
+        p.add_argument("--n-train", type=int, default=6000, help="captioned shapes to train on (--data shapes)")
+        p.add_argument("--repeats", type=int, default=8,
+                       help="--data emoji: visits of each picture per pass, each with one of its captions")
         p.add_argument("--encoder", default=DEFAULT_ENCODER, help="text encoder package name or model folder")
         p.add_argument("--kl-weight", type=float, default=None,
                        help="StackGAN: weight of the conditioning-augmentation KL term (default: the preset's 2.0)")
@@ -226,7 +276,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
                       seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
                       overwrite=args.overwrite,
                       encoder=args.encoder, kl_weight=args.kl_weight, gan_int=args.gan_int,
-                      time_limit=args.time_limit, command="multigan train text2image " + " ".join(argv))
+                      time_limit=args.time_limit, data=args.data, repeats=args.repeats,
+                      command="multigan train text2image " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import TextImageGAN

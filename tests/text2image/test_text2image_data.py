@@ -229,3 +229,28 @@ def test_icon_captions_keep_acronyms():
                                                        "a picture of a TV unit",
                                                        "an icon of a TV unit, living room furniture"]
     assert icon_captions("Bed 140x190", "Bedroom")[0] == "a bed 140x190"
+
+
+def test_caption_draws_visit_every_image_with_its_own_captions():
+    images = torch.arange(3 * 3 * 4 * 4, dtype=torch.float32).reshape(3, 3, 4, 4) % 255 / 127.5 - 1
+    data = CaptionedImages(images, [["a", "b"], ["c"], ["d", "e", "f"]])
+    emb = torch.arange(6, dtype=torch.float32)[:, None].repeat(1, 2)          # row p of caption p
+    draws = data.training_set(emb, repeats=50, seed=1)
+    assert len(draws) == 150
+    owner = {0: 0, 1: 0, 2: 1, 3: 2, 4: 2, 5: 2}                               # caption row -> image
+    seen = {0: set(), 1: set(), 2: set()}
+    for j in range(len(draws)):
+        image, e = draws[j]
+        assert image.dtype == torch.uint8 and torch.equal(image, draws.images[j % 3])
+        assert owner[int(e[0])] == j % 3
+        seen[j % 3].add(int(e[0]))
+    assert seen == {0: {0, 1}, 1: {2}, 2: {3, 4, 5}}                           # every caption is drawn
+    batch = draws.__getitems__([5, 0, 149])
+    assert all(torch.equal(b[1], draws[j][1]) for b, j in zip(batch, [5, 0, 149]))
+    again = data.training_set(emb, repeats=50, seed=1)
+    assert torch.equal(again.rows, draws.rows) and not torch.equal(data.training_set(emb, repeats=50, seed=2).rows,
+                                                                    draws.rows)
+    with pytest.raises(IndexError):
+        draws[150]
+    with pytest.raises(ValueError, match="match"):
+        data.training_set(emb[:5])

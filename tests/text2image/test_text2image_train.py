@@ -133,3 +133,19 @@ def test_time_limit_exports_the_stage_reached_and_resume_trains_both(tmp_path):
     info = json.loads((final / "training.json").read_text())
     assert info["steps"] == {"stage1": 2, "stage2": 2} and info["stage"] == 2
     assert info["stopped_by_time_limit"] is False and info["commands"] == ["first", "second"]
+
+
+def test_gan_cls_trains_on_the_emoji_set(tmp_path):
+    from multigan.text2image.data import emoji_set
+
+    kw = {k: v for k, v in FAST.items() if k != "n_train"}
+    final = t2i_train.train(tmp_path, model="gan-cls", preset=CLS_TINY, steps_stage1=2, steps_stage2=0, data="emoji",
+                            repeats=2, encoder=WordEncoder(), **kw)
+    info = json.loads((final / "training.json").read_text())
+    train = emoji_set("train")
+    assert info["dataset"] == "emoji" and info["examples"] == len(train) and info["steps"] == {"stage1": 2}
+    cache, = (tmp_path / "data").glob("emoji-train-*-embeddings.safetensors")
+    from safetensors.torch import load_file
+    assert load_file(str(cache))["embeddings"].shape == (sum(map(len, train.captions)), 16)
+    with pytest.raises(ValueError, match="unknown training data"):
+        t2i_train.train(tmp_path / "x", data="birds")
