@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 
 from . import checkpoint as ckpt
+from .options import grouped, write_options
 from .trainer import Trainer, TrainerConfig, parse_duration, prepare_run_folder
 
 __all__ = ["Stage", "Run", "run_stages"]
@@ -73,6 +75,7 @@ class Run:
     seconds: float                       # this command's training seconds, all stages
     steps: dict[str, int] = field(default_factory=dict)      # iterations reached per stage
     stopped_by_time_limit: bool = False
+    options: Optional[dict[str, Any]] = None                 # the modality's options, grouped (options.json)
 
     @contextlib.contextmanager
     def averaged(self, module: str = "generator") -> Iterator[Any]:
@@ -83,8 +86,9 @@ class Run:
 
     def info(self, **fields: Any) -> dict[str, Any]:
         """``training.json``'s content: :meth:`Trainer.run_info` plus ``fields``."""
+        extra = {"options": self.options} if self.options is not None else {}
         return self.trainer.run_info(self.command, self.history, self.seconds,
-                                     **{"stopped_by_time_limit": self.stopped_by_time_limit, **fields})
+                                     **{"stopped_by_time_limit": self.stopped_by_time_limit, **extra, **fields})
 
     def export(self, *, components: Optional[list[str]] = None, dtype: torch.dtype = torch.float16,
                **fields: Any) -> Path:
@@ -103,7 +107,7 @@ def _has_checkpoint(folder: Path) -> bool:
 
 def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool = False, overwrite: bool = False,
                init_from: Optional[str] = None, time_limit: Optional[float | str] = None,
-               command: str = "") -> Run:
+               command: str = "", options: Any = None) -> Run:
     """Train ``model`` through ``stages`` in the run folder ``out`` and return the :class:`Run`.
 
     ``resume`` goes on from the newest checkpoints (``FileNotFoundError`` when there is none and no
@@ -111,6 +115,8 @@ def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool
     model) starts the first stage from its weights when there is nothing to resume; ``time_limit``
     (seconds or ``"2h30m"``) covers all stages: the stage running when it is spent checkpoints and
     stops, later stages wait for ``resume``. ``command`` joins the run's lineage (default: ``sys.argv``).
+    ``options`` (the modality's :class:`~multigan.core.options.RunOptions`) are written to
+    ``out/options.json`` (``--config`` reads it back) and into ``training.json``.
     """
     if not stages:
         raise ValueError("a run needs at least one stage")
@@ -124,6 +130,8 @@ def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool
         raise FileNotFoundError(f"nothing to resume: no checkpoint in {where} (check --out, or drop --resume "
                                 "to start a new run)")
     last_started = max((k for k, s in enumerate(started) if s), default=-1)
+    if options is not None and int(os.environ.get("RANK", "0")) == 0:
+        write_options(options, out)
     clock = time.perf_counter()
     deadline = None if time_limit is None else clock + parse_duration(time_limit)
     trainer: Optional[Trainer] = None
@@ -165,4 +173,5 @@ def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool
         if stage.after is not None and k + 1 < len(stages):
             stage.after(trainer)
     assert trainer is not None and history is not None   # the last stage always trains or is cut by the deadline
-    return Run(model, trainer, out, command, history, seconds, steps, stopped)
+    return Run(model, trainer, out, command, history, seconds, steps, stopped,
+               grouped(options) if options is not None else None)

@@ -253,7 +253,7 @@ def _exported_history(info: dict[str, Any]) -> dict[str, Any]:
 
 #: What a multigan run writes into its folder; ``--overwrite`` removes these and nothing else.
 RUN_ENTRIES = ("checkpoints", "final", "samples", "tensorboard", "metrics.jsonl", "eval.jsonl",
-               "training_options.json", "stage1", "stage2", "encoder_state.pt", "encoder_metrics.jsonl")
+               "training_options.json", "options.json", "stage1", "stage2", "encoder_state.pt", "encoder_metrics.jsonl")
 
 
 def prepare_run_folder(out: str | Path, *, resume: bool, overwrite: bool = False, main_process: bool = True) -> None:

@@ -9,50 +9,68 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
 from multigan.cli import add_seed_argument, chosen_seed, modality_parser
-from multigan.core.trainer import add_run_arguments
+from multigan.core.options import RunOptions, add_options, option, parse_options, resolve_options
 
 from .evaluate import evaluate_model, format_metrics
 
-__all__ = ["train", "evaluate_model", "cli", "demo"]
+__all__ = ["MusicOptions", "train", "evaluate_model", "cli", "demo"]
 
 
-def train(out: str | Path, *, steps: int = 12000, midi_folder: Optional[str] = None, seed: int = 0,
-          device: str = "auto", precision: str = "auto", ema_decay: float = 0.999, log_every: int = 200,
-          checkpoint_every: int = 1000, resume: bool = False, overwrite: bool = False,
-          init_from: Optional[str] = None, time_limit: Optional[float | str] = None,
-          eval_every: Optional[int] = None, eval_size: int = 64, eval_n: int = 200, command: str = "") -> Path:
+@dataclass
+class MusicOptions(RunOptions):
+    """``multigan train music`` options (MidiNet's architecture is fixed: the paper's model)."""
+
+    midi_folder: Optional[str] = option(None, "train on these 4/4 MIDI files instead of the Bach chorales",
+                                        group="data")
+    steps: int = option(12000, "training iterations", group="trainer")
+    ema_decay: Optional[float] = option(0.999, "decay of the generator's moving average (none: off)",
+                                        group="trainer")
+    log_every: int = option(200, "iterations between log lines", group="run")
+    checkpoint_every: int = option(1000, "iterations between checkpoints (and sample snapshots)", group="run")
+    init_from: Optional[str] = option(None, "start from an exported model's weights (a folder or a shipped name) "
+                                      "with fresh optimizers", group="run", metavar="MODEL")
+    eval_every: Optional[int] = option(None, "score 8-bar melodies every N iterations into eval.jsonl", group="run",
+                                       metavar="N")
+    eval_size: int = option(64, "8-bar melodies per --eval-every score", group="run", metavar="N")
+    eval_n: int = option(200, "8-bar melodies scored at the end for training.json's metric table", group="run")
+
+
+def train(out: str | Path, options: Optional[MusicOptions] = None, *, command: str = "", **overrides: Any) -> Path:
     """Train MidiNet with its paper rules through the shared trainer; export the EMA generator.
 
-    The exported ``training.json`` holds the metric table of ``eval_n`` generated 8-bar melodies.
-
-    Writes ``out/checkpoints/`` (resumable), ``out/metrics.jsonl`` and ``out/final/`` (fp16 EMA
-    generator + ``training.json`` with the command, iterations, time and metric table).
+    ``options`` (:class:`MusicOptions`; keyword ``overrides`` by field name, e.g. ``steps=100``)
+    say what to train and how. Writes ``out/options.json``, ``out/checkpoints/`` (resumable),
+    ``out/metrics.jsonl`` and ``out/final/`` (fp16 EMA generator + ``training.json`` with the
+    command, iterations, time and the metric table of ``eval_n`` generated 8-bar melodies).
     ``time_limit`` (seconds or ``"2h30m"``) ends training early with a checkpoint; ``resume`` goes on.
     ``eval_every`` scores ``eval_size`` 8-bar melodies every that many iterations into
     ``out/eval.jsonl`` (:meth:`MidiNet.training_metrics`; training stays bit-identical).
     """
+    o = resolve_options(MusicOptions, options, overrides)
     from multigan.core.recipe import Stage, run_stages
 
     from .data import BarDataset
     from .models import MidiNet
 
-    dataset = BarDataset.from_midi_folder(midi_folder) if midi_folder else BarDataset.bach_chorales()
-    torch.manual_seed(seed)
+    dataset = BarDataset.from_midi_folder(o.midi_folder) if o.midi_folder else BarDataset.bach_chorales()
+    torch.manual_seed(o.seed)
     model = MidiNet()
-    options = {**MidiNet.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
-               "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
-               "snapshot_every": checkpoint_every, "snapshot_size": 8, "eval_every": eval_every, "eval_size": eval_size}
-    run = run_stages(model, [Stage("train", dataset, options)], out, resume=resume, overwrite=overwrite,
-                     init_from=init_from, time_limit=time_limit, command=command)
+    stage = {**MidiNet.trainer_defaults(), "steps": o.steps, "seed": o.seed, "device": o.device,
+             "precision": o.precision, "ema_decay": o.ema_decay, "log_every": o.log_every,
+             "checkpoint_every": o.checkpoint_every, "snapshot_every": o.checkpoint_every, "snapshot_size": 8,
+             "eval_every": o.eval_every, "eval_size": o.eval_size, **o.trainer}
+    run = run_stages(model, [Stage("train", dataset, stage)], out, resume=o.resume, overwrite=o.overwrite,
+                     init_from=o.init_from, time_limit=o.time_limit, command=command, options=o)
     with run.averaged():
-        table = evaluate_model(model, dataset, n=eval_n, seed=seed)
-    return run.export(components=["generator"], data=midi_folder or "bach_chorales (multigan/assets/music)",
+        table = evaluate_model(model, dataset, n=o.eval_n, seed=o.seed)
+    return run.export(components=["generator"], data=o.midi_folder or "bach_chorales (multigan/assets/music)",
                       examples=len(dataset), metrics=table)
 
 
@@ -71,11 +89,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
     p = modality_parser(command, "music")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
-        p.add_argument("--midi-folder", default=None, help="train on these 4/4 MIDI files instead of the Bach set")
-        p.add_argument("--steps", type=int, default=12000)
-        p.add_argument("--eval-n", type=int, default=200,
-                       help="8-bar melodies scored at the end for training.json's metric table")
-        add_run_arguments(p, "8-bar melodies", init_from=True)
+        add_options(p, MusicOptions)
     elif command == "sample":
         p.add_argument("--chords", required=True, help='chord symbols, one per bar, e.g. "C G Am F"')
         p.add_argument("--out", required=True, help="MIDI file to write (.mid)")
@@ -100,11 +114,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|sample|eval music``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, steps=args.steps, midi_folder=args.midi_folder, seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume, overwrite=args.overwrite,
-                      init_from=args.init_from, time_limit=args.time_limit,
-                      eval_every=args.eval_every, eval_size=args.eval_size, eval_n=args.eval_n,
-                      command="multigan train music " + " ".join(argv))
+        final = train(args.out, parse_options(MusicOptions, args), command="multigan train music " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import MidiNet

@@ -46,6 +46,9 @@ def test_train_on_a_midi_folder(tmp_path):
     assert row["step"] == 2 and 0 <= row["chord_tone_ratio"] <= 1 and row["empty_bar_rate"] >= 0
     assert info["trainer"]["eval_every"] == 2 and info["trainer"]["eval_size"] == 4 and info["eval"] == row
     assert MidiNet.from_pretrained(tmp_path / "run" / "final").config["latent_dim"] == 100
+    saved = json.loads((tmp_path / "run" / "options.json").read_text())   # the options, grouped, for --config
+    assert saved["data"]["midi_folder"] == str(tmp_path / "midi") and saved["trainer"]["steps"] == 2
+    assert info["options"] == saved
     assert main(["train", "music", "--midi-folder", str(tmp_path / "midi"), "--out", str(tmp_path / "cut"),
                  "--steps", "3", "--device", "cpu", "--time-limit", "0.000001", "--eval-n", "2"]) == 0
     info = json.loads((tmp_path / "cut" / "final" / "training.json").read_text())
