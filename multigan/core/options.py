@@ -32,7 +32,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar, Union
 
-__all__ = ["option", "RunOptions", "add_options", "parse_options", "resolve_options", "grouped", "write_options",
+__all__ = ["option", "common", "COMMON", "RunOptions", "add_options", "parse_options", "resolve_options", "grouped", "write_options",
            "GROUPS"]
 
 #: option groups, in the order ``options.json`` and ``--help`` list them
@@ -62,6 +62,32 @@ def option(default: Any, help: str, *, group: str = "model", choices: Optional[t
 def _parse_duration(text: Any) -> float:
     from .trainer import parse_duration
     return parse_duration(text)
+
+
+#: options several modalities share: ``name: (help, group, metavar)``; declare them with :func:`common`
+COMMON: dict[str, tuple[str, str, Optional[str]]] = {
+    "steps": ("training iterations", "trainer", None),
+    "batch_size": ("examples per batch", "trainer", None),
+    "ema_decay": ("decay of the generator's moving average, which is what gets exported (none: off)", "trainer",
+                  None),
+    "lr_g": ("generator's Adam learning rate (none: the paper's)", "trainer", None),
+    "lr_d": ("discriminator's Adam learning rate (none: the paper's)", "trainer", None),
+    "n_critic": ("discriminator steps per generator step (none: the paper's)", "trainer", None),
+    "log_every": ("iterations between log lines", "run", "N"),
+    "checkpoint_every": ("iterations between checkpoints (and sample snapshots)", "run", "N"),
+    "init_from": ("start from an exported model's weights (a folder or a shipped name) with fresh optimizers, "
+                  "counting iterations on from it; built with the same options", "run", "MODEL"),
+    "eval_every": ("score the averaged generator every N iterations into eval.jsonl (training stays "
+                   "bit-identical)", "run", "N"),
+    "eval_size": ("samples per --eval-every score", "run", "N"),
+    "eval_n": ("samples scored at the end for training.json's metric table", "run", "N"),
+}
+
+
+def common(name: str, default: Any, help: Optional[str] = None) -> Any:
+    """The field of a shared option (:data:`COMMON`) with this modality's default (and help, if given)."""
+    text, group, metavar = COMMON[name]
+    return option(default, help or text, group=group, metavar=metavar)
 
 
 @dataclasses.dataclass

@@ -16,11 +16,11 @@ from typing import Any, Optional, Sequence
 import torch
 
 from multigan.cli import add_seed_argument, chosen_seed, modality_parser
-from multigan.core.options import RunOptions, add_options, option, parse_options, resolve_options
+from multigan.core.options import RunOptions, add_options, common, option, parse_options, resolve_options
 
 from .evaluate import evaluate_model, format_metrics
 
-__all__ = ["MusicOptions", "train", "evaluate_model", "cli", "demo"]
+__all__ = ["MusicOptions", "train", "train_options", "evaluate_model", "cli", "demo"]
 
 
 @dataclass
@@ -29,17 +29,14 @@ class MusicOptions(RunOptions):
 
     midi_folder: Optional[str] = option(None, "train on these 4/4 MIDI files instead of the Bach chorales",
                                         group="data")
-    steps: int = option(12000, "training iterations", group="trainer")
-    ema_decay: Optional[float] = option(0.999, "decay of the generator's moving average (none: off)",
-                                        group="trainer")
-    log_every: int = option(200, "iterations between log lines", group="run")
-    checkpoint_every: int = option(1000, "iterations between checkpoints (and sample snapshots)", group="run")
-    init_from: Optional[str] = option(None, "start from an exported model's weights (a folder or a shipped name) "
-                                      "with fresh optimizers", group="run", metavar="MODEL")
-    eval_every: Optional[int] = option(None, "score 8-bar melodies every N iterations into eval.jsonl", group="run",
-                                       metavar="N")
-    eval_size: int = option(64, "8-bar melodies per --eval-every score", group="run", metavar="N")
-    eval_n: int = option(200, "8-bar melodies scored at the end for training.json's metric table", group="run")
+    steps: int = common("steps", 12000)
+    ema_decay: Optional[float] = common("ema_decay", 0.999)
+    log_every: int = common("log_every", 200)
+    checkpoint_every: int = common("checkpoint_every", 1000)
+    init_from: Optional[str] = common("init_from", None)
+    eval_every: Optional[int] = common("eval_every", None)
+    eval_size: int = common("eval_size", 64, "8-bar melodies per --eval-every score")
+    eval_n: int = common("eval_n", 200, "8-bar melodies scored at the end for training.json's metric table")
 
 
 def train(out: str | Path, options: Optional[MusicOptions] = None, *, command: str = "", **overrides: Any) -> Path:
@@ -83,6 +80,11 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     song = model.generate(["C", "G", "Am", "F", "C", "G", "F", "C"], seed=seed)
     return [song.write_midi(out_dir / "melody.mid"), song.write_audio(out_dir / "melody.wav"),
             song.plot(out_dir / "roll.png")]
+
+
+def train_options(argv: Sequence[str]) -> MusicOptions:
+    """The :class:`MusicOptions` of a ``multigan train music`` command line (``--out`` aside)."""
+    return parse_options(MusicOptions, _parser("train").parse_args(list(argv)))
 
 
 def _parser(command: str) -> argparse.ArgumentParser:

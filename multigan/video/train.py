@@ -10,17 +10,18 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
 from multigan.cli import add_count_arguments, add_seed_argument, checked_count, chosen_seed, modality_parser
-from multigan.core.trainer import add_run_arguments
+from multigan.core.options import RunOptions, add_options, common, option, parse_options, resolve_options
 
 from .evaluate import evaluate_model, format_metrics
 
-__all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
+__all__ = ["VideoOptions", "train", "train_options", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
 DATASETS = ("moving-mnist", "footage")
@@ -37,19 +38,36 @@ def training_dataset(folder: Optional[str], frames: int, size: int, channels: in
     return MovingMNIST("train", frames=frames, size=size)
 
 
-def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32", folder: Optional[str] = None,
-          batch_size: int = 16, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
-          n_critic: Optional[int] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
-          ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          overwrite: bool = False,
-          init_from: Optional[str] = None,
-          time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
-          eval_size: int = 64, dataset: str = "moving-mnist",
-          command: str = "") -> Path:
+@dataclass
+class VideoOptions(RunOptions):
+    """``multigan train video`` options."""
+
+    preset: str | dict = option("cpu-32", "architecture: cpu-32, cpu-64 or paper-128 (a dict of DVDGAN arguments "
+                                "from Python or --config)")
+    folder: Optional[str] = option(None, "train on root/<class>/*.mp4|avi|webm|gif instead (no evaluation)",
+                                   group="data")
+    dataset: str = option("moving-mnist", "built-in data without --folder: Moving MNIST, or real footage "
+                          "(opencv-doc clips, RGB)", group="data", choices=DATASETS)
+    steps: int = common("steps", 20000)
+    batch_size: int = common("batch_size", 16)
+    lr_g: Optional[float] = common("lr_g", None, "G's Adam learning rate (none: 1e-4)")
+    lr_d: Optional[float] = common("lr_d", None, "D's Adam learning rate (none: 5e-4)")
+    n_critic: Optional[int] = common("n_critic", None, "D steps per G step (none: 2)")
+    ema_decay: Optional[float] = common("ema_decay", 0.999)
+    log_every: int = common("log_every", 100)
+    checkpoint_every: int = common("checkpoint_every", 500)
+    init_from: Optional[str] = common("init_from", None)
+    eval_every: Optional[int] = common("eval_every", None)
+    eval_size: int = common("eval_size", 64, "clips per --eval-every score")
+    eval_n: int = common("eval_n", 200, "clips scored at the end for training.json's metric table (0: none)")
+
+
+def train(out: str | Path, options: Optional[VideoOptions] = None, *, command: str = "", **overrides: Any) -> Path:
     """Train DVD-GAN (hinge loss, dual discriminators) through the shared trainer; export the EMA generator.
 
-    ``preset``: a name from :data:`~multigan.video.models.PRESETS` or a dict of ``DVDGAN`` arguments.
-    ``dataset``: the built-in ``"moving-mnist"`` (greyscale digits) or ``"footage"``
+    ``options`` (:class:`VideoOptions`; keyword ``overrides`` by field name). ``preset``: a name
+    from :data:`~multigan.video.models.PRESETS` or a dict of ``DVDGAN`` arguments. ``dataset``: the
+    built-in ``"moving-mnist"`` (greyscale digits) or ``"footage"``
     (:class:`~multigan.video.data.Footage`, real RGB clips); both are evaluated at the end
     (:func:`evaluate_model`). ``folder`` trains on your own videos instead (no evaluation).
     ``lr_g``, ``lr_d``, ``n_critic`` (D steps per G step): ``None`` keeps
@@ -59,35 +77,34 @@ def train(out: str | Path, *, steps: int = 20000, preset: str | dict = "cpu-32",
     ``eval_size`` clips from the EMA generator every that many iterations into ``out/eval.jsonl``
     (:meth:`DVDGAN.training_metrics`; training stays bit-identical); ``eval_n`` clips are scored at the end.
     """
+    o = resolve_options(VideoOptions, options, overrides)
     from multigan.core.recipe import Stage, run_stages
 
     from .models import DVDGAN, PRESETS
 
-    if not isinstance(preset, dict) and preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}, or pass folder")
-    arch = dict(preset) if isinstance(preset, dict) else dict(PRESETS[preset])
-    source = folder or ("Footage (multigan/assets/video/footage)" if dataset == "footage"
-                        else "Moving MNIST (multigan/assets/video)")
-    channels = arch.get("channels", 1 if folder is None and dataset == "moving-mnist" else 3)
-    dataset = training_dataset(folder, arch["frames"], arch["size"], channels, dataset)
+    if not isinstance(o.preset, dict) and o.preset not in PRESETS:
+        raise ValueError(f"unknown preset {o.preset!r}; choose from {sorted(PRESETS)}")
+    arch = dict(o.preset) if isinstance(o.preset, dict) else dict(PRESETS[o.preset])
+    source = o.folder or ("Footage (multigan/assets/video/footage)" if o.dataset == "footage"
+                          else "Moving MNIST (multigan/assets/video)")
+    channels = arch.get("channels", 1 if o.folder is None and o.dataset == "moving-mnist" else 3)
+    dataset = training_dataset(o.folder, arch["frames"], arch["size"], channels, o.dataset)
     arch["channels"] = channels
-    torch.manual_seed(seed)
+    torch.manual_seed(o.seed)
     model = DVDGAN(**arch, classes=[str(c) for c in dataset.classes])
-    overrides = {k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d), ("n_critic", n_critic)) if v is not None}
-    options = {**DVDGAN.trainer_defaults(), **overrides, "steps": steps, "seed": seed, "device": device,
-               "precision": precision, "ema_decay": ema_decay, "log_every": log_every,
-               "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every, "snapshot_size": 8,
-               "batch_size": batch_size, "eval_every": eval_every, "eval_size": eval_size}
-    run = run_stages(model, [Stage("train", dataset, options)], out, resume=resume, overwrite=overwrite,
-                     init_from=init_from, time_limit=time_limit, command=command)
+    rules = {k: v for k, v in (("lr_g", o.lr_g), ("lr_d", o.lr_d), ("n_critic", o.n_critic)) if v is not None}
+    stage = {**DVDGAN.trainer_defaults(), **rules, "steps": o.steps, "seed": o.seed, "device": o.device,
+             "precision": o.precision, "ema_decay": o.ema_decay, "log_every": o.log_every,
+             "checkpoint_every": o.checkpoint_every, "snapshot_every": o.checkpoint_every, "snapshot_size": 8,
+             "batch_size": o.batch_size, "eval_every": o.eval_every, "eval_size": o.eval_size, **o.trainer}
+    run = run_stages(model, [Stage("train", dataset, stage)], out, resume=o.resume, overwrite=o.overwrite,
+                     init_from=o.init_from, time_limit=o.time_limit, command=command, options=o)
     table = None
-    if folder is None and eval_n:
+    if o.folder is None and o.eval_n:
         with run.averaged():
-            table = evaluate_model(model.cpu(), n=eval_n, seed=seed)
+            table = evaluate_model(model.cpu(), n=o.eval_n, seed=o.seed)
         model.to(run.trainer.device)
-    return run.export(components=["generator"], preset=preset, data=source, examples=len(dataset), metrics=table)
+    return run.export(components=["generator"], preset=o.preset, data=source, examples=len(dataset), metrics=table)
 
 
 def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
@@ -101,22 +118,16 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     return [*clip.write_video(out_dir / "clip.mp4", fps=8), *grid.write_video(out_dir / "grid.gif", fps=8, grid=True)]
 
 
+def train_options(argv: Sequence[str]) -> VideoOptions:
+    """The :class:`VideoOptions` of a ``multigan train video`` command line (``--out`` aside)."""
+    return parse_options(VideoOptions, _parser("train").parse_args(list(argv)))
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     p = modality_parser(command, "video")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
-        p.add_argument("--folder", default=None, help="train on root/<class>/*.mp4|avi|webm|gif instead")
-        p.add_argument("--dataset", default="moving-mnist", choices=DATASETS,
-                       help="built-in data without --folder: Moving MNIST, or real footage (opencv-doc clips, RGB)")
-        p.add_argument("--preset", default="cpu-32", help="cpu-32, cpu-64 or paper-128")
-        p.add_argument("--steps", type=int, default=20000)
-        p.add_argument("--batch-size", type=int, default=16)
-        p.add_argument("--lr-g", type=float, default=None, help="G's Adam lr (default 1e-4)")
-        p.add_argument("--lr-d", type=float, default=None, help="D's Adam lr (default 5e-4)")
-        p.add_argument("--n-critic", type=int, default=None, help="D steps per G step (default 2)")
-        p.add_argument("--ema-decay", type=float, default=0.999, help="EMA of G's weights (the exported G)")
-        p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
-        add_run_arguments(p, "clips", init_from=True)
+        add_options(p, VideoOptions)
     elif command == "sample":
         p.add_argument("--out", required=True, help="video file (.mp4 .webm .gif .mkv); {i} for one file per clip")
         p.add_argument("--label", default=None, help="class (a digit for Moving MNIST)")
@@ -146,14 +157,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|sample|eval video``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, batch_size=args.batch_size,
-                      lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic, ema_decay=args.ema_decay,
-                      seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      overwrite=args.overwrite,
-                      init_from=args.init_from,
-                      checkpoint_every=args.checkpoint_every, time_limit=args.time_limit, dataset=args.dataset,
-                      eval_every=args.eval_every, eval_size=args.eval_size,
-                      command="multigan train video " + " ".join(argv))
+        final = train(args.out, parse_options(VideoOptions, args), command="multigan train video " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import DVDGAN
