@@ -21,18 +21,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 
 from multigan.cli import add_count_arguments, add_seed_argument, checked_count, chosen_seed, modality_parser
-from multigan.core.trainer import add_run_arguments
+from multigan.core.options import RunOptions, add_options, common, option, parse_options, resolve_options
 
 from .encoder import DEFAULT_ENCODER
 from .evaluate import evaluate_model, format_metrics
 
-__all__ = ["train", "shapes_dataset", "caption_embeddings", "cached_embeddings", "emoji_dataset", "DATASETS",
+__all__ = ["TextImageOptions", "train", "train_options", "shapes_dataset", "caption_embeddings", "cached_embeddings", "emoji_dataset", "DATASETS",
            "evaluate_model", "format_metrics", "cli", "demo", "DEMO_CAPTIONS"]
 
 #: captions of the demo grid: seen pairs and held-out (colour, shape) pairs
@@ -132,16 +133,39 @@ def emoji_dataset(out: str | Path, size: int, *, encoder: Any = DEFAULT_ENCODER,
     return data.training_set(embeddings, repeats=repeats, seed=seed), name, fingerprint
 
 
-def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu-64", steps_stage1: int = 3000,
-          steps_stage2: int = 2000, batch_size: int = 64, n_train: int = 6000, seed: int = 0, device: str = "auto",
-          precision: str = "auto", ema_decay: Optional[float] = 0.999, log_every: int = 100,
-          checkpoint_every: int = 500, resume: bool = False, overwrite: bool = False, encoder: Any = DEFAULT_ENCODER,
-          kl_weight: Optional[float] = None, gan_int: Optional[bool] = None, progress: bool = True,
-          time_limit: Optional[float | str] = None, command: str = "", data: str = "shapes", repeats: int = 8) -> Path:
+@dataclass
+class TextImageOptions(RunOptions):
+    """``multigan train text2image`` options."""
+
+    model: str = option("stackgan", "stackgan (Stage-I, then Stage-II) or gan-cls", choices=("stackgan", "gan-cls"))
+    preset: str | dict = option("cpu-64", "architecture: cpu-64 or paper (a dict of the model's arguments from "
+                                "Python or --config)")
+    kl_weight: Optional[float] = option(None, "StackGAN: weight of the conditioning-augmentation KL term "
+                                        "(none: the preset's 2.0)")
+    gan_int: Optional[bool] = option(None, "GAN-INT generator term on interpolated captions (none: on for gan-cls, "
+                                     "off for stackgan)")
+    encoder: str = option(DEFAULT_ENCODER, "text encoder package name or model folder (an encoder object from "
+                          "Python)", group="data")
+    data: str = option("shapes", "training pictures and captions", group="data", choices=DATASETS)
+    n_train: int = option(6000, "captioned shapes to train on (--data shapes)", group="data")
+    repeats: int = option(8, "--data emoji: visits of each picture per pass, each with one of its captions",
+                          group="data")
+    steps_stage1: int = option(3000, "iterations of Stage-I (GAN-CLS: all)", group="trainer")
+    steps_stage2: int = option(2000, "iterations of Stage-II (StackGAN; 0: skip)", group="trainer")
+    batch_size: int = common("batch_size", 64)
+    ema_decay: Optional[float] = common("ema_decay", 0.999)
+    log_every: int = common("log_every", 100)
+    checkpoint_every: int = common("checkpoint_every", 500)
+    progress: bool = option(True, "progress bar", group="run")
+
+
+def train(out: str | Path, options: Optional[TextImageOptions] = None, *, command: str = "",
+          **overrides: Any) -> Path:
     """Train ``"stackgan"`` (Stage-I, then Stage-II with Stage-I frozen) or ``"gan-cls"``.
 
-    ``data``: ``"shapes"`` (``n_train`` captioned shapes) or ``"emoji"`` (the emoji train split,
-    each picture ``repeats`` times per pass with one of its captions, see :func:`emoji_dataset`).
+    ``options`` (:class:`TextImageOptions`; keyword ``overrides`` by field name). ``data``:
+    ``"shapes"`` (``n_train`` captioned shapes) or ``"emoji"`` (the emoji train split, each picture
+    ``repeats`` times per pass with one of its captions, see :func:`emoji_dataset`).
 
     Writes ``out/final/`` (EMA generator, fp16, ``save_pretrained`` format, with ``training.json``);
     StackGAN's stages keep their checkpoints in ``out/stage1/`` and ``out/stage2/``, GAN-CLS in
@@ -153,6 +177,15 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
     goes on from there. Returns the ``final`` folder.
     """
+    encoder = overrides.pop("encoder", None)                 # an encoder object stays out of the options
+    if encoder is not None and not isinstance(encoder, str):
+        overrides["encoder"] = str(encoder.name)
+    elif encoder is not None:
+        overrides["encoder"] = encoder
+    o = resolve_options(TextImageOptions, options, overrides)
+    encoder = encoder if encoder is not None and not isinstance(encoder, str) else o.encoder
+    model, preset, data, repeats, seed, n_train = o.model, o.preset, o.data, o.repeats, o.seed, o.n_train
+    steps_stage1, steps_stage2, kl_weight, gan_int = o.steps_stage1, o.steps_stage2, o.kl_weight, o.gan_int
     from multigan.core.recipe import Stage, run_stages
 
     from .models import MODELS, TextImageGAN, build_model
@@ -168,8 +201,6 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
         overrides["kl_weight"] = float(kl_weight)
     if gan_int is not None:
         overrides["interpolate"] = bool(gan_int)
-    if data not in DATASETS:
-        raise ValueError(f"unknown training data {data!r}; choose from {DATASETS}")
     out = Path(out)
     if data == "shapes":
         embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)
@@ -183,10 +214,10 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
     torch.manual_seed(seed)
     net = build_model(model, preset, text_dim=text_dim, text_encoder=encoder_name,
                       text_encoder_fingerprint=fingerprint, **overrides)
-    base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": device, "precision": precision,
-            "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
-            "snapshot_every": checkpoint_every, "snapshot_size": 16, "batch_size": batch_size, "progress": progress,
-            "tensorboard": False}
+    base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": o.device, "precision": o.precision,
+            "ema_decay": o.ema_decay, "log_every": o.log_every, "checkpoint_every": o.checkpoint_every,
+            "snapshot_every": o.checkpoint_every, "snapshot_size": 16, "batch_size": o.batch_size,
+            "progress": o.progress, "tensorboard": False, **o.trainer}
 
     def dataset():                           # at the stage's image size
         if data == "shapes":
@@ -210,7 +241,8 @@ def train(out: str | Path, *, model: str = "stackgan", preset: str | dict = "cpu
                                 folder="stage2", before=lambda: net.set_stage(2)))
     else:
         stages = [Stage("stage1", dataset, {**base, "steps": int(steps_stage1)})]
-    run = run_stages(net, stages, out, resume=resume, overwrite=overwrite, time_limit=time_limit, command=command)
+    run = run_stages(net, stages, out, resume=o.resume, overwrite=o.overwrite, time_limit=o.time_limit,
+                     command=command, options=o)
     return run.export(components=["generator"], model=model, preset=preset, overrides=overrides,
                       stage=getattr(net, "stage", 1), steps=run.steps,
                       data=description, dataset=data, examples=examples, text_encoder=encoder_name,
@@ -229,25 +261,16 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     return [images.write_grid(Path(out_dir) / "grid.png")]
 
 
+def train_options(argv: Sequence[str]) -> TextImageOptions:
+    """The :class:`TextImageOptions` of a ``multigan train text2image`` command line (``--out`` aside)."""
+    return parse_options(TextImageOptions, _parser("train").parse_args(list(argv)))
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     p = modality_parser(command, "text2image")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
-        p.add_argument("--model", default="stackgan", choices=["stackgan", "gan-cls"])
-        p.add_argument("--preset", default="cpu-64", help="cpu-64 or paper")
-        p.add_argument("--steps-stage1", type=int, default=3000, help="iterations of Stage-I (GAN-CLS: all)")
-        p.add_argument("--steps-stage2", type=int, default=2000, help="iterations of Stage-II (StackGAN; 0: skip)")
-        p.add_argument("--batch-size", type=int, default=64)
-        p.add_argument("--data", default="shapes", choices=DATASETS, help="training pictures and captions")
-        p.add_argument("--n-train", type=int, default=6000, help="captioned shapes to train on (--data shapes)")
-        p.add_argument("--repeats", type=int, default=8,
-                       help="--data emoji: visits of each picture per pass, each with one of its captions")
-        p.add_argument("--encoder", default=DEFAULT_ENCODER, help="text encoder package name or model folder")
-        p.add_argument("--kl-weight", type=float, default=None,
-                       help="StackGAN: weight of the conditioning-augmentation KL term (default: the preset's 2.0)")
-        p.add_argument("--gan-int", action=argparse.BooleanOptionalAction, default=None,
-                       help="GAN-INT generator term on interpolated captions (default: on for gan-cls, off for stackgan)")
-        add_run_arguments(p)
+        add_options(p, TextImageOptions)
     elif command == "sample":
         p.add_argument("captions", nargs="+", help="one or more captions")
         p.add_argument("--out", required=True, help="image file (.png .jpg); {i} for one file per image")
@@ -271,12 +294,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|sample|eval text2image``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, model=args.model, preset=args.preset, steps_stage1=args.steps_stage1,
-                      steps_stage2=args.steps_stage2, batch_size=args.batch_size, n_train=args.n_train,
-                      seed=args.seed, device=args.device, precision=args.precision, resume=args.resume,
-                      overwrite=args.overwrite,
-                      encoder=args.encoder, kl_weight=args.kl_weight, gan_int=args.gan_int,
-                      time_limit=args.time_limit, data=args.data, repeats=args.repeats,
+        final = train(args.out, parse_options(TextImageOptions, args),
                       command="multigan train text2image " + " ".join(argv))
         print(f"model written to {final}")
         return 0

@@ -77,8 +77,8 @@ def test_gan_cls_trains_and_cli_samples(tmp_path, word_encoder, capsys):
     assert isinstance(model, TextConditionalGAN) and not model.gan_int            # --no-gan-int reaches the model
     assert json.loads((final / "training.json").read_text())["overrides"] == {"interpolate": False}
     assert TextConditionalGAN(**CLS_TINY, text_dim=16).gan_int                    # the preset's default is on
-    assert t2i_train._parser("train").parse_args(["--out", "x", "--gan-int"]).gan_int is True
-    assert t2i_train._parser("train").parse_args(["--out", "x"]).gan_int is None
+    assert t2i_train.train_options(["--out", "x", "--gan-int"]).gan_int is True
+    assert t2i_train.train_options(["--out", "x"]).gan_int is None
     assert t2i_train.cli("sample", ["a green triangle on the left", "a blue square", "--out", str(tmp_path / "g.png"),
                                     "--model", str(final), "-n", "2", "--seed", "0"]) == 0
     width, _ = Image.open(tmp_path / "g.png").size
@@ -102,7 +102,7 @@ def test_demo_fails_without_shipped_model_and_writes_grid_with_one(stackgan_run,
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match="option model must be one of"):
         t2i_train.train("unused", model="attngan")
     with pytest.raises(ValueError, match="StackGAN option"):
         t2i_train.train("unused", model="gan-cls", kl_weight=1.0)
@@ -147,5 +147,5 @@ def test_gan_cls_trains_on_the_emoji_set(tmp_path):
     cache, = (tmp_path / "data").glob("emoji-train-*-embeddings.safetensors")
     from safetensors.torch import load_file
     assert load_file(str(cache))["embeddings"].shape == (sum(map(len, train.captions)), 16)
-    with pytest.raises(ValueError, match="unknown training data"):
+    with pytest.raises(ValueError, match="option data must be one of"):
         t2i_train.train(tmp_path / "x", data="birds")
