@@ -9,35 +9,66 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
 from multigan.cli import add_count_arguments, add_seed_argument, checked_count, chosen_seed, modality_parser
-from multigan.core.trainer import add_run_arguments
+from multigan.core.options import RunOptions, add_options, common, option, parse_options, resolve_options
 from multigan.io.utils import safe_file_stems
 
 from .data import training_dataset
 from .evaluate import evaluate_model, format_metrics, recalibrate_generator, reference_dataset
+from .models import PLACEMENTS
 
-__all__ = ["train", "evaluate_model", "format_metrics", "cli", "demo"]
+__all__ = ["VoxelOptions", "train", "train_options", "evaluate_model", "format_metrics", "cli", "demo"]
 
 
-def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", folder: Optional[str] = None,
-          classes: Optional[Sequence[str]] = None, augment: str = "mirror", batch_size: int = 32,
-          lr_g: Optional[float] = None, lr_d: Optional[float] = None, d_accuracy_gate: Optional[float] = 0.8,
-          latent: str = "uniform", discriminator_norm: str = "batch", minibatch_std: bool = False,
-          instance_noise: float = 0.0, objective: Optional[str] = None, n_critic: int = 1,
-          betas: Optional[tuple[float, float]] = None, seed: int = 0, device: str = "auto", precision: str = "auto",
-          ema_decay: float = 0.999, log_every: int = 100, checkpoint_every: int = 500, resume: bool = False,
-          overwrite: bool = False,
-          init_from: Optional[str] = None,
-          time_limit: Optional[float | str] = None, eval_n: int = 200, eval_every: Optional[int] = None,
-          eval_size: int = 64, placement: str = "centre", thickness: int = 1, connectivity_weight: float = 0.0,
-          command: str = "") -> Path:
+@dataclass
+class VoxelOptions(RunOptions):
+    """``multigan train voxel`` options."""
+
+    preset: str | dict = option("cpu-32", "architecture: cpu-32 (32³) or paper-64 (64³, Wu et al.); a dict of GAN3D "
+                                "arguments from Python or --config")
+    latent: str = option("uniform", "latent distribution", choices=("uniform", "normal"))
+    discriminator_norm: str = option("batch", "discriminator normalisation: batch (paper) or spectral",
+                                     choices=("batch", "spectral"), flag="--d-norm")
+    minibatch_std: bool = option(False, "give D the batch's feature spread (Karras 2018)")
+    instance_noise: float = option(0.0, "σ of Gaussian noise on D's inputs")
+    connectivity_weight: float = option(0.0, "add this times the generated shapes' detached share to G's loss "
+                                        "(0 = off)")
+    folder: Optional[str] = option(None, "train on root/<class>/*.obj|off|stl|ply|glb|binvox", group="data")
+    classes: Optional[list[str]] = option(None, "subset of the furniture classes", group="data", nargs="+")
+    augment: str = option("mirror", "training-shape augmentation", group="data", choices=("none", "mirror", "rotate"))
+    placement: str = option("centre", "training shapes as voxelised (centre) or each moved down onto the grid's floor",
+                            group="data", choices=PLACEMENTS)
+    thickness: int = option(1, "make every thin part of a training shape at least this many voxels thick (1 = as is)",
+                            group="data")
+    steps: int = common("steps", 6000)
+    batch_size: int = common("batch_size", 32)
+    lr_g: Optional[float] = common("lr_g", None, "G's Adam learning rate (none: 0.0025, the paper's)")
+    lr_d: Optional[float] = common("lr_d", None, "D's Adam learning rate (none: 1e-5, the paper's)")
+    d_accuracy_gate: Optional[float] = option(0.8, "update D only while its batch accuracy is at most this (paper "
+                                              "0.8; 1 = always)", group="trainer")
+    objective: Optional[str] = option(None, "loss (none: nonsaturating, the paper's); e.g. wgan-gp (λ 10), hinge",
+                                      group="trainer")
+    n_critic: int = common("n_critic", 1, "D updates per G update")
+    betas: Optional[list[float]] = option(None, "Adam betas of G and D", group="trainer", nargs=2)
+    ema_decay: Optional[float] = common("ema_decay", 0.999)
+    log_every: int = common("log_every", 100)
+    checkpoint_every: int = common("checkpoint_every", 500)
+    init_from: Optional[str] = common("init_from", None)
+    eval_every: Optional[int] = common("eval_every", None)
+    eval_size: int = common("eval_size", 64, "shapes per class per --eval-every score")
+    eval_n: int = common("eval_n", 200, "shapes per class scored at the end for training.json's metric table")
+
+
+def train(out: str | Path, options: Optional[VoxelOptions] = None, *, command: str = "", **overrides: Any) -> Path:
     """Train a class-conditional 3D-GAN through the shared trainer; export the EMA generator.
 
+    ``options``: :class:`VoxelOptions` (keyword ``overrides`` by field name, e.g. ``steps=100``).
     Paper rules unless overridden (Adam β₁ 0.5, lr_G 0.0025, lr_D 1e-5, D gated at 80 % accuracy).
     ``preset`` names an entry of :data:`~multigan.voxel.models.PRESETS` or is such a dict
     (``{"resolution": 32, "channels": (16, 8, 4)}``).
@@ -55,39 +86,41 @@ def train(out: str | Path, *, steps: int = 6000, preset: str | dict = "cpu-32", 
     ``eval_every`` scores ``eval_size`` shapes per class every that many iterations into
     ``out/eval.jsonl`` (:meth:`GAN3D.training_metrics`; training stays bit-identical).
     """
+    o = resolve_options(VoxelOptions, options, overrides)
     from multigan.core.recipe import Stage, run_stages
 
     from .models import GAN3D, PRESETS
 
-    if not isinstance(preset, dict) and preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}, or pass a dict")
-    arch = dict(preset) if isinstance(preset, dict) else PRESETS[preset]
-    dataset = training_dataset(folder, arch["resolution"], classes, augment, placement, thickness)
-    torch.manual_seed(seed)
-    model = GAN3D(**arch, classes=dataset.classes, latent=latent, discriminator_norm=discriminator_norm,
-                  minibatch_std=minibatch_std, instance_noise=instance_noise, placement=placement,
-                  thickness=thickness, connectivity_weight=connectivity_weight)     # checks them
-    options = {**GAN3D.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
-               "ema_decay": ema_decay, "log_every": log_every, "checkpoint_every": checkpoint_every,
-               "snapshot_every": checkpoint_every, "snapshot_size": 8, "batch_size": batch_size,
-               "d_accuracy_gate": d_accuracy_gate, "eval_every": eval_every, "eval_size": eval_size,
-               "n_critic": n_critic}
-    if objective is not None:       # e.g. WGAN-GP (3D-IWGAN, Smith & Meger 2017): λ 10, n_critic 5, β (0, 0.9)
-        options["objective"] = objective
-        options["objective_options"] = {"gp_weight": 10.0} if objective == "wgan-gp" else {}
-    if betas is not None:
-        options["betas_g"] = options["betas_d"] = tuple(betas)
-    options.update({k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None})
-    run = run_stages(model, [Stage("train", dataset, options)], out, resume=resume, overwrite=overwrite,
-                     init_from=init_from, time_limit=time_limit, command=command)
+    if not isinstance(o.preset, dict) and o.preset not in PRESETS:
+        raise ValueError(f"unknown preset {o.preset!r}; choose from {sorted(PRESETS)}, or pass a dict")
+    arch = dict(o.preset) if isinstance(o.preset, dict) else PRESETS[o.preset]
+    dataset = training_dataset(o.folder, arch["resolution"], o.classes, o.augment, o.placement, o.thickness)
+    torch.manual_seed(o.seed)
+    model = GAN3D(**arch, classes=dataset.classes, latent=o.latent, discriminator_norm=o.discriminator_norm,
+                  minibatch_std=o.minibatch_std, instance_noise=o.instance_noise, placement=o.placement,
+                  thickness=o.thickness, connectivity_weight=o.connectivity_weight)     # checks them
+    stage = {**GAN3D.trainer_defaults(), "steps": o.steps, "seed": o.seed, "device": o.device,
+             "precision": o.precision, "ema_decay": o.ema_decay, "log_every": o.log_every,
+             "checkpoint_every": o.checkpoint_every, "snapshot_every": o.checkpoint_every, "snapshot_size": 8,
+             "batch_size": o.batch_size, "d_accuracy_gate": o.d_accuracy_gate, "eval_every": o.eval_every,
+             "eval_size": o.eval_size, "n_critic": o.n_critic}
+    if o.objective is not None:     # e.g. WGAN-GP (3D-IWGAN, Smith & Meger 2017): λ 10, n_critic 5, β (0, 0.9)
+        stage["objective"] = o.objective
+        stage["objective_options"] = {"gp_weight": 10.0} if o.objective == "wgan-gp" else {}
+    if o.betas is not None:
+        stage["betas_g"] = stage["betas_d"] = tuple(o.betas)
+    stage.update({k: v for k, v in (("lr_g", o.lr_g), ("lr_d", o.lr_d)) if v is not None})
+    stage.update(o.trainer)
+    run = run_stages(model, [Stage("train", dataset, stage)], out, resume=o.resume, overwrite=o.overwrite,
+                     init_from=o.init_from, time_limit=o.time_limit, command=command, options=o)
     if run.trainer.ema is not None:       # BatchNorm statistics re-estimated for the averaged weights
-        recalibrate_generator(model, run.trainer.ema.module, seed=seed)
+        recalibrate_generator(model, run.trainer.ema.module, seed=o.seed)
     with run.averaged():
         model.cpu()
-        table = evaluate_model(model, reference_dataset(model, folder), n=eval_n, seed=seed)
+        table = evaluate_model(model, reference_dataset(model, o.folder), n=o.eval_n, seed=o.seed)
         model.to(run.trainer.device)
-    return run.export(preset=preset, augment=augment,
-                      data=folder or "sweethome3d-furniture (multigan/assets/voxel/furniture.npz)",
+    return run.export(preset=o.preset, augment=o.augment,
+                      data=o.folder or "sweethome3d-furniture (multigan/assets/voxel/furniture.npz)",
                       examples=len(dataset), classes=dataset.classes,
                       batchnorm="EMA generator's BatchNorm statistics re-estimated on 16×64 samples", metrics=table)
 
@@ -129,40 +162,16 @@ def _bridge_argument(p: argparse.ArgumentParser) -> None:
                         f"(default {BRIDGE_LOW} when given without a value)")
 
 
+def train_options(argv: Sequence[str]) -> VoxelOptions:
+    """The :class:`VoxelOptions` of a ``multigan train voxel`` command line (``--out`` aside)."""
+    return parse_options(VoxelOptions, _parser("train").parse_args(list(argv)))
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     p = modality_parser(command, "voxel")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
-        p.add_argument("--folder", default=None, help="train on root/<class>/*.obj|off|stl|ply|glb|binvox")
-        p.add_argument("--classes", nargs="+", default=None, help="subset of the furniture classes")
-        p.add_argument("--preset", default="cpu-32", help="cpu-32 (32³) or paper-64 (64³, Wu et al.)")
-        p.add_argument("--steps", type=int, default=6000)
-        p.add_argument("--batch-size", type=int, default=32)
-        p.add_argument("--lr-g", type=float, default=None, help="default 0.0025 (paper)")
-        p.add_argument("--lr-d", type=float, default=None, help="default 1e-5 (paper)")
-        p.add_argument("--augment", default="mirror", choices=["none", "mirror", "rotate"])
-        p.add_argument("--d-accuracy-gate", type=float, default=0.8,
-                       help="update D only while its batch accuracy is at most this (paper 0.8; 1 = always)")
-        p.add_argument("--latent", default="uniform", choices=["uniform", "normal"])
-        p.add_argument("--d-norm", default="batch", choices=["batch", "spectral"],
-                       help="discriminator normalisation: batch (paper) or spectral")
-        p.add_argument("--minibatch-std", action="store_true", help="give D the batch's feature spread (Karras 2018)")
-        p.add_argument("--instance-noise", type=float, default=0.0, help="σ of Gaussian noise on D's inputs")
-        p.add_argument("--checkpoint-every", type=int, default=500)
-        p.add_argument("--ema-decay", type=float, default=0.999,
-                       help="EMA of G's weights (the exported G); may change on --resume")
-        p.add_argument("--objective", default=None, help="default nonsaturating (paper); e.g. wgan-gp, hinge")
-        p.add_argument("--n-critic", type=int, default=1, help="D updates per G update")
-        p.add_argument("--betas", type=float, nargs=2, default=None, help="Adam betas of G and D")
-        from .models import PLACEMENTS
-
-        p.add_argument("--placement", choices=PLACEMENTS, default="centre",
-                       help="training shapes as voxelised (centre) or each moved down onto the grid's floor")
-        p.add_argument("--thickness", type=int, default=1,
-                       help="make every thin part of a training shape at least this many voxels thick (1 = as is)")
-        p.add_argument("--connectivity-weight", type=float, default=0.0,
-                       help="add this times the generated shapes' detached share to G's loss (0 = off)")
-        add_run_arguments(p, "shapes per class", init_from=True)
+        add_options(p, VoxelOptions)
     elif command == "sample":
         p.add_argument("--out", required=True, help="folder for the mesh files")
         p.add_argument("--label", default=None, help="class name (see `multigan info`) for conditional models")
@@ -217,18 +226,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|sample|eval voxel``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, steps=args.steps, preset=args.preset, folder=args.folder, classes=args.classes,
-                      augment=args.augment, batch_size=args.batch_size, d_accuracy_gate=args.d_accuracy_gate,
-                      lr_g=args.lr_g, lr_d=args.lr_d, ema_decay=args.ema_decay,
-                      latent=args.latent, discriminator_norm=args.d_norm, minibatch_std=args.minibatch_std,
-                      instance_noise=args.instance_noise, objective=args.objective, n_critic=args.n_critic,
-                      betas=args.betas, seed=args.seed, device=args.device,
-                      precision=args.precision, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      overwrite=args.overwrite,
-                      init_from=args.init_from, placement=args.placement, thickness=args.thickness,
-                      connectivity_weight=args.connectivity_weight, time_limit=args.time_limit,
-                      eval_every=args.eval_every, eval_size=args.eval_size,
-                      command="multigan train voxel " + " ".join(argv))
+        final = train(args.out, parse_options(VoxelOptions, args), command="multigan train voxel " + " ".join(argv))
         print(f"model written to {final}")
         return 0
     from .models import GAN3D

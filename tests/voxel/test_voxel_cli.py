@@ -7,7 +7,7 @@ import torch
 
 from multigan.voxel import GAN3D
 from multigan.voxel.evaluate import _rotation_variants, evaluate_model, format_metrics
-from multigan.voxel.train import cli, train
+from multigan.voxel.train import cli, train, train_options
 
 TINY = {"resolution": 32, "channels": (16, 8, 4)}        # the cpu-32 design at an eighth of its width
 
@@ -195,7 +195,6 @@ def test_train_passes_objective_options(mesh_folder, tmp_path):
 
 def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_folder, tmp_path):
     from multigan.voxel.data import training_dataset
-    from multigan.voxel.train import _parser
 
     final = train(tmp_path, preset=TINY, steps=1, folder=str(mesh_folder), batch_size=4, eval_n=2, seed=0, device="cpu",
                   precision="fp32", placement="floor", command="pytest")
@@ -208,7 +207,7 @@ def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_fo
 
     assert bool(bottom_layer_used(floor).all()) and not bool(bottom_layer_used(centred).any())
     assert torch.equal(floor.voxels.sum((1, 2, 3, 4)), centred.voxels.sum((1, 2, 3, 4)))
-    assert _parser("train").parse_args(["--out", "x", "--placement", "floor"]).placement == "floor"
+    assert train_options(["--out", "x", "--placement", "floor"]).placement == "floor"
     with pytest.raises(ValueError, match="placement"):
         GAN3D(resolution=16, channels=(8, 4), placement="top")
 
@@ -216,7 +215,6 @@ def test_floor_placement_is_trained_recorded_and_evaluated_on_floor_data(mesh_fo
 def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(mesh_folder, trained, tmp_path):
     from multigan.voxel.data import training_dataset
     from multigan.voxel.evaluate import reference_dataset
-    from multigan.voxel.train import _parser
 
     _, first = trained                                                   # thickness 1
     done = json.loads((first / "training.json").read_text())["iterations"]
@@ -229,13 +227,13 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
     assert model.connectivity_weight == 1.5 and first.is_dir()             # a training option, free to change too
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert any(row.get("g_connectivity", -1) >= 0 for row in logged)
-    assert _parser("train").parse_args(["--out", "x", "--connectivity-weight", "4"]).connectivity_weight == 4.0
+    assert train_options(["--out", "x", "--connectivity-weight", "4"]).connectivity_weight == 4.0
     plain = training_dataset(str(mesh_folder), 32, None, "none")
     reference = reference_dataset(model, str(mesh_folder))
     assert (reference.voxels >= plain.voxels).all() and reference.voxels.sum() > plain.voxels.sum()
     assert info["metrics"]["box"]["diversity (data)"] == pytest.approx(
         evaluate_model(model, reference, n=2, probe=False)["box"]["diversity (data)"])
-    assert _parser("train").parse_args(["--out", "x", "--thickness", "2"]).thickness == 2
+    assert train_options(["--out", "x", "--thickness", "2"]).thickness == 2
     with pytest.raises(ValueError, match=r"in \['latent'\]"):            # the rest must still match
         train(tmp_path / "other", preset=TINY, steps=done + 1, folder=str(mesh_folder), batch_size=4, device="cpu", thickness=2,
               latent="normal", init_from=str(first), command="pytest")
@@ -244,12 +242,11 @@ def test_thickness_is_trained_recorded_evaluated_and_free_to_change_from_init(me
 
 
 def test_cli_train_takes_ema_decay():
-    from multigan.voxel.train import _parser
 
-    assert _parser("train").parse_args(["--out", "x", "--ema-decay", "0.99"]).ema_decay == 0.99
-    assert _parser("train").parse_args(["--out", "x"]).ema_decay == 0.999
-    assert _parser("train").parse_args(["--out", "x", "--time-limit", "45m"]).time_limit == 2700.0
-    assert _parser("train").parse_args(["--out", "x"]).time_limit is None
+    assert train_options(["--out", "x", "--ema-decay", "0.99"]).ema_decay == 0.99
+    assert train_options(["--out", "x"]).ema_decay == 0.999
+    assert train_options(["--out", "x", "--time-limit", "45m"]).time_limit == 2700.0
+    assert train_options(["--out", "x"]).time_limit is None
 
 
 def test_in_training_evaluation_scores_a_copy_and_leaves_training_unchanged(mesh_folder, tmp_path):
