@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -21,12 +22,13 @@ import torch
 
 from multigan.cli import modality_parser
 from multigan.core.checkpoint import latest_checkpoint
-from multigan.core.trainer import TrainingInterrupted, add_run_arguments
+from multigan.core.options import RunOptions, add_options, common, option, parse_options, resolve_options
+from multigan.core.trainer import TrainingInterrupted
 from multigan.io.image import write_image
 
 from .evaluate import evaluate_model, format_metrics, stratified_subset
 
-__all__ = ["train", "train_encoder", "encoder_selection", "cli", "demo", "normal_sets", "search_calibration_set"]
+__all__ = ["AnomalyOptions", "train", "train_options", "train_encoder", "encoder_selection", "cli", "demo", "normal_sets", "search_calibration_set"]
 
 
 def normal_sets(normal: Any, size: int, channels: int, preprocess: str = "crop"):
@@ -228,20 +230,58 @@ def _selection_set(select_on: Any, val_set, size: int, channels: int, what: str 
     return data, _describe(select_on)
 
 
-def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int = 1, width: int = 32,
-          steps: int = 3000, encoder_steps: int = 2000, encoder_lr: float = 1e-4, batch_size: int = 64,
-          fpr: float = 0.05,
-          search_iterations: int = 500, calibrate_search: bool = True, search_calibration_images: int = 128,
-          map_sigma: float = 0.0, map_shift: int = 0, image_score: str = "loss", search_starts: int = 1,
-          search_lr: float = 0.02, search_restarts: int = 1, ema_decay: Optional[float] = None,
-          encoder_width: Optional[int] = None, preprocess: str = "crop",
-          select_on: Any = None,
-          calibrate_on: Any = None, seed: int = 0, device: str = "auto",
-          precision: str = "auto", log_every: int = 100, checkpoint_every: int = 250, resume: bool = False,
-          overwrite: bool = False,
-          init_from: Optional[str] = None, time_limit: Optional[float | str] = None, command: str = "") -> Path:
+@dataclass
+class AnomalyOptions(RunOptions):
+    """``multigan train anomaly`` options. The ``scoring`` group is how the trained model scores and
+    how its thresholds are calibrated; it does not change training, so a finished run can be resumed
+    with other values to export and calibrate them."""
+
+    size: int = option(64, "image size in pixels")
+    channels: int = option(1, "image channels", choices=(1, 3))
+    width: int = option(32, "base channel width (64 in DCGAN)")
+    encoder_width: Optional[int] = option(None, "encoder's own base width (none: --width)")
+    normal: Optional[str] = option(None, "folder of normal images (none: the built-in brain MRI; an ImageSet from "
+                                   "Python)", group="data")
+    preprocess: str = option("crop", "crop: each --normal image cropped to its foreground and normalised by its "
+                             "tissue; none: read whole (padded to square), for images already prepared (--no-crop)",
+                             group="data", choices=("crop", "none"))
+    select_on: Optional[str] = option(None, "choose the encoder checkpoint by image AUROC on this labelled folder "
+                                      "(normal/, abnormal/), or 'simulated': the held-out normal images, half with "
+                                      "simulated lesions", group="data")
+    steps: int = common("steps", 3000, "GAN iterations (5 critic steps each)")
+    encoder_steps: int = option(2000, "encoder iterations", group="trainer")
+    encoder_lr: float = option(1e-4, "Adam lr of the encoder stage (a resumed encoder takes this one, not its saved "
+                               "lr)", group="trainer")
+    batch_size: int = common("batch_size", 64)
+    ema_decay: Optional[float] = common("ema_decay", None, "average G's weights with this decay per iteration (e.g. "
+                                        "0.999; off by default)")
+    fpr: float = option(0.05, "false-positive rate of the calibrated thresholds", group="scoring")
+    calibrate_on: Optional[str] = option(None, "set thresholds by best F1 on this labelled validation folder "
+                                         "(normal/, abnormal/) instead of --fpr, or 'simulated' (as for --select-on); "
+                                         "never the test set", group="scoring")
+    calibrate_search: bool = option(True, "calibrate AnoGAN's search threshold too", group="scoring")
+    search_iterations: int = option(500, "Γ used to calibrate AnoGAN's threshold", group="scoring")
+    search_calibration_images: int = option(128, "held-out normal images used to calibrate the search threshold",
+                                            group="scoring")
+    map_sigma: float = option(0.0, "Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)",
+                              group="scoring")
+    map_shift: int = option(0, "shift tolerance of anomaly maps, in pixels (0: raw |x - G(z)|)", group="scoring")
+    image_score: str = option("loss", "image score: the method's loss (papers) or the mean of the map's top 1%",
+                              group="scoring", choices=("loss", "map"))
+    search_starts: int = option(1, "AnoGAN's search starts from the best of this many random latents per image "
+                                "(1: one draw, the paper)", group="scoring")
+    search_lr: float = option(0.02, "Adam step of AnoGAN's latent search", group="scoring")
+    search_restarts: int = option(1, "AnoGAN runs this many whole searches per image and keeps the one with the "
+                                  "lowest final loss (1: one search, the paper)", group="scoring")
+    log_every: int = common("log_every", 100)
+    checkpoint_every: int = common("checkpoint_every", 250)
+    init_from: Optional[str] = common("init_from", None)
+
+
+def train(out: str | Path, options: Optional[AnomalyOptions] = None, *, command: str = "", **overrides: Any) -> Path:
     """Train f-AnoGAN on normal images: WGAN-GP GAN, then the izi_f encoder, then calibrate thresholds.
 
+    ``options``: :class:`AnomalyOptions` (keyword ``overrides`` by field name, e.g. ``steps=100``).
     ``normal`` is a folder (or file) of normal images, an :class:`ImageSet` (10 % held out for
     calibration), a ``(train, val)`` pair of ImageSets, or None for the built-in brain-MRI set.
     Writes ``out/checkpoints/`` (GAN stage, resumable), ``out/encoder_state.pt`` (encoder stage,
@@ -272,6 +312,12 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     exported and the path returned is the GAN's newest checkpoint (or the encoder's state file);
     ``resume`` goes on from there.
     """
+    objects = {k: overrides.pop(k) for k in ("normal", "select_on", "calibrate_on")
+               if k in overrides and overrides[k] is not None and not isinstance(overrides[k], (str, Path))}
+    overrides.update({k: str(v) for k, v in overrides.items() if isinstance(v, Path)})
+    o = resolve_options(AnomalyOptions, options, overrides)
+    normal, select_on, calibrate_on = (objects.get(k, getattr(o, k)) for k in ("normal", "select_on", "calibrate_on"))
+    size, channels, seed, batch_size, time_limit = o.size, o.channels, o.seed, o.batch_size, o.time_limit
     from multigan.core.recipe import Stage, run_stages
     from multigan.core.trainer import parse_duration
 
@@ -281,20 +327,22 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         raise RuntimeError("multigan anomaly training runs in one process (the encoder stage and the threshold "
                            "calibration are not distributed); start it without torchrun")
 
-    train_set, val_set = normal_sets(normal, size, channels, preprocess)
+    train_set, val_set = normal_sets(normal, size, channels, o.preprocess)
     selection_set, selection_name = _selection_set(select_on, val_set, size, channels)   # fails before training
     calibration_set, calibration_name = _selection_set(calibrate_on, val_set, size, channels, "calibrate_on")
     torch.manual_seed(seed)
-    model = AnoGAN(image_size=size, channels=channels, width=width, map_sigma=map_sigma, encoder_width=encoder_width,
-                   map_shift=map_shift, image_score=image_score, search_starts=search_starts, search_lr=search_lr,
-                   search_restarts=search_restarts, preprocess=preprocess if normal is None or isinstance(
-                       normal, (str, Path)) else "none")
-    options = {**AnoGAN.trainer_defaults(), "steps": steps, "seed": seed, "device": device, "precision": precision,
-               "log_every": log_every, "checkpoint_every": checkpoint_every, "snapshot_every": checkpoint_every,
-               "snapshot_size": 16, "batch_size": batch_size, "ema_decay": ema_decay}
+    model = AnoGAN(image_size=size, channels=channels, width=o.width, map_sigma=o.map_sigma,
+                   encoder_width=o.encoder_width, map_shift=o.map_shift, image_score=o.image_score,
+                   search_starts=o.search_starts, search_lr=o.search_lr, search_restarts=o.search_restarts,
+                   preprocess=o.preprocess if normal is None or isinstance(normal, (str, Path)) else "none")
+    stage = {**AnoGAN.trainer_defaults(), "steps": o.steps, "seed": seed, "device": o.device,
+             "precision": o.precision, "log_every": o.log_every, "checkpoint_every": o.checkpoint_every,
+             "snapshot_every": o.checkpoint_every, "snapshot_size": 16, "batch_size": batch_size,
+             "ema_decay": o.ema_decay, **o.trainer}
     out = Path(out)
-    run = run_stages(model, [Stage("gan", torch.utils.data.TensorDataset(train_set.images), options)], out,
-                     resume=resume, overwrite=overwrite, init_from=init_from, time_limit=time_limit, command=command)
+    run = run_stages(model, [Stage("gan", torch.utils.data.TensorDataset(train_set.images), stage)], out,
+                     resume=o.resume, overwrite=o.overwrite, init_from=o.init_from, time_limit=time_limit,
+                     command=command, options=o)
     trainer, gan_seconds = run.trainer, run.seconds
     limit = None if time_limit is None else parse_duration(time_limit) - gan_seconds
     if run.stopped_by_time_limit or (limit is not None and limit <= 0):
@@ -304,10 +352,10 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
         model.recalibrate_generator(batch_size=batch_size, seed=seed, device=trainer.device)
     enc_start = time.perf_counter()
     try:
-        enc_log = train_encoder(model, train_set.images, steps=encoder_steps, lr=encoder_lr, batch_size=batch_size,
-                                seed=seed, device=trainer.device, state_file=out / "encoder_state.pt",
-                                log_file=out / "encoder_metrics.jsonl", log_every=log_every,
-                                checkpoint_every=checkpoint_every, gan_step=trainer.step, select_on=selection_set,
+        enc_log = train_encoder(model, train_set.images, steps=o.encoder_steps, lr=o.encoder_lr,
+                                batch_size=batch_size, seed=seed, device=trainer.device,
+                                state_file=out / "encoder_state.pt", log_file=out / "encoder_metrics.jsonl",
+                                log_every=o.log_every, checkpoint_every=o.checkpoint_every, gan_step=trainer.step, select_on=selection_set,
                                 time_limit=limit)
     except TrainingInterrupted as err:
         hint = f"continue with: {trainer.resume_command()}"
@@ -319,18 +367,18 @@ def train(out: str | Path, *, normal: Any = None, size: int = 64, channels: int 
     model.cpu().eval()
     model.set_domain(train_set.images)                  # score() flags images unlike these
     rule, cal_set = ("fpr", val_set) if calibration_set is None else ("f1", calibration_set)
-    search_set = search_calibration_set(cal_set, rule, search_calibration_images, seed)
-    thresholds = {"izif": model.calibrate(cal_set, fpr=fpr, method="izif", rule=rule)}
-    if calibrate_search:
-        thresholds["search"] = model.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations,
-                                               rule=rule)
+    search_set = search_calibration_set(cal_set, rule, o.search_calibration_images, seed)
+    thresholds = {"izif": model.calibrate(cal_set, fpr=o.fpr, method="izif", rule=rule)}
+    if o.calibrate_search:
+        thresholds["search"] = model.calibrate(search_set, fpr=o.fpr, method="search",
+                                               iterations=o.search_iterations, rule=rule)
     run.seconds = gan_seconds + time.perf_counter() - enc_start
     info = run.info(
-        encoder_iterations=encoder_steps, encoder_lr=encoder_lr,
+        encoder_iterations=o.encoder_steps, encoder_lr=o.encoder_lr,
         gan_seconds=gan_seconds, encoder_seconds=enc_seconds, data=_describe(normal),
-        train_images=len(train_set), val_images=len(val_set), fpr=fpr if rule == "fpr" else None,
-        thresholds=thresholds, search_iterations=search_iterations,
-        search_calibration_images=len(search_set) if calibrate_search else 0,
+        train_images=len(train_set), val_images=len(val_set), fpr=o.fpr if rule == "fpr" else None,
+        thresholds=thresholds, search_iterations=o.search_iterations,
+        search_calibration_images=len(search_set) if o.calibrate_search else 0,
         calibration={"rule": rule, "on": "held-out normal images" if rule == "fpr" else calibration_name,
                      "images": len(cal_set)})
     info["encoder_log"] = enc_log[-5:]
@@ -392,49 +440,19 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             "search_starts": args.search_starts, "search_restarts": args.search_restarts, "lr": args.search_lr}
 
 
+def train_options(argv: Sequence[str]) -> AnomalyOptions:
+    """The :class:`AnomalyOptions` of a ``multigan train anomaly`` command line (``--out`` aside)."""
+    return parse_options(AnomalyOptions, _parser("train").parse_args(list(argv)))
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     p = modality_parser(command, "anomaly")
     if command == "train":
         p.add_argument("--out", required=True, help="run folder")
-        p.add_argument("--normal", default=None, help="folder of normal images (default: built-in brain MRI)")
-        p.add_argument("--no-crop", action="store_true",
-                       help="read --normal images whole (padded to square) instead of cropping each to its "
-                            "foreground and normalising it by its tissue; for images already prepared")
-        p.add_argument("--size", type=int, default=64)
-        p.add_argument("--channels", type=int, default=1, choices=[1, 3])
-        p.add_argument("--width", type=int, default=32, help="base channel width (64 in DCGAN)")
-        p.add_argument("--steps", type=int, default=3000, help="GAN iterations (5 critic steps each)")
-        p.add_argument("--encoder-steps", type=int, default=2000)
-        p.add_argument("--batch-size", type=int, default=64)
-        p.add_argument("--fpr", type=float, default=0.05, help="false-positive rate of the calibrated thresholds")
-        p.add_argument("--calibrate-on", default=None,
-                       help="set thresholds by best F1 on this labelled validation folder (normal/, abnormal/) "
-                            "instead of --fpr, or 'simulated' (as for --select-on); never the test set")
-        p.add_argument("--search-iterations", type=int, default=500, help="Γ used to calibrate AnoGAN's threshold")
-        p.add_argument("--search-calibration-images", type=int, default=128,
-                       help="held-out normal images used to calibrate the search threshold")
-        p.add_argument("--map-sigma", type=float, default=0.0,
-                       help="the model's default Gaussian smoothing of anomaly maps, in pixels (0: raw |x - G(z)|)")
-        p.add_argument("--map-shift", type=int, default=0,
-                       help="the model's shift tolerance of anomaly maps, in pixels (0: raw |x - G(z)|)")
-        p.add_argument("--image-score", default="loss", choices=["loss", "map"],
-                       help="image score: the method's loss (papers) or the mean of the map's top 1%%")
-        p.add_argument("--search-starts", type=int, default=1,
-                       help="the model's AnoGAN search starts from the best of this many random latents per image "
-                            "(1: one draw, the paper)")
-        p.add_argument("--search-lr", type=float, default=0.02, help="the model's Adam step of AnoGAN's latent search")
-        p.add_argument("--search-restarts", type=int, default=1,
-                       help="the model's AnoGAN runs this many whole searches per image and keeps the one with "
-                            "the lowest final loss (1: one search, the paper)")
-        p.add_argument("--encoder-width", type=int, default=None, help="encoder's own base width (default --width)")
-        p.add_argument("--encoder-lr", type=float, default=1e-4,
-                       help="Adam lr of the encoder stage (a resumed encoder takes this one, not its saved lr)")
-        p.add_argument("--ema-decay", type=float, default=None,
-                       help="average G's weights with this decay per iteration (e.g. 0.999; off by default)")
-        p.add_argument("--select-on", default=None,
-                       help="choose the encoder checkpoint by image AUROC on this labelled folder (normal/, "
-                            "abnormal/), or 'simulated': the held-out normal images, half with simulated lesions")
-        add_run_arguments(p, init_from=True)
+        add_options(p, AnomalyOptions)
+        p.add_argument("--no-crop", action="store_const", const="none", dest="preprocess", default=argparse.SUPPRESS,
+                       help="--preprocess none: read --normal images whole (padded to square), for images already "
+                            "prepared")
     elif command == "score":
         p.add_argument("source", help="image folder or file (PNG/JPEG, DICOM, NIfTI)")
         p.add_argument("--out", required=True, help="report folder (scores.csv, report.json, overlays/)")
@@ -468,19 +486,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|score|eval anomaly``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, normal=args.normal, size=args.size, channels=args.channels, width=args.width,
-                      steps=args.steps, encoder_steps=args.encoder_steps, encoder_lr=args.encoder_lr,
-                      batch_size=args.batch_size, fpr=args.fpr,
-                      search_iterations=args.search_iterations,
-                      search_calibration_images=args.search_calibration_images, map_sigma=args.map_sigma,
-                      map_shift=args.map_shift, image_score=args.image_score, search_starts=args.search_starts,
-                      search_lr=args.search_lr, search_restarts=args.search_restarts, ema_decay=args.ema_decay,
-                      encoder_width=args.encoder_width, preprocess="none" if args.no_crop else "crop",
-                      select_on=args.select_on,
-                      calibrate_on=args.calibrate_on,
-                      seed=args.seed, device=args.device,
-                      precision=args.precision, resume=args.resume, overwrite=args.overwrite, init_from=args.init_from,
-                      time_limit=args.time_limit, command="multigan train anomaly " + " ".join(argv))
+        final = train(args.out, parse_options(AnomalyOptions, args),
+                      command="multigan train anomaly " + " ".join(argv))
         if final.name != "final":
             print(f"time limit reached; training state in {final}: run the same command with --resume to go on")
             return 0

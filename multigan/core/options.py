@@ -1,7 +1,7 @@
 """Training options as one typed dataclass per modality, and the ``multigan train`` command line made from it.
 
 A modality declares its options once, each with a type, a default, a help line and a group
-(``model``, ``data``, ``trainer`` or ``run``)::
+(``model``, ``data``, ``trainer``, ``scoring`` or ``run``)::
 
     @dataclass
     class MusicOptions(RunOptions):
@@ -35,8 +35,9 @@ from typing import Any, Callable, Optional, TypeVar, Union
 __all__ = ["option", "common", "COMMON", "RunOptions", "add_options", "parse_options", "resolve_options", "grouped", "write_options",
            "GROUPS"]
 
-#: option groups, in the order ``options.json`` and ``--help`` list them
-GROUPS = ("model", "data", "trainer", "run")
+#: option groups, in the order ``options.json`` and ``--help`` list them (``scoring``: how a trained
+#: model scores and is calibrated, e.g. AnoGAN's; it does not change training)
+GROUPS = ("model", "data", "trainer", "scoring", "run")
 
 T = TypeVar("T", bound="RunOptions")
 

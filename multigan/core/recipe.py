@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -130,8 +129,6 @@ def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool
         raise FileNotFoundError(f"nothing to resume: no checkpoint in {where} (check --out, or drop --resume "
                                 "to start a new run)")
     last_started = max((k for k, s in enumerate(started) if s), default=-1)
-    if options is not None and int(os.environ.get("RANK", "0")) == 0:
-        write_options(options, out)
     clock = time.perf_counter()
     deadline = None if time_limit is None else clock + parse_duration(time_limit)
     trainer: Optional[Trainer] = None
@@ -160,6 +157,8 @@ def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool
                                    init_from=init_from if first else None)
         if first:                            # the run's lineage: from the first stage trained now
             history = prior
+            if options is not None and trainer.dist.is_main:      # once the run is sure to start
+                write_options(options, out)
         elif not prior["commands"]:          # a fresh later stage carries the earlier stages' lineage on
             trainer.commands, trainer.train_seconds = lineage
         fit_start = time.perf_counter()

@@ -200,50 +200,6 @@ def parse_duration(value: str | float) -> float:
     return seconds
 
 
-def add_time_limit_argument(parser: Any) -> None:
-    """``--time-limit`` on a ``multigan train MODALITY`` parser (→ :attr:`TrainerConfig.time_limit`)."""
-    parser.add_argument("--time-limit", type=parse_duration, default=None, metavar="DURATION",
-                        help="stop after this much training (e.g. 2h30m, 45m, 90s, or seconds) with a checkpoint "
-                             "and the exported model of that iteration; --resume continues the run")
-
-
-def add_eval_arguments(parser: Any, what: str = "samples") -> None:
-    """``--eval-every`` and ``--eval-size`` on a ``multigan train MODALITY`` parser (``TrainerConfig.eval_every``)."""
-    parser.add_argument("--eval-every", type=int, default=None, metavar="N",
-                        help=f"score {what} from the averaged generator every N iterations into RUN/eval.jsonl "
-                             "(training is unchanged by it)")
-    parser.add_argument("--eval-size", type=int, default=64, metavar="N", help=f"{what} per --eval-every score")
-
-
-def add_run_arguments(parser: Any, eval_what: Optional[str] = None, init_from: bool = False) -> None:
-    """The options every ``multigan train MODALITY`` shares: ``--device``, ``--precision``, ``--seed``,
-    ``--resume``, ``--time-limit`` and, with ``eval_what`` (what one in-training score looks at, e.g.
-    ``"clips"``), ``--eval-every`` / ``--eval-size`` (:func:`add_eval_arguments`); with ``init_from``,
-    ``--init-from MODEL`` (:meth:`Trainer.warm_start`).
-
-    Example:
-        >>> import argparse
-        >>> p = argparse.ArgumentParser(); add_run_arguments(p, "clips")
-        >>> a = p.parse_args(["--resume", "--time-limit", "1h"])
-        >>> (a.device, a.precision, a.seed, a.resume, a.time_limit)
-        ('auto', 'auto', 0, True, 3600.0)
-    """
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--precision", default="auto",
-                        help="auto (bf16 on CUDA GPUs that support it, else fp32), fp32, bf16 or fp16 (GPU only)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start afresh in an --out that holds a run, deleting its checkpoints and export")
-    add_time_limit_argument(parser)
-    if eval_what is not None:
-        add_eval_arguments(parser, eval_what)
-    if init_from:
-        parser.add_argument("--init-from", metavar="MODEL", default=None,
-                            help="start from an exported model's weights (a folder or a shipped name) with fresh "
-                                 "optimizers, counting iterations on from it; built with the same options")
-
-
 def _exported_history(info: dict[str, Any]) -> dict[str, Any]:
     """The lineage an exported ``training.json`` records: ``{"commands": [...], "seconds_total": s}``
     (older files hold one ``command`` and ``seconds_this_run``)."""

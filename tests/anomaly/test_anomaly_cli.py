@@ -12,7 +12,7 @@ from PIL import Image
 
 from multigan.anomaly import AnoGAN
 from multigan.anomaly.evaluate import balanced_subset, evaluate_model
-from multigan.anomaly.train import _parser, cli, train
+from multigan.anomaly.train import cli, train, train_options
 
 
 def _disc(size, radius, value):
@@ -155,8 +155,8 @@ def test_init_from_warm_starts_every_network(model_dir, folders, tmp_path):
     with pytest.raises(ValueError, match=r"init-from .*width"):
         train(tmp_path / "wide", steps=3, encoder_steps=0, **{**opts, "width": 8}, command="wide")
     assert not (tmp_path / "wide").exists()                                  # refused before anything is written
-    assert _parser("train").parse_args(["--out", "x", "--init-from", "brain-mri"]).init_from == "brain-mri"
-    assert _parser("train").parse_args(["--out", "x"]).init_from is None
+    assert train_options(["--out", "x", "--init-from", "brain-mri"]).init_from == "brain-mri"
+    assert train_options(["--out", "x"]).init_from is None
 
 
 def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
@@ -186,9 +186,10 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--search-starts", "2", "--search-lr", "0.01", "--search-restarts", "5"]) == 0
     assert "search: best of 5 search(es), each from the best of 2 start(s), Adam lr 0.01" in capsys.readouterr().out
-    parsed = _parser("train").parse_args(["--out", "x", "--search-starts", "4", "--search-lr", "0.005",
-                                          "--search-restarts", "2"])
+    parsed = train_options(["--out", "x", "--search-starts", "4", "--search-lr", "0.005", "--search-restarts", "2"])
     assert (parsed.search_starts, parsed.search_lr, parsed.search_restarts) == (4, 0.005, 2)
+    assert train_options(["--out", "x", "--no-crop"]).preprocess == "none"
+    assert train_options(["--out", "x"]).grouped()["scoring"]["search_lr"] == 0.02
 
 
 def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
