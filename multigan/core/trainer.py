@@ -94,6 +94,9 @@ class TrainerConfig:
                                             # of drawing new ones: one G forward per iteration fewer
     channels_last: bool = False             # 4-D/5-D weights stored channels-last: faster convolutions on CPU,
                                             # same values up to summation order
+    compile: Optional[str] = None           # torch.compile G and D: an inductor mode ("default", "reduce-overhead":
+                                            # CUDA graphs, "max-autotune") or a backend ("aot_eager"); penalties'
+                                            # double backward runs uncompiled; same losses up to summation order
     d_accuracy_gate: Optional[float] = None  # skip the D update while its accuracy on the batch exceeds this
     label_smoothing: float = 0.0            # one-sided: real target = 1 - label_smoothing
     feature_matching: float = 0.0           # weight of ½‖E f(x) − E f(G(z))‖² in the G loss
@@ -335,6 +338,17 @@ def _flat(x: Any) -> list[Tensor]:
     return [x] if isinstance(x, Tensor) else list(x)
 
 
+#: ``TrainerConfig.compile`` values that are inductor modes; anything else names a backend
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compiled(net: nn.Module, how: str) -> nn.Module:
+    """``torch.compile(net)`` with an inductor mode (:data:`COMPILE_MODES`) or the backend named ``how``."""
+    if how in COMPILE_MODES:
+        return torch.compile(net, mode=how)
+    return torch.compile(net, backend=how)
+
+
 def adam(params: Any, lr: float, betas: Any, device: torch.device) -> torch.optim.Adam:
     """Adam updating all tensors at once: the fused kernel on CUDA, the multi-tensor one elsewhere
     (on CPU bit-identical to the per-tensor loop, about a third faster)."""
@@ -422,6 +436,9 @@ class Trainer:
             model.generator = nn.SyncBatchNorm.convert_sync_batchnorm(model.generator)
             model.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(model.discriminator)
         self.G, self.D = self._wrap(model.generator), self._wrap(model.discriminator)
+        self._D_eager = self.D                     # penalties' double backward: torch.compile has none
+        if cfg.compile:
+            self.G, self.D = compiled(self.G, cfg.compile), compiled(self.D, cfg.compile)
         self.opt_g = adam(self._trainable(model.generator, "generator"), cfg.lr_g, cfg.betas_g, self.device)
         self.opt_d = adam(self._trainable(model.discriminator, "discriminator"), cfg.lr_d, cfg.betas_d, self.device)
         self._frozen_d = [p for p in model.discriminator.parameters() if not p.requires_grad]   # stay frozen
@@ -574,7 +591,7 @@ class Trainer:
         # Penalties (lazy: each on its own interval of D steps), outside autocast's forward cache.
         def discriminate(x: Tensor):
             with autocast(self.device, self.precision):
-                return _as_output(model.run_discriminator(self.D, x, cond)).logits
+                return _as_output(model.run_discriminator(self._D_eager, x, cond)).logits
         for penalty in self.penalties:
             if penalty.due(self.d_updates):
                 term = penalty(discriminate, real, fake, self.scaler) * penalty.interval
@@ -723,8 +740,8 @@ class Trainer:
         (and anything collective) is over; a process that exits with DDP wrappers still alive can be
         aborted by gloo during interpreter shutdown.
         """
-        if isinstance(self.G, DistributedDataParallel) or isinstance(self.D, DistributedDataParallel):
-            self.G, self.D = self.model.generator, self.model.discriminator
+        if self.G is not self.model.generator or self.D is not self.model.discriminator:   # DDP, compile
+            self.G, self.D = self._D_eager = self.model.generator, self.model.discriminator
             gc.collect()
         self.dist.close()
 
