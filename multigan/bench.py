@@ -47,7 +47,7 @@ from .core.toys import ConvGAN, MixtureGAN, ring_of_gaussians
 Data = Union[torch.Tensor, tuple[torch.Tensor, ...]]
 
 __all__ = ["BenchConfig", "BENCHMARKS", "register_benchmark", "run_benchmark", "run_benchmarks", "format_table",
-           "shipped_training_options"]
+           "shipped_training_options", "training_loop"]
 
 
 @dataclass
@@ -197,6 +197,26 @@ def _time(run: Callable[[int], None], steps: int, device: torch.device) -> float
     run(steps)
     _sync(device)
     return steps / (time.perf_counter() - start)
+
+
+def training_loop(name: str, *, device: str = "cpu", precision: str = "fp32", batch_size: Optional[int] = None,
+                  options: Optional[dict] = None, seed: int = 0) -> tuple[Callable[[int], None], AdversarialModel]:
+    """``(run, model)``: ``run(k)`` trains configuration ``name`` for ``k`` iterations through the
+    trainer with its training rules (and ``options`` over them), at ``batch_size`` (default: the
+    configuration's). For timing against other code (``benchmarks/compare_reference.py``)."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+    cfg = BENCHMARKS[name]
+    dev = resolve_device(device)
+    trainer_options = cfg.trainer_options() if callable(cfg.trainer_options) else dict(cfg.trainer_options)
+    trainer_options.update(options or {})
+    batch = int(batch_size or trainer_options.pop("batch_size", cfg.batch_size))
+    trainer_options.pop("batch_size", None)
+    torch.manual_seed(seed)
+    data = cfg.data()
+    torch.manual_seed(seed)
+    model = cfg.build().float().to(dev).train()
+    return _trainer_loop(model, data, batch, dev, resolve_precision(precision, dev), trainer_options), model
 
 
 def run_benchmark(name: str, *, device: str = "auto", precision: str = "auto", steps: Optional[int] = None,
