@@ -6,7 +6,7 @@ icons, ``fonts-noto-color-emoji``, ``unicode-data``, ``unicode-cldr-core`` and t
 
     sudo apt-get install sweethome3d-furniture fonts-noto-color-emoji unicode-data unicode-cldr-core
     pip install emoji
-    OMP_NUM_THREADS=1 python scripts/build_text2image_assets.py [--only icons|emoji|classifier|rprecision]
+    OMP_NUM_THREADS=1 python scripts/build_text2image_assets.py [--only icons|emoji|classifier|rprecision|emoji-judges]
 
 Writes, in ``multigan/assets/text2image/``:
 
@@ -904,9 +904,62 @@ def build_rprecision(out_dir: Path = OUT, seed: int = 0, n_images: int = 20_000,
     return report
 
 
+def build_emoji_judges(out_dir: Path = OUT, seed: int = 0, epochs: int = 40, repeats: int = 4,
+                       rprecision_epochs: int = 4) -> dict:
+    """Train, evaluate and save the emoji subgroup classifier and the emoji R-precision encoder
+    (on the emoji train split of ``out_dir/emoji.npz``); returns their reports."""
+    import torch
+
+    from multigan.text2image.data import emoji_set
+    from multigan.text2image.encoder import TextEncoder
+    from multigan.text2image.metrics import (
+        r_precision,
+        save_network,
+        train_picture_classifier,
+        train_rprecision_encoder,
+    )
+
+    torch.set_num_threads(1)
+    path = out_dir / "emoji.npz"
+    train, val, held = (emoji_set(split, 64, path=path) for split in ("train", "val", "heldout"))
+    start = time.perf_counter()
+    classifier = train_picture_classifier(train.images, train.info["subgroup"], epochs=epochs, seed=seed)
+    seconds = time.perf_counter() - start
+
+    def accuracy(data) -> float:
+        return sum(p == t for p, t in zip(classifier.predict(data.images), data.info["subgroup"])) / len(data)
+    report = {"trained_on": f"emoji train split ({len(train)} pictures, 64 px), Unicode subgroup labels",
+              "classes": len(classifier.classes), "epochs": epochs, "seed": seed, "build_seconds": round(seconds, 1),
+              "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in classifier.parameters()),
+              "accuracy": _rounded({"train": accuracy(train), "val": accuracy(val), "heldout": accuracy(held)})}
+    save_network(classifier, out_dir / "emoji_classifier.safetensors", report)
+    print(json.dumps(report, indent=2))
+
+    text = TextEncoder()
+    start = time.perf_counter()
+    embeddings, _ = train.embeddings(text)
+    draws = train.training_set(embeddings, repeats=repeats, seed=seed)
+    index = torch.arange(len(draws))
+    images, caption_embeddings = draws.images[index % len(train)], draws.embeddings[draws.rows.flatten()]
+    encoder = train_rprecision_encoder(images, caption_embeddings, epochs=rprecision_epochs, seed=seed)
+    seconds = time.perf_counter() - start
+    names = [c[0] for c in val.captions] + [c[0] for c in held.captions]          # each emoji's name caption
+    real = torch.cat([val.images, held.images])
+    r_at_1 = r_precision(real, text.encode(names), 1, 100, image_encoder=encoder, seed=seed)
+    rp_report = {"trained_on": f"emoji train split ({len(train)} pictures × {repeats} visits, one caption each)",
+                 "text_encoder": text.name, "text_fingerprint": text.fingerprint, "epochs": rprecision_epochs,
+                 "seed": seed, "build_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
+                 "parameters": sum(p.numel() for p in encoder.parameters()),
+                 "r_precision_metric": "R@1 among 100 name captions, real val + held-out pictures",
+                 "r_precision": round(r_at_1, 4)}
+    save_network(encoder, out_dir / "emoji_rprecision_encoder.safetensors", rp_report)
+    print(json.dumps(rp_report, indent=2))
+    return {"classifier": report, "rprecision": rp_report}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("icons", "emoji", "classifier", "rprecision"), default=None,
+    parser.add_argument("--only", choices=("icons", "emoji", "classifier", "rprecision", "emoji-judges"), default=None,
                         help="build just one asset")
     parser.add_argument("--catalog-dir", type=Path, default=CATALOG_DIR, help="folder of the .sh3f catalogs")
     parser.add_argument("--font", type=Path, default=EMOJI_FONT, help="NotoColorEmoji.ttf")
@@ -926,6 +979,8 @@ def main(argv: list[str] | None = None) -> None:
         build_classifier(args.out_dir, args.seed)
     if args.only in (None, "rprecision"):
         build_rprecision(args.out_dir, args.seed)
+    if args.only in (None, "emoji-judges"):
+        build_emoji_judges(args.out_dir, args.seed)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 
 from .data import ImageSet, brain_mri, read_images, simulate_lesions, with_simulated_lesions
 from .models import METHODS, AnoGAN
-from .results import AnomalyResult
+from .pipeline import AnomalyResult
 from .train import cli, demo
 
 __all__ = ["METHODS", "AnoGAN", "AnomalyResult", "ImageSet", "brain_mri", "cli", "demo", "read_images",

@@ -476,9 +476,9 @@ class AnoGAN(AdversarialModel):
                         options for this call.
 
         Returns:
-            :class:`~multigan.anomaly.results.AnomalyResult`.
+            :class:`~multigan.anomaly.pipeline.AnomalyResult`.
         """
-        from .results import AnomalyResult
+        from .pipeline import AnomalyResult
 
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {METHODS}")

@@ -403,7 +403,7 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     overlays, and the slices themselves as PNG (``slices/``: inputs for ``multigan score anomaly``)."""
     from .data import brain_mri
     from .models import AnoGAN
-    from .results import safe_file_stems
+    from .pipeline import safe_file_stems
 
     out_dir = Path(out_dir)
     det = AnoGAN.from_pretrained("brain-mri")

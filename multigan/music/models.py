@@ -265,10 +265,10 @@ class MidiNet(AdversarialModel):
         """Compose a melody over ``chords`` (``"C G Am F"`` or a list), one bar per chord.
 
         ``prime``: a MIDI file path or a (16, 128) roll whose bar conditions the first generated bar.
-        Returns a :class:`~multigan.music.song.Song` (``write_midi``, ``write_audio``, ``plot``).
+        Returns a :class:`~multigan.music.pipeline.Song` (``write_midi``, ``write_audio``, ``plot``).
         """
         from .chords import chord_vector, parse_progression
-        from .song import Song
+        from .pipeline import Song
 
         progression = parse_progression(chords)
         vectors = torch.from_numpy(np.stack([chord_vector(c) for c in progression]))

@@ -10,7 +10,8 @@ Captions are encoded offline by a frozen transformer (all-MiniLM-L6-v2 from the
 """
 
 from .encoder import TextEncoder
-from .models import MODELS, PRESETS, StackGAN, TextConditionalGAN, TextImageGAN, TextImages, build_model
+from .models import MODELS, PRESETS, StackGAN, TextConditionalGAN, TextImageGAN, build_model
+from .pipeline import TextImages
 from .train import cli, demo
 
 __all__ = ["MODELS", "PRESETS", "StackGAN", "TextConditionalGAN", "TextEncoder", "TextImageGAN", "TextImages",

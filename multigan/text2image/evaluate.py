@@ -19,7 +19,7 @@ from .encoder import DEFAULT_ENCODER
 if TYPE_CHECKING:
     from .models import TextImageGAN
 
-__all__ = ["evaluate_model", "format_metrics"]
+__all__ = ["evaluate_model", "evaluate_emoji", "format_metrics", "EMOJI_GENERAL_CAPTIONS"]
 
 _EVAL_SEED = 1_000_003   # added to the evaluation seed: keeps evaluation data off the training chunks' seeds
 _DIVERSITY_CAPTIONS, _DIVERSITY_SEEDS = 16, 4
@@ -171,6 +171,100 @@ def evaluate_model(model: TextImageGAN, *, n: int = 500, seed: int = 0, encoder:
             "r_precision_candidates": candidates}
 
 
+#: general captions of the emoji diversity measure: each names many training pictures
+EMOJI_GENERAL_CAPTIONS = ("a heart", "a hand", "a fruit", "a flag", "a face", "an animal", "a vehicle", "food")
+
+
+def _feature_spread(features: torch.Tensor) -> float:
+    """Mean pairwise Euclidean distance between rows."""
+    d = torch.cdist(features.double(), features.double())
+    m = len(features)
+    return float(torch.triu(d, diagonal=1).sum()) / (m * (m - 1) / 2)
+
+
+def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encoder: Any = None,
+                   general: tuple[str, ...] = EMOJI_GENERAL_CAPTIONS) -> dict[str, Any]:
+    """How a model trained on the emoji set draws emoji it has not seen, next to the real pictures.
+
+    On the val and held-out emoji (their name captions, one picture each; see
+    :func:`~multigan.text2image.data.emoji_set`):
+
+    * ``r_precision``: R@1 among 100 name captions with the shipped emoji R-precision encoder;
+    * ``subgroup_accuracy``: the shipped emoji classifier names the picture's Unicode subgroup;
+    * ``fid``: Fréchet distance in that classifier's feature space to the real pictures (for
+      ``data``: as many train pictures, drawn at random, against them);
+    * ``tone_accuracy`` / ``colour_accuracy``: on the held-out (gesture × skin tone) and
+      (colour × object) pairs, ``seeds`` pictures per sentence caption, the skin tone or colour named
+      from the pixels by a :class:`~multigan.text2image.metrics.ColourJudge` built on the train split;
+    * ``diversity_general``: for each caption of ``general`` (each names many pictures), the spread of
+      ``seeds`` pictures (mean pairwise distance of classifier features) over the spread of the train
+      pictures it names; ``diversity_precise``: the spread of ``seeds`` pictures of one val emoji
+      (data: 0). ``diversity`` keeps the per-caption figures.
+    """
+    from .data import emoji_set
+    from .metrics import (
+        ColourJudge,
+        colour_of_name,
+        frechet_distance,
+        load_emoji_classifier,
+        load_emoji_rprecision_encoder,
+        r_precision,
+    )
+
+    if int(seeds) < 2:
+        raise ValueError(f"seeds must be >= 2, got {seeds}")
+    train, val, held = (emoji_set(split, 64) for split in ("train", "val", "heldout"))
+    named = {c: [i for i, caps in enumerate(train.captions) if c in caps] for c in general}
+    for caption, rows in named.items():
+        if len(rows) < 2:
+            raise ValueError(f"the general caption {caption!r} names {len(rows)} training pictures; it needs two")
+    classifier, rp_encoder = load_emoji_classifier(), load_emoji_rprecision_encoder()
+    names = [c[0] for c in val.captions] + [c[0] for c in held.captions]
+    subgroups = list(val.info["subgroup"]) + list(held.info["subgroup"])
+    real = torch.cat([val.images, held.images])
+    emb = model.encode(names, encoder=encoder)
+    fake = model.generate(names, embeddings=emb, seed=seed).images
+    generated, reference = {}, {}
+    generated["r_precision"] = r_precision(fake, emb, 1, 100, image_encoder=rp_encoder, seed=seed)
+    reference["r_precision"] = r_precision(real, emb, 1, 100, image_encoder=rp_encoder, seed=seed)
+    generated["subgroup_accuracy"] = float(np.mean([a == b for a, b in zip(classifier.predict(fake), subgroups)]))
+    reference["subgroup_accuracy"] = float(np.mean([a == b for a, b in zip(classifier.predict(real), subgroups)]))
+    real_features = classifier.features(real)
+    sample = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:len(real)]
+    generated["fid"] = frechet_distance(classifier.features(fake), real_features)
+    reference["fid"] = frechet_distance(classifier.features(train.images[sample]), real_features)
+
+    single_tone = [t if t in ("light", "medium-light", "medium", "medium-dark", "dark") else ""
+                   for t in train.info["skin_tone"]]
+    judges = {"tone": (ColourJudge(train.images, single_tone), "gesture-tone", "skin_tone"),
+              "colour": (ColourJudge(train.images, [colour_of_name(n) for n in train.names]), "colour-object", None)}
+    for key, (judge, kind, field) in judges.items():
+        rows = [i for i, k in enumerate(held.info["heldout"]) if k == kind]
+        truth = [held.info[field][i] if field else colour_of_name(held.names[i]) for i in rows]
+        sentences = [held.captions[i][1] for i in rows]
+        pictures = model.generate(sentences, n=seeds, seed=seed, encoder=encoder).images
+        said = judge.predict(pictures)
+        generated[f"{key}_accuracy"] = float(np.mean([s == truth[j // seeds] for j, s in enumerate(said)]))
+        reference[f"{key}_accuracy"] = float(np.mean([s == t for s, t in zip(judge.predict(held.images[rows]), truth)]))
+
+    spread: dict[str, dict[str, float]] = {}
+    for caption, rows in named.items():
+        pick = torch.tensor(rows)[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:64]]
+        drawn = model.generate(caption, n=seeds, seed=seed, encoder=encoder).images
+        spread[caption] = {"generated": _feature_spread(classifier.features(drawn)),
+                           "data": _feature_spread(classifier.features(train.images[pick])), "pictures": len(rows)}
+    generated["diversity_general"] = float(np.mean([v["generated"] / v["data"] for v in spread.values()]))
+    reference["diversity_general"] = 1.0
+    precise = [names[i] for i in range(0, len(val), max(1, len(val) // 8))][:8]
+    drawn = model.generate(precise, n=seeds, seed=seed, encoder=encoder).images
+    generated["diversity_precise"] = float(np.mean([_feature_spread(classifier.features(drawn[k * seeds:(k + 1) * seeds]))
+                                                    for k in range(len(precise))]))
+    reference["diversity_precise"] = 0.0
+    return {"generated": generated, "reference": reference, "diversity": spread, "model": model.model_type,
+            "stage": int(getattr(model, "stage", 1)), "image_size": int(fake.shape[-1]), "n": len(names),
+            "seeds": int(seeds), "seed": int(seed)}
+
+
 _METRIC_NAMES = {
     "r_precision": "R-precision (R@1, held-out captions)",
     "diversity": "diversity (pixel L1 across seeds)",
@@ -178,6 +272,12 @@ _METRIC_NAMES = {
     "sharpness": "sharpness (Laplacian variance)",
     "sharpness_stage1": "sharpness of Stage-I, same latents",
     "sharpness_ratio": "sharpness Stage-II / Stage-I",
+    "subgroup_accuracy": "subgroup accuracy (emoji classifier, val + held-out names)",
+    "fid": "FID in the emoji classifier's features (vs real val + held-out)",
+    "tone_accuracy": "skin-tone accuracy (held-out gesture × tone pairs)",
+    "colour_accuracy": "colour accuracy (held-out colour × object pairs)",
+    "diversity_general": "diversity of general captions (÷ the data's spread)",
+    "diversity_precise": "spread of 8 seeds of one emoji (classifier features)",
 }
 
 
@@ -202,6 +302,10 @@ def format_metrics(table: dict[str, Any]) -> str:
     if pairs:
         lines += ["", "| held-out pair | images | colour accuracy | shape accuracy |", "|---|---:|---:|---:|"]
         lines += [f"| {k} | {v['n']} | {v['color']:.3f} | {v['shape']:.3f} |" for k, v in pairs.items()]
-    extra = {k: v for k, v in table.items() if k not in ("generated", "reference", "heldout_pairs")}
+    spread = table.get("diversity") or {}
+    if spread:
+        lines += ["", "| general caption | pictures it names | data spread | generated spread |", "|---|---:|---:|---:|"]
+        lines += [f"| {k} | {v['pictures']} | {v['data']:.3f} | {v['generated']:.3f} |" for k, v in spread.items()]
+    extra = {k: v for k, v in table.items() if k not in ("generated", "reference", "heldout_pairs", "diversity")}
     lines.append("\n" + ", ".join(f"{k}: {v}" for k, v in extra.items()))
     return "\n".join(lines)

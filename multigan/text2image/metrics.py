@@ -1,7 +1,7 @@
 """Text-to-image metrics: attribute faithfulness, sharpness, R-precision, diversity, two-sample test.
 
 Images are float ``(N, 3, H, W)`` in [-1, 1] or uint8 (mapped by ``x / 127.5 - 1``); a
-:class:`~multigan.text2image.models.TextImages` (anything with an ``.images`` tensor) works too.
+:class:`~multigan.text2image.pipeline.TextImages` (anything with an ``.images`` tensor) works too.
 The networks below take 64 × 64 inputs; other sizes are resized (bilinear, antialiased when
 shrinking) first.
 
@@ -21,6 +21,12 @@ shrinking) first.
 * :func:`two_sample_score` — held-out accuracy of a small CNN trained to tell real from fake
   (a classifier two-sample test): 0.5 means indistinguishable, 1.0 trivially separable.
 
+* Emoji judges (:func:`load_emoji_classifier`, :func:`load_emoji_rprecision_encoder`,
+  :class:`ColourJudge`): a :class:`PictureClassifier` naming an emoji's Unicode subgroup (its
+  hidden layer is the feature space of :func:`frechet_distance` and of diversity), an
+  :class:`RPrecisionEncoder` trained on emoji against their captions, and a judge of skin tone and
+  colour from the pixels (histogram intersection with the training emoji of each value).
+
 Example:
     >>> data = CaptionedShapes(256, split="heldout", seed=1)                      # doctest: +SKIP
     >>> attribute_accuracy(model.generate(data.captions).images, data.attributes)  # doctest: +SKIP
@@ -28,13 +34,15 @@ Example:
     >>> sharpness(stage2_images) > sharpness(stage1_images)                       # doctest: +SKIP
     True
 
-Both shipped networks are rebuilt by ``scripts/build_text2image_assets.py``.
+The shipped networks are rebuilt by ``scripts/build_text2image_assets.py`` (the emoji ones with
+``--only emoji-judges``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +55,18 @@ from torch import Tensor, nn
 from .shapes_data import COLORS, POSITIONS, SHAPES, SIZES, CaptionedShapes
 
 __all__ = [
+    "EMOJI_CLASSIFIER_FILE",
+    "EMOJI_RPRECISION_FILE",
+    "TONES",
+    "COLOURS",
+    "PictureClassifier",
+    "train_picture_classifier",
+    "load_emoji_classifier",
+    "load_emoji_rprecision_encoder",
+    "ColourJudge",
+    "colour_histograms",
+    "frechet_distance",
+    "colour_of_name",
     "ATTRIBUTES",
     "CLASSIFIER_FILE",
     "RPRECISION_FILE",
@@ -626,3 +646,132 @@ def two_sample_score(real: Any, fake: Any, *, test_fraction: float = 0.5, resolu
     with torch.no_grad():
         right = int((net(a[:n_test]) > 0).sum()) + int((net(b[:n_test]) <= 0).sum())
     return right / (2 * n_test)
+
+
+# -- (f) emoji judges ------------------------------------------------------------------------------
+
+EMOJI_CLASSIFIER_FILE = "text2image/emoji_classifier.safetensors"
+EMOJI_RPRECISION_FILE = "text2image/emoji_rprecision_encoder.safetensors"
+#: skin tones of the emoji modifiers, lightest first
+TONES = ("light", "medium-light", "medium", "medium-dark", "dark")
+#: colour words of the coloured emoji (hearts, circles, squares, books, …)
+COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "brown", "black", "white")
+
+
+class PictureClassifier(nn.Module):
+    """Subgroup classifier: the evaluation trunk (four stride-2 convolutions), ``hidden`` ReLU units
+    (:meth:`features`), a linear layer to ``len(classes)`` logits. Input ``(B, 3, 64, 64)`` in [-1, 1].
+
+    Example:
+        >>> PictureClassifier(["a", "b", "c"])(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 3])
+    """
+
+    def __init__(self, classes: Sequence[str], width: int = 32, hidden: int = 256) -> None:
+        super().__init__()
+        self.classes = [str(c) for c in classes]
+        self.config = {"classes": self.classes, "width": int(width), "hidden": int(hidden)}
+        self.body = nn.Sequential(_trunk(width), nn.Linear(4 * width * 16, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, len(self.classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+    def features(self, images: Any, batch_size: int = 256) -> Tensor:
+        """Hidden-layer features ``(N, hidden)`` of images (any size; resized to 64 px)."""
+        return _batched(self.body, _as_images(images), batch_size)
+
+    def predict(self, images: Any, batch_size: int = 256) -> list[str]:
+        """The class name of each image."""
+        return [self.classes[i] for i in _batched(self, _as_images(images), batch_size).argmax(1).tolist()]
+
+
+def train_picture_classifier(images: Any, labels: Sequence[str], *, epochs: int = 40, batch_size: int = 128,
+                             lr: float = 2e-3, seed: int = 0, width: int = 32, hidden: int = 256) -> PictureClassifier:
+    """Train a :class:`PictureClassifier` on labelled pictures (cross-entropy, Adam with cosine decay;
+    blur and noise on half the batches' images as in the shapes classifier; deterministic for a seed
+    and thread count; leaves the global RNG untouched)."""
+    x_all = _resize(_as_images(images), _INPUT)
+    classes = sorted(set(map(str, labels)))
+    y_all = torch.tensor([classes.index(str(v)) for v in labels])
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = PictureClassifier(classes, width=width, hidden=hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    total = max(1, epochs * max(1, len(x_all) // batch_size))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
+    model.train()
+    for idx in _epochs(len(x_all), epochs, batch_size, gen):
+        loss = F.cross_entropy(model(_augment(x_all[idx], gen)), y_all[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return model.eval()
+
+
+def load_emoji_classifier(path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+                          ) -> PictureClassifier:
+    """The shipped emoji subgroup classifier, in eval mode."""
+    return _load_network(PictureClassifier, path, EMOJI_CLASSIFIER_FILE, device)
+
+
+def load_emoji_rprecision_encoder(path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+    """The shipped R-precision image encoder for emoji (all-MiniLM-L6-v2 caption space), in eval mode."""
+    return _load_network(RPrecisionEncoder, path, EMOJI_RPRECISION_FILE, device)
+
+
+# -- colours from pixels ---------------------------------------------------------------------------
+
+def colour_histograms(images: Any, bins: int = 4, white: float = 0.92) -> Tensor:
+    """Normalised RGB histograms ``(N, bins³)`` of each picture's inked pixels (any channel below
+    ``white`` on a 0–1 scale; the white background left out)."""
+    x = ((_as_images(images) + 1) / 2).clamp(0, 1)
+    inked = (x < white).any(1).flatten(1)                                   # (N, H·W)
+    q = (x * bins).long().clamp(max=bins - 1)
+    code = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]                      # (N, H, W)
+    hist = torch.zeros(len(x), bins ** 3)
+    hist.scatter_add_(1, code.flatten(1), inked.float())
+    return hist / hist.sum(1, keepdim=True).clamp_min(1.0)
+
+
+class ColourJudge:
+    """Names the value (a skin tone, a colour word) whose mean colour histogram a picture's matches best.
+
+    ``ColourJudge(images, values)`` averages :func:`colour_histograms` per value (``""`` values are
+    skipped); :meth:`predict` returns the value of highest histogram intersection per picture.
+    """
+
+    def __init__(self, images: Any, values: Sequence[str], bins: int = 4) -> None:
+        hist = colour_histograms(images, bins)
+        keep = [i for i, v in enumerate(values) if v]
+        self.values = sorted({values[i] for i in keep})
+        if not self.values:
+            raise ValueError("no labelled pictures to learn colours from")
+        self.bins = bins
+        self.prototypes = torch.stack([hist[[i for i in keep if values[i] == v]].mean(0) for v in self.values])
+
+    def predict(self, images: Any) -> list[str]:
+        hist = colour_histograms(images, self.bins)
+        overlap = torch.minimum(hist[:, None], self.prototypes[None]).sum(-1)      # (N, values)
+        return [self.values[i] for i in overlap.argmax(1).tolist()]
+
+
+def colour_of_name(name: str) -> str:
+    """The colour word an emoji name starts with (``"green heart"`` → ``"green"``), else ``""``."""
+    m = re.match(r"^(" + "|".join(COLOURS) + r")\b", name.lower())
+    return m.group(1) if m else ""
+
+
+# -- distribution distance -------------------------------------------------------------------------
+
+def frechet_distance(a: Tensor, b: Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``(N, D)``, ``(M, D)`` (FID's formula)."""
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    root_a = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
+    middle = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()   # tr √(Σa Σb)
+    return float((mu_a - mu_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * middle)

@@ -5,6 +5,7 @@
     multigan sample text2image "a green triangle on the left" --out img.png --model shapes [-n 4] [--seed 0]
     multigan sample text2image "a red circle at the top" --to "a blue square at the bottom" --out lerp.png
     multigan eval text2image --model shapes [--n 500] [--seed 0] [--json metrics.json]
+    multigan eval text2image --model runs/emoji/final --data emoji
 
 Training data is the train split of :class:`~multigan.text2image.shapes_data.CaptionedShapes`
 (held-out (colour, shape) pairs never appear). Caption embeddings are computed once with the text
@@ -31,7 +32,7 @@ from multigan.cli import add_count_arguments, add_seed_argument, checked_count, 
 from multigan.core.options import RunOptions, add_options, common, option, parse_options, resolve_options
 
 from .encoder import DEFAULT_ENCODER
-from .evaluate import evaluate_model, format_metrics
+from .evaluate import evaluate_emoji, evaluate_model, format_metrics
 
 __all__ = ["TextImageOptions", "train", "train_options", "shapes_dataset", "caption_embeddings", "cached_embeddings", "emoji_dataset", "DATASETS",
            "evaluate_model", "format_metrics", "cli", "demo", "DEMO_CAPTIONS"]
@@ -282,7 +283,9 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--no-captions", action="store_true", help="grid without captions under the tiles")
     elif command == "eval":
         p.add_argument("--model", default="shapes", help="shipped model name or checkpoint folder")
-        p.add_argument("--n", type=int, default=500, help="images for held-out captions (and for train captions)")
+        p.add_argument("--data", default="shapes", choices=DATASETS,
+                       help="what the model was trained on: held-out shapes, or unseen emoji and compositions")
+        p.add_argument("--n", type=int, default=500, help="--data shapes: images for held-out (and train) captions")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--json", default=None, help="also write the metrics as JSON here")
     else:
@@ -304,7 +307,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
         checked_count(args, "images per caption")
     model = TextImageGAN.from_pretrained(args.model)
     if command == "eval":
-        table = evaluate_model(model, n=args.n, seed=args.seed)
+        table = (evaluate_emoji(model, seed=args.seed) if args.data == "emoji"
+                 else evaluate_model(model, n=args.n, seed=args.seed))
         print(format_metrics(table))
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)

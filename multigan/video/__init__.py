@@ -6,7 +6,7 @@
 >>> clips.write_video("seven.mp4", fps=8); clips.write_video("grid.gif", grid=True)   # doctest: +SKIP
 """
 
-from .clips import Clips
+from .pipeline import Clips
 from .models import DVDGAN, PRESETS
 from .train import cli, demo
 

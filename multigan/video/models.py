@@ -356,7 +356,7 @@ class DVDGAN(AdversarialModel):
 
     def write_samples(self, samples: Tensor, path: Path) -> list[Path]:
         """A GIF grid of the snapshot clips (8 fps)."""
-        from .clips import Clips
+        from .pipeline import Clips
         return Clips(samples.float().clamp(-1, 1)).write_video(Path(path).with_suffix(".gif"), fps=8, grid=True)
 
     # -- user API ----------------------------------------------------------------------------------
@@ -368,8 +368,8 @@ class DVDGAN(AdversarialModel):
     @torch.no_grad()
     def generate(self, n: int = 1, label: Label = None, *, seed: Optional[int] = None,
                  z: Optional[Tensor] = None, batch_size: int = 16):
-        """Generate ``n`` clips (eval mode; seeded when ``seed`` is given) as :class:`~multigan.video.clips.Clips`."""
-        from .clips import Clips
+        """Generate ``n`` clips (eval mode; seeded when ``seed`` is given) as :class:`~multigan.video.pipeline.Clips`."""
+        from .pipeline import Clips
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")

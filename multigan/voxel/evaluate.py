@@ -40,7 +40,7 @@ def evaluate_model(model, dataset, *, n: int = 200, seed: int = 0, probe: bool =
     the raw grids and "after cleanup" (:func:`~multigan.voxel.metrics.valid_after_cleanup`: valid
     once only the largest piece is kept, where the pieces dropped held at most 2 % of the shape's
     voxels, so a table whose legs came off is not valid) and "after bridging" (valid after cleanup
-    once :meth:`~multigan.voxel.shapes.Shapes.bridged` has joined detached pieces through voxels of
+    once :meth:`~multigan.voxel.pipeline.Shapes.bridged` has joined detached pieces through voxels of
     occupancy at least ``BRIDGE_LOW``). ``largest piece`` is the mean share of
     voxels in the largest piece. ``probe`` adds the linear-classifier accuracy on D features
     (held-out 30 % of shapes, by shape). ``whole`` scores ``generate(..., whole=True)`` samples

@@ -306,7 +306,7 @@ class GAN3D(AdversarialModel):
             ValueError: ``whole=True`` with ``z`` (it draws its own latents), a bad ``max_draws``, ``repair``
                 or ``bridge``.
         """
-        from .shapes import Shapes, check_low
+        from .pipeline import Shapes, check_low
 
         if int(n) < 1:
             raise ValueError(f"n must be >= 1, got {n}")
@@ -387,7 +387,7 @@ class GAN3D(AdversarialModel):
                         bridge: Optional[float]) -> Tensor:
         """:meth:`generate`'s ``whole=True``: redraw the shapes not valid after cleanup; (n, R, R, R) probabilities."""
         from .metrics import valid_after_cleanup
-        from .shapes import Shapes
+        from .pipeline import Shapes
 
         if z is not None:
             raise ValueError("whole=True draws its own latents (seeded by seed); pass seed, not z")

@@ -134,7 +134,7 @@ def demo(out_dir: str | Path, seed: int = 0) -> list[Path]:
     what the files hold.
     """
     from .models import GAN3D, REPAIR_STEPS
-    from .shapes import BRIDGE_LOW
+    from .pipeline import BRIDGE_LOW
 
     out_dir = Path(out_dir)
     model = GAN3D.from_pretrained("furniture-32")
@@ -155,7 +155,7 @@ def _repair_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _bridge_argument(p: argparse.ArgumentParser) -> None:
-    from .shapes import BRIDGE_LOW
+    from .pipeline import BRIDGE_LOW
 
     p.add_argument("--bridge", type=float, nargs="?", const=BRIDGE_LOW, default=None, metavar="LOW",
                    help="join detached pieces to the main body through voxels of occupancy >= LOW "

@@ -1,4 +1,4 @@
-"""AnomalyResult (multigan.anomaly.results): labels, subsets, CSV/JSON reports and overlay PNGs."""
+"""AnomalyResult (multigan.anomaly.pipeline): labels, subsets, CSV/JSON reports and overlay PNGs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from multigan.anomaly import metrics as M
-from multigan.anomaly.results import AnomalyResult, apply_colormap, safe_file_stems
+from multigan.anomaly.pipeline import AnomalyResult, apply_colormap, safe_file_stems
 
 N, H, W = 4, 16, 16
 GREEN = (0, 255, 0)

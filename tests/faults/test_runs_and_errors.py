@@ -251,7 +251,7 @@ def test_files_that_belong_together_are_written_together_or_not_at_all(tmp_path,
 def test_work_is_bounded_with_one_line_before_anything_is_written(tmp_path, capsys):
     """-n above --max-n, and songs too long to plot or render, are refused before the first file."""
     from multigan.music import MidiNet
-    from multigan.music.song import MAX_PLOT_BARS
+    from multigan.music.pipeline import MAX_PLOT_BARS
     from multigan.voxel import GAN3D
 
     GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4, classes=["a"]).save_pretrained(tmp_path / "v")

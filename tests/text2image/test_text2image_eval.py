@@ -135,3 +135,23 @@ def test_bench_drives_text_conditional_models():
     finally:
         BENCHMARKS.pop("t2i-tiny-test")
     assert row["trainer_it_s"] > 0 and row["bare_it_s"] > 0
+
+
+def test_evaluate_emoji_judges_unseen_emoji_next_to_the_real_pictures(word_encoder, capsys):
+    from multigan.text2image.evaluate import EMOJI_GENERAL_CAPTIONS, evaluate_emoji
+
+    torch.manual_seed(0)
+    model = TextConditionalGAN(**CLS_TINY, text_encoder=DEFAULT_ENCODER).eval()
+    table = evaluate_emoji(model, seeds=2, general=EMOJI_GENERAL_CAPTIONS[:2])
+    gen, ref = table["generated"], table["reference"]
+    assert set(gen) == set(ref) == {"r_precision", "subgroup_accuracy", "fid", "tone_accuracy", "colour_accuracy",
+                                     "diversity_general", "diversity_precise"}
+    assert ref["tone_accuracy"] >= 0.75 and ref["colour_accuracy"] >= 2 / 3   # the judges read real pictures
+    assert ref["subgroup_accuracy"] > gen["subgroup_accuracy"] and ref["fid"] < gen["fid"]
+    assert 0 <= gen["r_precision"] <= 1 and ref["diversity_general"] == 1.0 and gen["diversity_precise"] >= 0
+    assert set(table["diversity"]) == set(EMOJI_GENERAL_CAPTIONS[:2]) and table["n"] > 150
+    assert all(v["pictures"] >= 2 and v["data"] > 0 for v in table["diversity"].values())
+    text = format_metrics(table)
+    assert "skin-tone accuracy" in text and "| a heart |" in text
+    with pytest.raises(ValueError, match="names 0 training pictures"):
+        evaluate_emoji(model, seeds=2, general=("a zebra crossing at dusk",))

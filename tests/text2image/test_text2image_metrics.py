@@ -177,3 +177,52 @@ def test_two_sample_score_separates_and_matches(shapes):
     assert abs(two_sample_score(real, same, **kw) - 0.5) <= 0.12
     with pytest.raises(ValueError, match="at least 2 train and 2 test"):
         two_sample_score(real[:3], same[:3])
+
+
+# -- emoji judges ----------------------------------------------------------------------------------
+
+def _flat_pictures(colours, size=16):
+    """White pictures with a centred square of each RGB colour (0–255), as float [-1, 1]."""
+    x = torch.ones(len(colours), 3, size, size)
+    for i, c in enumerate(colours):
+        x[i, :, 4:12, 4:12] = torch.tensor(c, dtype=torch.float32)[:, None, None] / 255
+    return x * 2 - 1
+
+
+def test_colour_histograms_and_judge_name_the_colour():
+    from multigan.text2image.metrics import ColourJudge, colour_histograms, colour_of_name
+
+    x = _flat_pictures([(250, 20, 20), (20, 20, 250), (255, 255, 255)])
+    h = colour_histograms(x, bins=4)
+    assert h.shape == (3, 64) and torch.allclose(h[:2].sum(1), torch.ones(2)) and float(h[2].sum()) == 0
+    assert int(h[0].argmax()) == 3 * 16 and int(h[1].argmax()) == 3       # the inked square only, white left out
+    judge = ColourJudge(_flat_pictures([(240, 10, 10), (230, 30, 20), (10, 10, 240), (90, 90, 90)]),
+                        ["red", "red", "blue", ""])
+    assert judge.values == ["blue", "red"]
+    assert judge.predict(_flat_pictures([(200, 0, 0), (0, 30, 200)])) == ["red", "blue"]
+    assert [colour_of_name(n) for n in ("green heart", "Blue book", "heart", "redhead")] == ["green", "blue", "", ""]
+    with pytest.raises(ValueError, match="no labelled"):
+        ColourJudge(x, ["", "", ""])
+
+
+def test_frechet_distance_known_values():
+    from multigan.text2image.metrics import frechet_distance
+
+    a = torch.randn(4000, 3, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a, a + torch.tensor([3.0, 0, 0])) == pytest.approx(9.0, abs=1e-6)
+    assert frechet_distance(a, 2 * a) == pytest.approx(3.0, rel=0.05)      # (σ1 − σ2)² per dimension
+
+
+def test_picture_classifier_learns_colours_and_round_trips(tmp_path):
+    from multigan.text2image.metrics import PictureClassifier, _load_network, train_picture_classifier
+
+    colours = [(220, 30, 30), (30, 200, 40), (40, 40, 220)] * 20
+    names = ["red", "green", "blue"] * 20
+    model = train_picture_classifier(_flat_pictures(colours), names, epochs=6, batch_size=16, width=4, hidden=16)
+    assert model.classes == ["blue", "green", "red"]
+    assert model.predict(_flat_pictures([(200, 20, 20), (20, 20, 200)])) == ["red", "blue"]
+    assert model.features(_flat_pictures(colours[:5])).shape == (5, 16)
+    path = save_network(model, tmp_path / "c.safetensors", {"note": 1})
+    again = _load_network(PictureClassifier, path, "", "cpu")
+    assert again.classes == model.classes and torch.equal(again.head.weight, model.head.weight)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from multigan.video.clips import Clips
+from multigan.video.pipeline import Clips
 from multigan.video.models import DVDGAN, PRESETS
 
 TINY = {"frames": 4, "size": 16, "width": 4, "latent_dim": 8, "embed_dim": 8, "k_frames": 2}

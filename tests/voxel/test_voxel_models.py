@@ -269,7 +269,7 @@ def test_connectivity_weight_adds_a_generator_loss_term():
 
 def test_bridged_joins_pieces_through_faint_voxels_only():
     from multigan.voxel.metrics import validity_flags
-    from multigan.voxel.shapes import BRIDGE_LOW
+    from multigan.voxel.pipeline import BRIDGE_LOW
 
     g = torch.zeros(4, 12, 12, 12)
     g[:, 1:10, 8, 1:10] = 0.9                   # a top of 81 ...
