@@ -45,6 +45,8 @@ __all__ = ["ModelMixin", "AdversarialModel", "DiscriminatorOutput", "FORMAT_VERS
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
+#: beside ``config.json``: the model's ``inference_options`` (how it is used, not what it is)
+INFERENCE_NAME = "inference.json"
 WEIGHTS_NAME = "model.safetensors"
 
 _MODEL_TYPES: dict[str, type] = {}
@@ -139,6 +141,10 @@ class ModelMixin(nn.Module):
                         extra_files: Optional[dict[str, str]] = None) -> Path:
         """Write ``config.json`` + ``model.safetensors`` to the folder ``path`` atomically.
 
+        ``config.json`` holds the architecture (constructor arguments); the arguments named by the
+        model's ``inference_options`` (how it scores or post-processes, e.g. AnoGAN's map smoothing)
+        go to ``inference.json`` beside it, as diffusers keeps scheduler settings apart.
+
         Args:
             dtype:        cast floating tensors (e.g. ``torch.float16`` for shipped checkpoints).
             state_dict:   weights to write instead of ``self.state_dict()`` (e.g. EMA weights).
@@ -147,8 +153,11 @@ class ModelMixin(nn.Module):
         """
         from safetensors.torch import save_file
 
+        usage = set(getattr(self, "inference_options", ()))
         meta = {"model_type": self.model_type, "format_version": FORMAT_VERSION, "multigan_version": _version(),
-                "components": list(components or []), "config": self.config}
+                "components": list(components or []),
+                "config": {k: v for k, v in self.config.items() if k not in usage}}
+        inference = {k: v for k, v in self.config.items() if k in usage}
         try:
             json.dumps(meta)
         except TypeError as err:
@@ -158,6 +167,8 @@ class ModelMixin(nn.Module):
             save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"model_type": self.model_type})
             meta["weights_sha256"] = file_sha256(tmp / WEIGHTS_NAME)      # checked by from_pretrained
             (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            if inference:
+                (tmp / INFERENCE_NAME).write_text(json.dumps(inference, indent=2, sort_keys=True) + "\n")
             for name, text in (extra_files or {}).items():
                 (tmp / name).write_text(text)
         return Path(path)
@@ -197,8 +208,9 @@ class ModelMixin(nn.Module):
             raise ValueError(f"{folder} holds a {meta['model_type']!r} model, not {cls.model_type!r}; "
                              f"load it with {meta['model_type']}.from_pretrained")
         kind = model_class(meta["model_type"])
-        kind.check_config(meta["config"], str(folder / CONFIG_NAME))
-        model = kind(**meta["config"])
+        config = {**meta["config"], **read_inference(folder, kind)}
+        kind.check_config(config, str(folder / CONFIG_NAME))
+        model = kind(**config)
         _check_weights_file(folder / WEIGHTS_NAME, meta.get("weights_sha256"))
         model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
                            map_location=map_location)
@@ -252,6 +264,23 @@ def _check_weights_file(file: Path, expected: Optional[str]) -> None:
     if expected and file.is_file() and file_sha256(file) != expected:
         warnings.warn(f"{file} is not the file its config.json records (SHA-256 differs): it was changed or "
                       "damaged after it was saved; its outputs may not be the model's", RuntimeWarning, stacklevel=3)
+
+
+def read_inference(folder: str | os.PathLike, kind: type) -> dict[str, Any]:
+    """The ``inference.json`` beside a checkpoint's config (``{}`` without one), checked against
+    ``kind.inference_options``."""
+    file = Path(folder) / INFERENCE_NAME
+    if not file.is_file():
+        return {}
+    try:
+        values = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{file}: not valid JSON ({err})") from None
+    allowed = set(getattr(kind, "inference_options", ()))
+    if not isinstance(values, dict) or set(values) - allowed:
+        extra = sorted(set(values) - allowed) if isinstance(values, dict) else values
+        raise ValueError(f"{file}: {kind.__name__} has no inference options {extra}; it takes {sorted(allowed)}")
+    return values
 
 
 def read_config(folder: str | os.PathLike) -> dict[str, Any]:

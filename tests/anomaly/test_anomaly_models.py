@@ -419,3 +419,28 @@ def test_encoder_selection_keeps_best_checkpoint_and_resumes(tmp_path):
         train_encoder(m, x, steps=1, progress=False, select_on=ImageSet(x[:4], list("abcd")))
     with pytest.raises(ValueError, match="normal and abnormal images; all 4 are labelled 0"):
         train_encoder(m, x, steps=1, progress=False, select_on=ImageSet(x[:4], list("abcd"), torch.zeros(4)))
+
+
+def test_scoring_options_are_saved_apart_from_the_architecture(det, tmp_path):
+    import json
+
+    m = AnoGAN(**TINY, map_sigma=1.5, image_score="map")
+    m.load_state_dict(det.state_dict())
+    m.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())["config"]
+    usage = json.loads((tmp_path / "m" / "inference.json").read_text())
+    assert set(usage) == set(AnoGAN.inference_options)                     # how it scores, all of it …
+    assert not set(config) & set(AnoGAN.inference_options)                 # … and none of it in the architecture
+    assert config["image_size"] == 16 and usage["map_sigma"] == 1.5 and usage["image_score"] == "map"
+    back = AnoGAN.from_pretrained(tmp_path / "m")
+    assert (back.map_sigma, back.image_score) == (1.5, "map")
+    x = _images(2)
+    assert torch.allclose(back.eval().score(x).maps, m.eval().score(x).maps, atol=2e-3)   # fp32 save, same maps
+    (tmp_path / "m" / "inference.json").unlink()                           # without the file: the defaults
+    assert AnoGAN.from_pretrained(tmp_path / "m").map_sigma == AnoGAN(**TINY).map_sigma
+    (tmp_path / "m" / "inference.json").write_text(json.dumps({"width": 8}))
+    with pytest.raises(ValueError, match="no inference options \\['width'\\]"):
+        AnoGAN.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "inference.json").write_text("{not json")
+    with pytest.raises(ValueError, match="inference.json: not valid JSON"):
+        AnoGAN.from_pretrained(tmp_path / "m")
