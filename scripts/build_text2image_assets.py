@@ -778,6 +778,11 @@ def emoji_attribution(items: list[dict], splits: list[str], kinds: list[str], ve
         f"`emoji-test.txt` lacks: the `emoji` package {versions['emoji']} (PyPI; New BSD licence, notice below).",
         "The captions made from these (sentence forms, head nouns, general captions per subgroup) are ours.",
         "",
+        "`emoji_classifier.*` (subgroup classifier) and `emoji_rprecision_encoder.*` (image–caption encoder",
+        "for R-precision) are networks trained by this script (`--only emoji-judges`) on the train split of",
+        "these pictures; the weights are our work, under the repository's licence, and are shipped with the",
+        "font's notice because they were fitted to its pictures.",
+        "",
         f"Skipped ({sum(skipped.values())} fully-qualified emoji the font does not draw as one picture of their own; "
         "E = Emoji version): " + ("; ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())) or "none") + ".",
         "",
