@@ -4,7 +4,7 @@
 
 Protocol (Ruff et al. 2018, Akçay et al. 2018): train on the normal digit's training images only,
 calibrate on its validation images, score the official 10,000-image test set (anomaly = any other
-digit). Each digit trains its own model with :func:`multigan.anomaly.train.train` at 32×32;
+digit). Each digit trains its own model with :func:`multigan.anomaly.recipe.train` at 32×32;
 the table gives image AUROC of f-AnoGAN (``izif``, all 10,000 images) and of AnoGAN's latent
 search (``search``, Γ iterations on a class-balanced subset of ``--search-images``).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from multigan.anomaly import AnoGAN
 from multigan.anomaly.data import mnist_one_class
 from multigan.anomaly.evaluate import evaluate_model
-from multigan.anomaly.train import train
+from multigan.anomaly.recipe import train
 
 
 def main() -> None:

@@ -55,7 +55,7 @@ def _video(preset: str) -> tuple:
 
 def _text2image(name: str, stage: int = 1) -> tuple:
     from multigan.text2image import TextImageGAN, build_model
-    from multigan.text2image.train import shapes_dataset
+    from multigan.text2image.data import shapes_dataset
 
     model = build_model(name, "cpu-64")
     if stage == 2:

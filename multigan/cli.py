@@ -54,6 +54,25 @@ def add_count_arguments(parser: argparse.ArgumentParser, default: int, cap: int,
                         help="refuse an -n above this (bounds time and disk use; raise it to make more)")
 
 
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    """``--json FILE`` of every ``eval`` command: the metric table, as printed, also as JSON;
+    :func:`print_metrics` prints the table and writes the file."""
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the metric table as JSON here")
+
+
+def print_metrics(table: dict[str, Any], text: str, json_file: Optional[str]) -> None:
+    """Print an ``eval`` command's formatted table ``text``; with ``json_file``, write ``table`` there
+    too (atomically: a failed write leaves no file)."""
+    print(text)
+    if json_file:
+        from multigan.io.utils import atomic_file
+
+        Path(json_file).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(json_file) as tmp:
+            Path(tmp).write_text(json.dumps(table, indent=2, default=float) + "\n")
+        print(json_file)
+
+
 def add_seed_argument(parser: argparse.ArgumentParser) -> None:
     """``--seed`` of a ``sample`` command; :func:`chosen_seed` picks and reports one when it is not given."""
     parser.add_argument("--seed", type=int, default=None,

@@ -21,7 +21,7 @@ from typing import Any, Optional
 import torch
 
 from multigan.anomaly.models import AnoGAN
-from multigan.anomaly.train import normal_sets, search_calibration_set
+from multigan.anomaly.recipe import normal_sets, search_calibration_set
 
 
 def set_search_options(model: str | Path, out: str | Path, *, normal: Any = None, search_starts: Optional[int] = None,

@@ -9,7 +9,7 @@
 from .data import ImageSet, brain_mri, read_images, simulate_lesions, with_simulated_lesions
 from .models import METHODS, AnoGAN
 from .pipeline import AnomalyResult
-from .train import cli, demo
+from .cli import cli, demo
 
 __all__ = ["METHODS", "AnoGAN", "AnomalyResult", "ImageSet", "brain_mri", "cli", "demo", "read_images",
            "simulate_lesions", "with_simulated_lesions"]

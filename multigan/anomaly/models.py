@@ -267,7 +267,7 @@ class AnoGAN(AdversarialModel):
 
     Training defaults (:meth:`trainer_defaults`, f-AnoGAN): WGAN-GP with λ 10, 5 critic steps per G
     step, Adam lr 1e-4, β (0, 0.9), batch 64. The encoder is trained afterwards with G and D frozen
-    (:func:`multigan.anomaly.train.train_encoder`).
+    (:func:`multigan.anomaly.recipe.train_encoder`).
     """
 
     modality = "anomaly"

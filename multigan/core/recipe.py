@@ -21,7 +21,7 @@ for every modality happens here, once:
     return run.export(components=["generator"], data="bach_chorales", metrics=table)
 
 StackGAN has two stages (Stage-I, then Stage-II with Stage-I frozen); f-AnoGAN's GAN stage is
-a stage here and its encoder stage follows in :mod:`multigan.anomaly.train`.
+a stage here and its encoder stage follows in :mod:`multigan.anomaly.recipe`.
 """
 
 from __future__ import annotations

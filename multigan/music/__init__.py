@@ -9,7 +9,7 @@
 from .chords import Chord, chord_vector, parse_chord, parse_progression
 from .models import MidiNet
 from .pipeline import Song
-from .train import cli, demo
+from .cli import cli, demo
 
 __all__ = ["Chord", "MidiNet", "Song", "chord_vector", "cli", "demo", "parse_chord", "parse_progression"]
 

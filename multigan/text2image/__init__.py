@@ -12,7 +12,7 @@ Captions are encoded offline by a frozen transformer (all-MiniLM-L6-v2 from the
 from .encoder import TextEncoder
 from .models import MODELS, PRESETS, StackGAN, TextConditionalGAN, TextImageGAN, build_model
 from .pipeline import TextImages
-from .train import cli, demo
+from .cli import cli, demo
 
 __all__ = ["MODELS", "PRESETS", "StackGAN", "TextConditionalGAN", "TextEncoder", "TextImageGAN", "TextImages",
            "build_model", "cli", "demo"]
@@ -40,7 +40,7 @@ def _register_benchmarks() -> None:
         return StackGAN.from_pretrained("shapes").set_stage(1)
 
     def shapes_data():               # captioned shapes with stand-in caption embeddings (no encoder load)
-        from .train import shapes_dataset
+        from .data import shapes_dataset
         embeddings = torch.nn.functional.normalize(torch.randn(1024, 384, generator=torch.Generator().manual_seed(0)))
         return shapes_dataset(1024, 64, 0, embeddings)
 

@@ -58,18 +58,22 @@ emoji (``info["heldout"]`` says which kind); ``"val"`` is a fixed 5 % of the res
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
+from .encoder import DEFAULT_ENCODER
+
 __all__ = [
     "CAPTION_SUFFIX",
+    "DATASETS",
     "EMOJI_CAPTION_KINDS",
     "EMOJI_FILE",
     "EMOJI_SPLITS",
@@ -78,6 +82,9 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "CaptionDraws",
     "CaptionedImages",
+    "cached_embeddings",
+    "caption_embeddings",
+    "emoji_dataset",
     "emoji_set",
     "fit_square",
     "furniture_icons",
@@ -85,6 +92,7 @@ __all__ = [
     "load_emoji",
     "load_furniture_icons",
     "open_rgb",
+    "shapes_dataset",
 ]
 
 #: Image file extensions read from folders and tables (case-insensitive).
@@ -639,3 +647,96 @@ def emoji_set(split: str = "train", size: int = 64, *, caption_kinds: Sequence[s
                             if key in arrays}
     info["caption_kind"] = caption_kind
     return CaptionedImages(_to_float(images), captions, names=[str(n) for n in arrays["name"][keep]], info=info)
+
+
+#: training data of ``train(data=...)`` and ``--data``
+DATASETS = ("shapes", "emoji")
+
+
+_CHUNK = 2048        # examples rendered per CaptionedShapes call (bounds the float32 intermediate)
+
+
+def _chunks(n: int, seed: int) -> list[tuple[int, int]]:
+    """``(size, seed)`` of each CaptionedShapes chunk: chunk k uses seed ``seed · 100003 + k``."""
+    return [(min(_CHUNK, n - start), seed * 100_003 + k) for k, start in enumerate(range(0, n, _CHUNK))]
+
+
+def _shape_captions(n: int, seed: int) -> list[str]:
+    from .shapes_data import CaptionedShapes
+
+    return [c for size, s in _chunks(n, seed) for c in CaptionedShapes(size, split="train", image_size=16,
+                                                                         seed=s).captions]
+
+
+def shapes_dataset(n: int, image_size: int, seed: int, embeddings: torch.Tensor) -> torch.utils.data.TensorDataset:
+    """CaptionedShapes train split as ``(uint8 images (n, 3, S, S), embeddings)`` (the models map uint8 to [-1, 1])."""
+    from .shapes_data import CaptionedShapes
+
+    parts = []
+    for size, s in _chunks(n, seed):
+        images = CaptionedShapes(size, split="train", image_size=image_size, seed=s).images
+        parts.append(((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
+    images = torch.cat(parts)
+    if len(images) != len(embeddings):
+        raise ValueError(f"{len(images)} images but {len(embeddings)} embeddings")
+    return torch.utils.data.TensorDataset(images, embeddings)
+
+
+def caption_embeddings(out: str | Path, n: int, seed: int,
+                       encoder: Any = DEFAULT_ENCODER) -> tuple[torch.Tensor, str, Optional[str]]:
+    """Embeddings of the ``n`` training captions of captioned shapes, cached in ``out/data/``.
+
+    Returns ``(embeddings, encoder name, encoder fingerprint or None)``.
+
+    ``encoder``: an encoder name (loaded only when the cache misses) or an encoder object with
+    ``name``, ``dim`` and ``encode``.
+    """
+    file = Path(out) / "data" / f"shapes-train-n{n}-seed{seed}-embeddings.safetensors"
+    return cached_embeddings(file, lambda: _shape_captions(n, seed), encoder, {"n": str(n), "seed": str(seed)})
+
+
+def cached_embeddings(file: Path, captions: Callable[[], list[str]], encoder: Any = DEFAULT_ENCODER,
+                      metadata: Optional[dict[str, str]] = None) -> tuple[torch.Tensor, str, Optional[str]]:
+    """Embeddings of ``captions()`` (called only when the cache misses), cached in ``file`` by encoder.
+
+    Returns ``(embeddings, encoder name, encoder fingerprint or None)``; a cache made by another
+    encoder (name, or fingerprint when both are known) is recomputed.
+    """
+    from safetensors.torch import load_file, safe_open, save_file
+
+    name = encoder if isinstance(encoder, str) else str(encoder.name)
+    if file.is_file():
+        with safe_open(str(file), "pt") as fh:
+            meta = fh.metadata() or {}
+        if meta.get("encoder") == name:
+            fingerprint = meta.get("fingerprint") or None
+            if isinstance(encoder, str) or fingerprint in (None, getattr(encoder, "fingerprint", None)):
+                return load_file(str(file))["embeddings"], name, fingerprint
+    if isinstance(encoder, str):
+        from .encoder import TextEncoder
+        encoder = TextEncoder(encoder)
+    embeddings = torch.as_tensor(encoder.encode(captions())).float().contiguous()
+    fingerprint = getattr(encoder, "fingerprint", None)
+    from multigan.core.atomic import atomic_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(file) as tmp:
+        save_file({"embeddings": embeddings}, str(tmp),
+                  metadata={"encoder": name, "fingerprint": fingerprint or "", **(metadata or {})})
+    return embeddings, name, fingerprint
+
+
+def emoji_dataset(out: str | Path, size: int, *, encoder: Any = DEFAULT_ENCODER, repeats: int = 8, seed: int = 0,
+                  path: Optional[str | Path] = None) -> tuple[Any, str, Optional[str]]:
+    """The emoji train split as :class:`~multigan.text2image.data.CaptionDraws` at ``size`` px (every
+    caption kind; embeddings cached in ``out/data/``). Returns ``(dataset, encoder name, fingerprint)``."""
+    from .data import emoji_set
+
+    data = emoji_set("train", size, path=path)
+    captions, _ = data.flat_captions()
+    digest = hashlib.sha256("\n".join(captions).encode()).hexdigest()[:12]
+    file = Path(out) / "data" / f"emoji-train-{digest}-embeddings.safetensors"
+    embeddings, name, fingerprint = cached_embeddings(file, lambda: captions, encoder, {"captions": digest})
+    if len(embeddings) != len(captions):
+        raise ValueError(f"{file} holds {len(embeddings)} embeddings for {len(captions)} captions; delete it")
+    return data.training_set(embeddings, repeats=repeats, seed=seed), name, fingerprint
+

@@ -8,7 +8,7 @@
 
 from .pipeline import Clips
 from .models import DVDGAN, PRESETS
-from .train import cli, demo
+from .cli import cli, demo
 
 __all__ = ["DVDGAN", "PRESETS", "Clips", "cli", "demo"]
 
@@ -27,7 +27,7 @@ def _register_benchmarks() -> None:
     register_benchmark(BenchConfig("video64", lambda: DVDGAN(**PRESETS["cpu-64"]), clips(32, 16, 1, 64), 8,
                                    gpu_only=True))
     def moving_mnist():
-        from .train import training_dataset
+        from .data import training_dataset
         return training_dataset(None, frames=16, size=32, channels=1)
 
     register_shipped("video-mnist32", "video", "moving-mnist", DVDGAN, lambda: DVDGAN.from_pretrained("moving-mnist"),

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -40,17 +40,19 @@ from torch.utils.data import TensorDataset
 from multigan.io.utils import warn_skipped
 
 __all__ = [
+    "DATASETS",
     "FOOTAGE_CROPS",
     "FOOTAGE_DIR",
     "MOVING_MNIST_FILE",
     "READ_SUFFIXES",
+    "Footage",
     "MovingMNIST",
     "VideoFolder",
-    "Footage",
     "check_clips",
     "footage_files",
     "load_moving_mnist",
     "render_clips",
+    "training_dataset",
 ]
 
 #: The shipped Moving MNIST asset, relative to :func:`multigan.core.module.assets_dir`.
@@ -460,3 +462,18 @@ class Footage(_ClipDataset):
 
     def __repr__(self) -> str:
         return f"Footage({self.split!r}, {len(self)} clips {tuple(self.clips.shape[1:])}, classes={self.classes})"
+
+
+DATASETS = ("moving-mnist", "footage")
+
+
+def training_dataset(folder: Optional[str], frames: int, size: int, channels: int, dataset: str = "moving-mnist"):
+    """The training clips :func:`train` uses: ``folder``'s videos, or a built-in set's train split."""
+    from .data import Footage, MovingMNIST, VideoFolder
+
+    if folder:
+        return VideoFolder(folder, frames=frames, size=size, channels=channels)
+    if dataset == "footage":
+        return Footage("train", frames=frames, size=size, channels=channels)
+    return MovingMNIST("train", frames=frames, size=size)
+

@@ -8,7 +8,7 @@
 
 from .models import GAN3D, PRESETS, REPAIR_STEPS
 from .pipeline import BRIDGE_LOW, Shapes
-from .train import cli, demo
+from .cli import cli, demo
 
 __all__ = ["GAN3D", "PRESETS", "Shapes", "BRIDGE_LOW", "REPAIR_STEPS", "cli", "demo"]
 

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from multigan.anomaly import AnoGAN
+from multigan.anomaly.cli import cli, train_options
 from multigan.anomaly.evaluate import balanced_subset, evaluate_model
-from multigan.anomaly.train import cli, train, train_options
+from multigan.anomaly.recipe import train
 
 
 def _disc(size, radius, value):
@@ -78,7 +79,7 @@ def _script(name):
 
 def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp_path):
     from multigan.anomaly.metrics import threshold_at_fpr
-    from multigan.anomaly.train import normal_sets
+    from multigan.anomaly.recipe import normal_sets
 
     set_search_options = _script("set_anomaly_search_options").set_search_options
     before = AnoGAN.from_pretrained(model_dir)
@@ -175,12 +176,14 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     info = json.loads((final / "training.json").read_text())
     assert info["commands"][-2:] == ["first", "second"]
     from multigan.anomaly.metrics import threshold_at_fpr
-    from multigan.anomaly.train import normal_sets
+    from multigan.anomaly.recipe import normal_sets
     _, val = normal_sets(str(folders / "healthy"), 16, 1)
     expect = threshold_at_fpr(det.score(val).scores, 0.05)            # calibrated on the new image scores
     assert float(det.thresholds[0]) == pytest.approx(float(expect), rel=0.05)
     assert float(det.thresholds[0]) != pytest.approx(float(first.thresholds[0]), rel=0.05)
-    assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif"]) == 0
+    assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
+                        "--json", str(tmp_path / "eval.json")]) == 0
+    assert 0 <= json.loads((tmp_path / "eval.json").read_text())["izif"]["image_auroc"] <= 1
     assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map; search: best of 2 search(es), "
             "each from the best of 3 start(s), Adam lr 0.05") in capsys.readouterr().out
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
@@ -314,7 +317,7 @@ def test_example_script_writes_report(model_dir, folders, tmp_path, monkeypatch,
 def test_train_selects_encoder_on_labelled_folder(folders, tmp_path):
     """--select-on: the exported encoder is the checkpoint with the best image AUROC on the labelled set."""
     from multigan.anomaly import read_images
-    from multigan.anomaly.train import _selection_auroc
+    from multigan.anomaly.recipe import _selection_auroc
 
     final = train(tmp_path, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=6, batch_size=8,
                   encoder_lr=3e-3, calibrate_search=False, checkpoint_every=2, log_every=1, device="cpu",
@@ -336,8 +339,8 @@ def test_train_selects_encoder_on_labelled_folder(folders, tmp_path):
 def test_train_calibrates_by_f1_on_a_labelled_folder(folders, tmp_path):
     """--calibrate-on: thresholds are the best-F1 splits on the labelled folder, not the --fpr rule."""
     from multigan.anomaly import read_images
-    from multigan.anomaly.metrics import best_f1_threshold
     from multigan.anomaly.evaluate import stratified_subset
+    from multigan.anomaly.metrics import best_f1_threshold
 
     final = train(tmp_path, normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=3, batch_size=8,
                   search_iterations=2, search_calibration_images=6, checkpoint_every=2, device="cpu",
@@ -368,7 +371,7 @@ def test_train_refuses_a_torchrun_job(tmp_path, monkeypatch):
 
 def test_time_limit_returns_the_checkpoint_and_resume_finishes(folders, tmp_path, capsys):
     """Cut by the time limit, nothing is exported (the encoder is not trained); --resume finishes the run."""
-    from multigan.anomaly.train import train_encoder
+    from multigan.anomaly.recipe import train_encoder
 
     opts = dict(normal=str(folders / "healthy"), size=16, width=4, steps=3, encoder_steps=2, batch_size=8,
                 calibrate_search=False, checkpoint_every=10, device="cpu", precision="fp32")

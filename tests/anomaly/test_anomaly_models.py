@@ -332,7 +332,7 @@ def test_bad_input(det):
 
 
 def test_gan_and_encoder_training_steps(tmp_path):
-    from multigan.anomaly.train import train_encoder
+    from multigan.anomaly.recipe import train_encoder
     from multigan.core import Trainer
 
     torch.manual_seed(0)
@@ -387,7 +387,7 @@ def test_with_simulated_lesions_labels_a_validation_set():
 
 def test_encoder_selection_keeps_best_checkpoint_and_resumes(tmp_path):
     from multigan.anomaly import ImageSet, with_simulated_lesions
-    from multigan.anomaly.train import _selection_auroc, encoder_selection, train_encoder
+    from multigan.anomaly.recipe import _selection_auroc, encoder_selection, train_encoder
 
     torch.manual_seed(0)
     m = AnoGAN(**TINY)

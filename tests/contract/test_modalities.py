@@ -165,3 +165,24 @@ def test_config_outside_limits_is_refused_before_building(modality, tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=f"config.json: {key} = {100_000 * limits[key][1]} is outside"):
         type(model).from_pretrained(tmp_path / "m")
+
+
+FILE_ROLES = ("models.py", "pipeline.py", "data.py", "metrics.py", "evaluate.py", "recipe.py", "cli.py", "README.md")
+
+
+@pytest.mark.parametrize("modality", sorted(multigan.MODALITIES))
+def test_every_modality_folder_has_the_same_files_and_layers(modality):
+    """The same file roles everywhere, and the layers import downwards only: networks and pipelines
+    never reach the training recipe or the command line."""
+    import ast
+    import importlib
+
+    folder = Path(importlib.import_module(multigan.MODALITIES[modality]).__file__).parent
+    assert [name for name in FILE_ROLES if not (folder / name).is_file()] == []
+    for lower in ("models.py", "pipeline.py", "data.py", "metrics.py", "evaluate.py", "recipe.py"):
+        tree = ast.parse((folder / lower).read_text())
+        imported = {node.module.rsplit(".", 1)[-1] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module and (node.level or node.module.startswith(
+                        multigan.MODALITIES[modality]))}
+        upper = {"cli"} | ({"recipe"} if lower != "recipe.py" else set())
+        assert not imported & upper, f"{modality}/{lower} imports {imported & upper}"

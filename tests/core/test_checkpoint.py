@@ -183,7 +183,8 @@ def test_resume_ignores_inference_options(tmp_path):
     first = make()
     first.fit()
     path = latest_checkpoint(tmp_path / "checkpoints")
-    assert json.loads((path / "model" / "config.json").read_text())["config"]["scale"] == 1.0
+    assert "scale" not in json.loads((path / "model" / "config.json").read_text())["config"]
+    assert json.loads((path / "model" / "inference.json").read_text()) == {"scale": 1.0}
     resumed = make(scale=3.0)
     resumed.load_checkpoint(path)
     assert resumed.step == 2 and resumed.model.scale == 3.0

@@ -77,7 +77,8 @@ def test_resolve_options_for_the_python_api():
 
 
 def test_a_music_run_writes_options_that_repeat_it(tmp_path):
-    from multigan.music.train import MusicOptions, _parser
+    from multigan.music.cli import _parser
+    from multigan.music.recipe import MusicOptions
 
     args = _parser("train").parse_args(["--out", "x", "--steps", "2", "--set", "trainer.lr_g=1e-3"])
     o = parse_options(MusicOptions, args)

@@ -34,7 +34,7 @@ def one_thread():
 
 
 def test_video_resume_is_exact_with_snapshots_and_evaluation(tmp_path):
-    from multigan.video.train import train
+    from multigan.video.recipe import train
 
     tiny = {"frames": 4, "size": 32, "channels": 1, "latent_dim": 8, "embed_dim": 8, "width": 4, "k_frames": 2}
     _straight_and_resumed(train, tmp_path, preset=tiny, batch_size=2, device="cpu", precision="fp32",
@@ -44,7 +44,7 @@ def test_video_resume_is_exact_with_snapshots_and_evaluation(tmp_path):
 def test_voxel_resume_is_exact_with_instance_noise_snapshots_and_evaluation(tmp_path):
     import trimesh
 
-    from multigan.voxel.train import train
+    from multigan.voxel.recipe import train
 
     for i, extents in enumerate([(1, 0.5, 0.8), (0.6, 1, 0.6)]):
         (tmp_path / "meshes" / "box").mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def test_voxel_resume_is_exact_with_instance_noise_snapshots_and_evaluation(tmp_
 
 
 def test_music_resume_is_exact_with_snapshots_and_evaluation(tmp_path):
-    from multigan.music import train as music_train
+    from multigan.music import recipe as music_train
 
     _straight_and_resumed(music_train.train, tmp_path, device="cpu", precision="fp32", checkpoint_every=1,
                           eval_every=3, eval_size=2, eval_n=2, seed=0, command="pytest")
@@ -69,7 +69,7 @@ def test_text2image_resume_is_exact_in_stage_one_and_across_the_stage_change(tmp
     sys.path.insert(0, str(Path(__file__).parents[1] / "text2image"))
     from t2i_testing import WordEncoder
 
-    from multigan.text2image.train import train
+    from multigan.text2image.recipe import train
 
     tiny = {"z_dim": 8, "condition_dim": 4, "text_proj_dim": 4, "ngf_stage1": 16, "ndf_stage1": 4, "ngf_stage2": 4,
             "ndf_stage2": 2, "residual_blocks": 1, "stage2_size": 128}
@@ -88,7 +88,7 @@ def test_anomaly_gan_stage_resume_is_exact(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from multigan.anomaly.train import train
+    from multigan.anomaly.recipe import train
 
     (tmp_path / "normal").mkdir()
     rng = np.random.default_rng(0)

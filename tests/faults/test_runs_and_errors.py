@@ -323,7 +323,7 @@ def test_a_bad_file_in_the_anomaly_training_folder_is_skipped_with_one_counted_w
     import numpy as np
     from PIL import Image
 
-    from multigan.anomaly.train import normal_sets
+    from multigan.anomaly.recipe import normal_sets
 
     (tmp_path / "normal").mkdir()
     rng = np.random.default_rng(0)

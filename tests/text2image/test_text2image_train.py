@@ -9,7 +9,8 @@ from PIL import Image
 from t2i_testing import WordEncoder as StandInEncoder
 from t2i_testing import one_thread  # noqa: F401  (autouse fixture)
 
-from multigan.text2image import train as t2i_train
+from multigan.text2image import recipe as t2i_train
+from multigan.text2image.cli import cli, demo, train_options
 from multigan.text2image.models import StackGAN, TextConditionalGAN, TextImageGAN
 
 ENCODER = "word-test-encoder"
@@ -77,27 +78,27 @@ def test_gan_cls_trains_and_cli_samples(tmp_path, word_encoder, capsys):
     assert isinstance(model, TextConditionalGAN) and not model.gan_int            # --no-gan-int reaches the model
     assert json.loads((final / "training.json").read_text())["overrides"] == {"interpolate": False}
     assert TextConditionalGAN(**CLS_TINY, text_dim=16).gan_int                    # the preset's default is on
-    assert t2i_train.train_options(["--out", "x", "--gan-int"]).gan_int is True
-    assert t2i_train.train_options(["--out", "x"]).gan_int is None
-    assert t2i_train.cli("sample", ["a green triangle on the left", "a blue square", "--out", str(tmp_path / "g.png"),
+    assert train_options(["--out", "x", "--gan-int"]).gan_int is True
+    assert train_options(["--out", "x"]).gan_int is None
+    assert cli("sample", ["a green triangle on the left", "a blue square", "--out", str(tmp_path / "g.png"),
                                     "--model", str(final), "-n", "2", "--seed", "0"]) == 0
     width, _ = Image.open(tmp_path / "g.png").size
     assert width == 2 + 2 * (128 + 2)                                      # two images per caption row
-    assert t2i_train.cli("sample", ["a red circle", "--to", "a blue square", "--steps", "3", "--out",
+    assert cli("sample", ["a red circle", "--to", "a blue square", "--steps", "3", "--out",
                                     str(tmp_path / "lerp_{i}.png"), "--model", str(final)]) == 0
     assert sorted(p.name for p in tmp_path.glob("lerp_*.png")) == ["lerp_0.png", "lerp_1.png", "lerp_2.png"]
     assert "g.png" in capsys.readouterr().out
     with pytest.raises(ValueError, match="caption 0 is empty"):
-        t2i_train.cli("sample", ["  ", "--out", str(tmp_path / "e.png"), "--model", str(final)])
+        cli("sample", ["  ", "--out", str(tmp_path / "e.png"), "--model", str(final)])
 
 
 def test_demo_fails_without_shipped_model_and_writes_grid_with_one(stackgan_run, tmp_path, monkeypatch,
                                                                   word_encoder):
     monkeypatch.setenv("MULTIGAN_ASSETS", str(tmp_path / "assets"))
     with pytest.raises(FileNotFoundError, match="no checkpoint folder"):
-        t2i_train.demo(tmp_path / "out")
+        demo(tmp_path / "out")
     shutil.copytree(stackgan_run[1], tmp_path / "assets" / "checkpoints" / "text2image" / "shapes")
-    files = t2i_train.demo(tmp_path / "out", seed=0)
+    files = demo(tmp_path / "out", seed=0)
     assert [f.name for f in files] == ["grid.png"] and Image.open(files[0]).size[0] == 2 + 4 * (128 + 2)
 
 
@@ -107,7 +108,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="StackGAN option"):
         t2i_train.train("unused", model="gan-cls", kl_weight=1.0)
     with pytest.raises(NotImplementedError, match="train, sample or eval"):
-        t2i_train.cli("score", [])
+        cli("score", [])
 
 
 def test_stage2_resume_after_a_lost_export_keeps_the_lineage(stackgan_run, tmp_path):

@@ -7,8 +7,9 @@ import torch
 
 from multigan.io.video import read_video, write_video
 from multigan.video import DVDGAN
+from multigan.video.cli import cli, train_options
 from multigan.video.evaluate import evaluate_model, format_metrics
-from multigan.video.train import cli, train, train_options
+from multigan.video.recipe import train
 
 TINY = {"frames": 4, "size": 32, "channels": 1, "latent_dim": 8, "embed_dim": 8, "width": 4, "k_frames": 2}
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from multigan.voxel import GAN3D
+from multigan.voxel.cli import cli, train_options
 from multigan.voxel.evaluate import _rotation_variants, evaluate_model, format_metrics
-from multigan.voxel.train import cli, train, train_options
+from multigan.voxel.recipe import train
 
 TINY = {"resolution": 32, "channels": (16, 8, 4)}        # the cpu-32 design at an eighth of its width
 
@@ -93,9 +94,13 @@ def test_cli_sample_and_eval(trained, mesh_folder, tmp_path, capsys):
     assert trimesh.load(tmp_path / "shapes" / "box_0.stl").is_watertight
     assert (tmp_path / "p.png").stat().st_size > 100
     capsys.readouterr()
-    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "3"]) == 0
+    assert cli("eval", ["--model", str(final), "--folder", str(mesh_folder), "--n", "3",
+                        "--json", str(tmp_path / "m" / "metrics.json")]) == 0
     out = capsys.readouterr().out
     assert "| box |" in out and "linear probe" in out
+    table = json.loads((tmp_path / "m" / "metrics.json").read_text())       # the printed table, as JSON
+    assert set(table) == {"ball", "box", "probe"} and 0 <= table["box"]["valid"] <= 1
+    assert table["box"]["shapes (data)"] == 3 and 0 <= table["probe"]["accuracy"] <= 1
     with pytest.raises(ValueError, match="unknown label 'lamp'"):
         cli("sample", ["--model", str(final), "--label", "lamp", "--out", str(tmp_path / "x")])
 
@@ -268,3 +273,4 @@ def test_in_training_evaluation_scores_a_copy_and_leaves_training_unchanged(mesh
     info = json.loads((scored / "training.json").read_text())
     assert info["trainer"]["eval_every"] == 1
     assert info["metrics"] == json.loads((plain / "training.json").read_text())["metrics"]
+
