@@ -156,9 +156,16 @@ def _converter(hint: Any, f: Optional[dataclasses.Field] = None) -> Callable[[st
             inner = str
     _, optional = _base_type(hint)
 
+    structured = inner is not str and inner is not _bool and inner not in (int, float)
+
     def convert(text: Any) -> Any:
         if optional and isinstance(text, str) and text.strip().lower() in ("none", "null", ""):
             return None
+        if structured and isinstance(text, str) and text.strip()[:1] in ("[", "{"):    # JSON: lists of dicts
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{text!r} is not valid JSON ({err})") from None
         return inner(text)
     return convert
 

@@ -35,6 +35,8 @@ def test_flags_set_and_config_layer_in_order(tmp_path):
     o = _parse(["--width", "8", "--set", "width=4", "--set", "trainer.lr_d=1e-4", "--set", "trainer.steps=7",
                 "--set", "data.classes=p,q", "--set", "flag=true"])
     assert (o.width, o.steps, o.classes, o.flag, o.trainer) == (4, 7, ["p", "q"], True, {"lr_d": 1e-4})
+    penalised = _parse(["--set", 'trainer.penalties=[{"name": "r1", "weight": 5}]'])   # JSON: structured fields
+    assert penalised.trainer == {"penalties": [{"name": "r1", "weight": 5}]}
     file = write_options(o, tmp_path)                                  # grouped, as a run writes it
     saved = json.loads(file.read_text())
     assert saved["model"]["width"] == 4 and saved["trainer"] == {"lr_d": 1e-4, "steps": 7, "decay": 0.999}
@@ -56,6 +58,8 @@ def test_bad_options_are_named():
         _parse(["--set", "kind=c"])
     with pytest.raises(ValueError, match="trainer.lr_x is not a TrainerConfig field"):
         _parse(["--set", "trainer.lr_x=1"])
+    with pytest.raises(ValueError, match="option trainer.penalties: .* is not valid JSON"):
+        _parse(["--set", 'trainer.penalties=[{"name": r1}]'])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         _parse(["--set", "width"])
     with pytest.raises(FileNotFoundError, match="no such options file"):
