@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
@@ -425,15 +426,24 @@ class TextImageGAN(AdversarialModel):
                 "betas_d": (0.5, 0.999), "batch_size": 64, "reuse_fake": True, "channels_last": True}
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"):
-        """Load a saved text-to-image model (a folder, or a shipped name under ``multigan/assets/checkpoints/text2image``)."""
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu",
+                        ema: bool = True):
+        """Load a saved text-to-image model: a folder, a shipped name under
+        ``multigan/assets/checkpoints/text2image``, or a training checkpoint or run folder (as
+        :meth:`ModelMixin.from_pretrained`); on ``TextImageGAN`` the folder's own class is built."""
         if cls is not TextImageGAN:
-            return super().from_pretrained(name_or_path, map_location=map_location)
-        folder = cls._resolve_pretrained(name_or_path)
+            return super().from_pretrained(name_or_path, map_location=map_location, ema=ema)
+        from multigan.core.checkpoint import STATE_NAME, latest_checkpoint
+
+        path = Path(name_or_path)
+        if not (path / "config.json").is_file() and (path / "checkpoints").is_dir():
+            path = latest_checkpoint(path / "checkpoints") or path
+        folder = path / "model" if (path / STATE_NAME).is_file() else cls._resolve_pretrained(name_or_path)
         subclass = model_class(read_config(folder)["model_type"])
         if not issubclass(subclass, TextImageGAN):
             raise ValueError(f"{folder} holds a {subclass.model_type!r} model, not a text-to-image GAN")
-        return subclass.from_pretrained(folder, map_location=map_location)
+        return subclass.from_pretrained(path if (path / STATE_NAME).is_file() else folder, map_location=map_location,
+                                        ema=ema)
 
     # -- trainer hooks ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from PIL import Image
 from t2i_testing import WordEncoder as StandInEncoder
 from t2i_testing import one_thread  # noqa: F401  (autouse fixture)
@@ -150,3 +151,16 @@ def test_gan_cls_trains_on_the_emoji_set(tmp_path):
     assert load_file(str(cache))["embeddings"].shape == (sum(map(len, train.captions)), 16)
     with pytest.raises(ValueError, match="option data must be one of"):
         t2i_train.train(tmp_path / "x", data="birds")
+
+
+def test_a_run_part_way_loads_like_an_export(stackgan_run):
+    """``TextImageGAN.from_pretrained`` takes a training checkpoint or a run folder, as every other
+    modality's loader does, with the checkpoint's averaged generator unless ``ema=False``."""
+    out, final = stackgan_run
+    exported = TextImageGAN.from_pretrained(final)
+    run = TextImageGAN.from_pretrained(out / "stage2")                   # the stage's newest checkpoint
+    assert type(run) is StackGAN and run.config == exported.config
+    for key, value in exported.generator.state_dict().items():           # its EMA is what was exported
+        assert torch.allclose(run.generator.state_dict()[key].float(), value.float(), atol=1e-3), key
+    raw = TextImageGAN.from_pretrained(out / "stage2", ema=False)
+    assert any(not torch.equal(raw.generator.state_dict()[k], v) for k, v in run.generator.state_dict().items())
