@@ -193,6 +193,8 @@ def _describe(err: BaseException) -> str:
 
     if isinstance(err, OSError) and err.errno is not None:
         where = f" ({err.filename})" if err.filename else ""
+        if err.errno == errno.ENOSPC and str(err.strerror).startswith("not enough free space"):
+            return f"{err.strerror} in {err.filename}; free space or choose another --out"
         if err.errno == errno.ENOSPC:
             return f"disk full while writing{where or ' the output'}; free space or choose another --out"
         if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -18,13 +18,45 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_file", "atomic_files", "atomic_dir"]
+__all__ = ["atomic_file", "atomic_files", "atomic_dir", "folder_bytes", "require_free_space"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def folder_bytes(path: str | os.PathLike) -> int:
+    """Bytes of the files under ``path`` (0 when it does not exist)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+def require_free_space(folder: str | os.PathLike, needed: int, what: str, *, freed: int = 0) -> None:
+    """Raise ``OSError(ENOSPC)`` naming ``what`` when the filesystem of ``folder`` has less than
+    ``needed`` bytes free (plus ``freed``, bytes the caller deletes before writing), so a write that
+    cannot fit is refused before it starts rather than failing half-way."""
+    import errno
+
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free + freed
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"not enough free space for {what}: it needs about {_size(needed)} "
+                      f"and {_size(free)} are free", str(folder))
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
 
 
 @contextlib.contextmanager

@@ -48,7 +48,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from . import checkpoint as ckpt
-from .atomic import atomic_file
+from .atomic import atomic_file, folder_bytes, require_free_space
 from .device import (DistributedContext, autocast, configure_backends, init_distributed, no_sync,
                      resolve_device, resolve_precision, seed_everything, to_channels_last)
 from .ema import EMA
@@ -904,13 +904,31 @@ class Trainer:
                  "lineage": {"commands": list(self.commands), "seconds": self._seconds()}}
         path = Path(path)
         ours = self.out_dir is not None and path.parent == self.out_dir / "checkpoints"
+        keep = max(self.config.keep_checkpoints - 1, 1)              # (never fewer than 1)
+        pruned = ckpt.checkpoints_newest_first(path.parent)[keep:] if ours and not path.exists() else []
+        require_free_space(path.parent, self._checkpoint_bytes(state), f"the checkpoint {path.name}",
+                           freed=sum(folder_bytes(p) for p in pruned))
         if ours and not path.exists():   # make room first: keeping k checkpoints needs disk for k, not k + 1
-            ckpt.prune_checkpoints(path.parent, max(self.config.keep_checkpoints - 1, 1))   # (never fewer than 1)
+            ckpt.prune_checkpoints(path.parent, keep)
         path = ckpt.save_training_checkpoint(path, self.model, state, ema=self.ema)
         if ours:
             ckpt.prune_checkpoints(path.parent, self.config.keep_checkpoints)
         self._emit("on_checkpoint", path=path)
         return path
+
+    def _checkpoint_bytes(self, state: dict) -> int:
+        """About what a checkpoint will take on disk: the newest one's size, or (for the first) the
+        bytes of the model, its average and the optimizer states, with a margin."""
+        if self.out_dir is not None:
+            newest = ckpt.latest_checkpoint(self.out_dir / "checkpoints")
+            if newest is not None:
+                return int(folder_bytes(newest) * 1.1)
+        tensors = list(self.model.state_dict().values())
+        tensors += list(self.ema.state_dict().values()) if self.ema is not None else []
+        for opt in (state["optimizer_g"], state["optimizer_d"]):
+            tensors += [v for s in opt["state"].values() for v in s.values()]
+        size = sum(t.numel() * t.element_size() for t in tensors if isinstance(t, Tensor))
+        return int(size * 1.1) + (1 << 20)
 
     def load_checkpoint(self, path: str | Path = "latest") -> Path:
         """Restore everything a training checkpoint holds; ``"latest"`` picks the newest in out_dir

@@ -307,6 +307,34 @@ def test_keeping_k_checkpoints_never_holds_more_than_k_on_disk(tmp_path, monkeyp
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-0000007", "step-0000008"]
 
 
+def test_a_checkpoint_that_cannot_fit_is_refused_before_anything_is_deleted_or_written(tmp_path, monkeypatch):
+    """Free space is checked before a checkpoint write (counting what pruning frees): a disk too full
+    refuses with ENOSPC and the size needed, keeps every checkpoint there is and leaves no temporary."""
+    import collections
+
+    import multigan.core.atomic as atomic
+
+    trainer = _trainer(tmp_path, steps=2, checkpoint_every=1, keep_checkpoints=2)
+    trainer.fit()
+    folder = tmp_path / "checkpoints"
+    size = atomic.folder_bytes(folder / "step-0000002")
+    assert sorted(p.name for p in folder.iterdir()) == ["step-0000001", "step-0000002"] and size > 0
+    usage = collections.namedtuple("usage", "total used free")
+    free = {"bytes": 0}
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda _: usage(10**12, 10**12, free["bytes"]))
+    trainer.step = 3
+    with pytest.raises(OSError) as refused:              # pruning step-1 frees ~size; a new one needs ~1.1 size
+        trainer.save_checkpoint()
+    assert refused.value.errno == errno.ENOSPC and "the checkpoint step-0000003" in str(refused.value)
+    assert sorted(p.name for p in folder.iterdir()) == ["step-0000001", "step-0000002"]    # nothing gone, no .tmp
+    line = _describe(refused.value)
+    assert line.startswith("not enough free space for the checkpoint step-0000003: it needs about")
+    assert line.endswith(f"in {folder}; free space or choose another --out")
+    free["bytes"] = size                                  # with what pruning frees, it fits
+    trainer.save_checkpoint()
+    assert sorted(p.name for p in folder.iterdir()) == ["step-0000002", "step-0000003"]
+
+
 def test_sample_voxel_colour_is_checked_and_written_to_the_material(tmp_path, capsys):
     from multigan.voxel import GAN3D
 
