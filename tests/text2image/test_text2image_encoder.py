@@ -40,13 +40,18 @@ def test_mean_pooled_normalised_and_cached(tiny_folder):
 
 def test_truncation_warns_and_bad_captions(tiny_folder):
     enc = TextEncoder(str(tiny_folder), max_length=6)
-    with pytest.warns(UserWarning, match="1 caption"):
-        enc.encode(["a small red circle above a large blue square on the left"])
+    long = "a small red circle above a large blue square on the left"
+    with pytest.warns(UserWarning, match=r"^caption 1 \(14 tokens\) is longer .* only its first 6 tokens are used$"):
+        cut = enc.encode(["a red circle", long])
+    assert torch.equal(cut[1], enc.encode("a small red circle")[0])           # the first 6 tokens: CLS + 4 + SEP
     with pytest.raises(ValueError, match="caption 1 is empty"):
         enc.encode(["a red circle", "   "])
+    for nothing in ("?!...", " - ", "🙂"):
+        with pytest.raises(ValueError, match=r"caption 0 \(.*\) has no words"):
+            enc.encode([nothing])
     with pytest.raises(TypeError, match="caption 0 is int"):
         enc.encode([3])
-    with pytest.raises(TypeError, match="non-empty list"):
+    with pytest.raises(ValueError, match="no captions"):
         enc.encode([])
     with pytest.raises(ValueError, match="trained with text encoder"):
         enc.check_compatible("other-encoder")
