@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import torch
 
-from multigan.core.checkpoint import latest_checkpoint
+from multigan.core.checkpoint import latest_checkpoint, load_state
 from multigan.core.options import RunOptions, common, option, resolve_options
 from multigan.core.trainer import TrainingInterrupted
 
@@ -95,7 +95,7 @@ def train_encoder(model, images: torch.Tensor, *, steps: int = 2000, batch_size:
     if select_on is not None:
         _check_selection_set(select_on)
     if state_file is not None and Path(state_file).is_file():
-        state = torch.load(state_file, map_location="cpu", weights_only=True)
+        state = load_state(state_file)
         saved_gan_step = state.get("gan_step")
         if gan_step is not None and saved_gan_step != gan_step:
             warnings.warn(f"{state_file}: encoder state was trained against GAN iteration {saved_gan_step}, the GAN "
@@ -202,7 +202,7 @@ def _selection_auroc(model, select_on) -> float:
 def encoder_selection(state_file: str | Path) -> Optional[dict[str, Any]]:
     """The encoder checkpoint chosen on the selection set of :func:`train_encoder` (its step and
     AUROC, and the AUROC curve), or None when the stage ran without one."""
-    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    state = load_state(state_file)
     if state.get("best") is None:
         return None
     return {"step": int(state["best"]["step"]), "auroc": float(state["best"]["auroc"]),

@@ -61,11 +61,17 @@ def _size(n: int) -> str:
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success."""
+    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success.
+    An OS error about the temporary (or about no file, e.g. a full disk under a writer) is
+    re-raised as one about ``path``, the file the user asked for."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
+    prefix = str(path.parent / f".{path.stem}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise _about(path, prefix, err)
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -73,9 +79,20 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
             raise OSError(f"writing {path} produced no data")
         os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _about(path, prefix, err)
         raise
+
+
+def _about(path: Path, prefix: str, err: OSError) -> OSError:
+    """``err``, or the same error naming ``path`` when it names a temporary beside it or no file."""
+    if err.errno is None or (err.filename is not None and not str(err.filename).startswith(prefix)):
+        return err
+    renamed = OSError(err.errno, err.strerror, str(path))
+    renamed.__cause__ = err
+    return renamed
 
 
 @contextlib.contextmanager

@@ -25,7 +25,8 @@ import torch.distributed as dist
 from .atomic import atomic_dir
 
 __all__ = ["save_training_checkpoint", "config_differences", "load_training_checkpoint", "latest_checkpoint", "checkpoints_newest_first",
-           "remove_stale_temporaries", "prune_checkpoints", "rng_state", "set_rng_state", "gather_rng_states"]
+           "remove_stale_temporaries", "prune_checkpoints", "rng_state", "set_rng_state", "gather_rng_states",
+           "load_state", "UnreadableStateError"]
 
 STATE_NAME = "training_state.pt"
 EMA_NAME = "ema.safetensors"
@@ -100,7 +101,32 @@ def load_training_checkpoint(path: str | Path, model, *, ema=None,
             warnings.warn(f"{path} has no {EMA_NAME} (trained without EMA): the EMA starts from the "
                           "checkpoint's generator", RuntimeWarning, stacklevel=2)
             ema.load_state_dict(model.generator.state_dict())
-    return torch.load(path / STATE_NAME, map_location="cpu", weights_only=True)
+    return load_state(path / STATE_NAME)
+
+
+class UnreadableStateError(RuntimeError):
+    """A training-state file that is damaged or holds more than tensors and plain values."""
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with one clear line when the file cannot be read:
+    :class:`UnreadableStateError` for a damaged file or one holding other objects (refused, as
+    unpickling them could run code; multigan never retries without ``weights_only``)."""
+    import pickle
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():            # torch's notice about a foreign pickle protocol: the error says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except pickle.UnpicklingError as err:
+        raise UnreadableStateError(f"{path} is damaged or holds objects other than tensors and plain values "
+                                   "(refused: loading them could run code)") from err
+    except Exception as err:                    # noqa: BLE001 - truncated zip, bad header, …
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UnreadableStateError(f"{path} is damaged ({type(err).__name__}: {first[:200]})") from err
 
 
 def _jsonable(config: dict) -> Any:

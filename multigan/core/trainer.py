@@ -218,7 +218,8 @@ RUN_ENTRIES = ("checkpoints", "final", "samples", "tensorboard", "metrics.jsonl"
 def prepare_run_folder(out: str | Path, *, resume: bool, overwrite: bool = False, main_process: bool = True) -> None:
     """Keep runs apart before training starts in ``out``.
 
-    A folder that already holds a run (a checkpoint or an export) is refused without ``resume``
+    A folder that already holds a run (any of :data:`RUN_ENTRIES`: a checkpoint, an export, or only
+    the logs of a run killed before its first checkpoint) is refused without ``resume``
     (``FileExistsError`` naming ``--resume`` and ``--overwrite``); ``overwrite`` deletes that run's
     :data:`RUN_ENTRIES` first (nothing else in the folder). Temporary folders an interrupted
     checkpoint write left behind are removed.
@@ -226,8 +227,9 @@ def prepare_run_folder(out: str | Path, *, resume: bool, overwrite: bool = False
     out = Path(out)
     if resume and overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite deletes it; give one of them")
-    held = [out / name for name in ("checkpoints", "final", "stage1", "stage2") if (out / name).exists()
-            and (name == "final" or any((out / name).rglob(ckpt.STATE_NAME)))]
+    held = [out / name for name in RUN_ENTRIES if (out / name).is_file() or (out / name).is_dir() and any(
+            f.is_file() and not any(part.startswith(".") for part in f.relative_to(out).parts)  # (not temporaries)
+            for f in (out / name).rglob("*"))]
     if held and not resume and not overwrite:
         raise FileExistsError(f"{out} already holds a run ({', '.join(p.name for p in held)}); add --resume to "
                               "continue it or --overwrite to replace it, or choose another --out")
@@ -946,9 +948,11 @@ class Trainer:
                     if isinstance(err, ValueError) and not isinstance(err, json.JSONDecodeError):
                         raise
                     if i + 1 == len(found):
+                        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
                         raise RuntimeError(f"no readable checkpoint under {self.out_dir / 'checkpoints'}; the "
-                                           f"oldest, {candidate.name}, fails with: {err}") from err
-                    warnings.warn(f"checkpoint {candidate} is unreadable ({type(err).__name__}: {err}); "
+                                           f"oldest, {candidate.name}, fails with: {reason}") from err
+                    reason = (str(err).strip().splitlines() or [""])[0][:300]
+                    warnings.warn(f"checkpoint {candidate} is unreadable ({type(err).__name__}: {reason}); "
                                   f"resuming from {found[i + 1].name} instead", RuntimeWarning, stacklevel=2)
         path = Path(path)
         state = ckpt.load_training_checkpoint(path, self.model, ema=self.ema, map_location=self.device)

@@ -19,8 +19,8 @@ from .utils import as_numpy, atomic_file, check_suffix, existing_file
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["voxels_to_mesh", "write_mesh", "read_mesh", "mesh_to_voxels", "stand_mesh_on_floor", "MESH_SUFFIXES",
-           "DEFAULT_COLOR"]
+__all__ = ["voxels_to_mesh", "write_mesh", "read_mesh", "mesh_to_voxels", "check_finite_vertices",
+           "stand_mesh_on_floor", "MESH_SUFFIXES", "DEFAULT_COLOR"]
 
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".glb", ".off")
 #: base colour of written meshes (RGB in [0, 1], glTF's baseColorFactor): a light clay grey
@@ -191,12 +191,22 @@ def read_mesh(path: str | os.PathLike) -> "trimesh.Trimesh":
 
     path = existing_file(path)
     try:
-        mesh = trimesh.load(str(path), force="mesh")
+        mesh = trimesh.load(str(path), force="mesh", process=False)   # raw: trimesh's processing drops NaN faces
     except Exception as err:
         raise ValueError(f"cannot read mesh {str(path)!r}: {err}") from err
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise ValueError(f"mesh file {str(path)!r} holds no triangles")
+    check_finite_vertices(mesh, f"mesh file {str(path)!r}")
+    mesh.process()                                       # what trimesh.load does by default: merge vertices, …
     return mesh
+
+
+def check_finite_vertices(mesh: "trimesh.Trimesh", name: str = "the mesh") -> None:
+    """``ValueError`` naming how many vertices are NaN or infinite: a damaged mesh, not a shape."""
+    bad = int((~np.isfinite(np.asarray(mesh.vertices))).any(axis=1).sum())
+    if bad:
+        raise ValueError(f"{name}: {bad} of {len(mesh.vertices)} vertices have NaN or infinite coordinates "
+                         "(a damaged file)")
 
 
 def mesh_to_voxels(mesh_or_path: Any, resolution: int = 32, *, fill: bool = True) -> np.ndarray:
@@ -215,6 +225,7 @@ def mesh_to_voxels(mesh_or_path: Any, resolution: int = 32, *, fill: bool = True
     if int(resolution) < 4:
         raise ValueError(f"resolution must be >= 4, got {resolution}")
     mesh = mesh_or_path if isinstance(mesh_or_path, trimesh.Trimesh) else read_mesh(mesh_or_path)
+    check_finite_vertices(mesh)
     if len(mesh.faces) == 0 or not mesh.extents.max() > 0:
         raise ValueError("mesh is empty or degenerate")
     res = int(resolution)

@@ -61,13 +61,14 @@ import csv
 import hashlib
 import json
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
+
+from multigan.io.utils import warn_skipped
 
 from .encoder import DEFAULT_ENCODER
 
@@ -252,10 +253,13 @@ class CaptionedImages(torch.utils.data.Dataset):
     def from_folder(cls, root: str | os.PathLike, size: int = 64, *, recursive: bool = False) -> CaptionedImages:
         """Images in ``root`` (and its sub-folders with ``recursive``), each with ``<stem>.txt`` beside it.
 
+        Images without a caption file, with a blank or non-UTF-8 one, or that cannot be read are
+        skipped with one warning that counts them and names the first few (the rule of every
+        training folder in multigan).
+
         Raises:
             FileNotFoundError: ``root`` is not a folder, or holds no image files.
-            ValueError: an image has no caption file (all such images are counted, the first few
-                named), a caption file is blank, or no image could be read.
+            ValueError: no image has both a readable picture and a caption.
         """
         root = Path(root)
         if not root.is_dir():
@@ -265,14 +269,17 @@ class CaptionedImages(torch.utils.data.Dataset):
         if not files:
             raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {str(root)!r}"
                                     + ("" if recursive else " (sub-folders are read with recursive=True)"))
-        uncaptioned = [p for p in files if not p.with_suffix(CAPTION_SUFFIX).is_file()]
-        if uncaptioned:
-            shown = ", ".join(str(p.relative_to(root)) for p in uncaptioned[:_MAX_REPORTED])
-            raise ValueError(f"{len(uncaptioned)} of {len(files)} images in {str(root)!r} have no caption file "
-                             f"(<stem>{CAPTION_SUFFIX} beside the image): {shown}"
-                             + (", …" if len(uncaptioned) > _MAX_REPORTED else ""))
-        items = [(p, _read_caption_file(p.with_suffix(CAPTION_SUFFIX)), str(p.relative_to(root))) for p in files]
-        return cls._load(items, size, str(root))
+        items, skipped = [], []
+        for p in files:
+            name, caption_file = str(p.relative_to(root)), p.with_suffix(CAPTION_SUFFIX)
+            if not caption_file.is_file():
+                skipped.append(f"{name} (no caption file {caption_file.name} beside it)")
+                continue
+            try:
+                items.append((p, _read_caption_file(caption_file), name))
+            except ValueError as err:
+                skipped.append(f"{name} ({str(err).replace(repr(str(caption_file)), repr(caption_file.name))})")
+        return cls._load(items, size, str(root), skipped=skipped)
 
     @classmethod
     def from_table(cls, path: str | os.PathLike, size: int = 64, *,
@@ -313,9 +320,13 @@ class CaptionedImages(torch.utils.data.Dataset):
         return cls._load(items, size, str(path))
 
     @classmethod
-    def _load(cls, items: list[tuple[Path, list[str], str]], size: int, where: str) -> CaptionedImages:
-        """Read ``(file, captions, name)`` items, skipping unreadable files with one warning."""
-        images, captions, names, skipped = [], [], [], []
+    def _load(cls, items: list[tuple[Path, list[str], str]], size: int, where: str,
+              skipped: Optional[list[str]] = None) -> CaptionedImages:
+        """Read ``(file, captions, name)`` items, skipping unreadable files with one warning (that also
+        counts the ``skipped`` items the caller already set aside, ``"name (reason)"``)."""
+        images, captions, names = [], [], []
+        skipped = list(skipped or [])
+        total = len(items) + len(skipped)
         for file, caps, name in items:
             try:
                 images.append(fit_square(open_rgb(file), size))
@@ -325,12 +336,10 @@ class CaptionedImages(torch.utils.data.Dataset):
                 continue
             captions.append(caps)
             names.append(name)
-        if skipped:
-            shown = "; ".join(skipped[:_MAX_REPORTED]) + ("; …" if len(skipped) > _MAX_REPORTED else "")
-            warnings.warn(f"skipped {len(skipped)} of {len(items)} images in {where!r} that could not be read: "
-                          f"{shown}", stacklevel=3)
+        warn_skipped(skipped, total, "images", where, _MAX_REPORTED)
         if not images:
-            raise ValueError(f"none of the {len(items)} images in {where!r} could be read")
+            raise ValueError(f"none of the {total} images in {where!r} could be read with a caption"
+                             + (f" (the first: {skipped[0]})" if skipped else ""))
         return cls(_to_float(np.stack(images)), captions, names=names)
 
     # -- views -------------------------------------------------------------------------------------

@@ -150,15 +150,16 @@ def cli(command: str, argv: Sequence[str]) -> int:
         shapes = model.generate(args.n, label=args.label, seed=chosen_seed(args), whole=args.whole, repair=args.repair,
                                 bridge=args.bridge)
         stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out
-        written = shapes.write_mesh(Path(args.out) / f"{stem}_{{i}}.{args.format}", smooth_iterations=args.smooth,
-                                    color=color)
-        if args.preview:
-            try:
-                written.append(shapes.render(args.preview))
-            except BaseException:                       # meshes and preview belong together: keep neither
-                for path in written:
-                    Path(path).unlink(missing_ok=True)
-                raise
+        meshes = Path(args.out) / f"{stem}_{{i}}.{args.format}"
+        if args.preview:        # meshes and preview belong together: the preview is drawn first, into a temporary
+            from multigan.core.atomic import atomic_file
+
+            with atomic_file(args.preview) as preview:
+                shapes.render(preview)
+                written = shapes.write_mesh(meshes, smooth_iterations=args.smooth, color=color)
+            written.append(Path(args.preview))
+        else:
+            written = shapes.write_mesh(meshes, smooth_iterations=args.smooth, color=color)
         print("\n".join(str(w) for w in written))
         return 0
     dataset = reference_dataset(model, args.folder)

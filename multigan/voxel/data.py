@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from multigan.io.utils import as_numpy, atomic_file, existing_file, warn_skipped
 from multigan.io.mesh import MESH_SUFFIXES
+from multigan.io.utils import as_numpy, atomic_file, existing_file, warn_skipped
 
 __all__ = [
     "CLASSES",
@@ -686,7 +686,8 @@ def _voxelise_files(root: Path, files: list[tuple[Path, int]], res: int
             if not grid.any():
                 raise ValueError("empty grid")
         except Exception as err:                                       # any reader failure → skip
-            skipped.append(f"{rel} ({type(err).__name__}: {str(err)[:120]})")
+            reason = str(err).replace(str(path), rel)                 # short: the warning names the folder
+            skipped.append(f"{rel} ({type(err).__name__}: {reason[:120]})")
             continue
         grids.append(grid)
         labels.append(label)

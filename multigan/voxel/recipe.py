@@ -4,6 +4,7 @@ The command line is in :mod:`.cli`."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -110,7 +111,10 @@ def train(out: str | Path, options: Optional[VoxelOptions] = None, *, command: s
         recalibrate_generator(model, run.trainer.ema.module, seed=o.seed)
     with run.averaged():
         model.cpu()
-        table = evaluate_model(model, reference_dataset(model, o.folder), n=o.eval_n, seed=o.seed)
+        with warnings.catch_warnings():          # the folder's skipped files were reported when training began
+            warnings.filterwarnings("ignore", message="skipped .* shape files")
+            reference = reference_dataset(model, o.folder)
+        table = evaluate_model(model, reference, n=o.eval_n, seed=o.seed)
         model.to(run.trainer.device)
     return run.export(preset=o.preset, augment=o.augment,
                       data=o.folder or "sweethome3d-furniture (multigan/assets/voxel/furniture.npz)",

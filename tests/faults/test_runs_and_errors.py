@@ -60,9 +60,26 @@ def test_cli_refuses_to_mix_runs_in_one_line(tmp_path, capsys):
 def test_stale_temporaries_are_removed_when_a_run_starts(tmp_path):
     (tmp_path / "checkpoints" / ".step-0000004.abc.tmp").mkdir(parents=True)
     (tmp_path / "checkpoints" / ".step-0000002.old-77").mkdir()
+    (tmp_path / "checkpoints" / ".step-0000004.abc.tmp" / "model").mkdir()
+    (tmp_path / "checkpoints" / ".step-0000004.abc.tmp" / "model" / "config.json").write_text("{}")
+    prepare_run_folder(tmp_path, resume=False)                  # temporaries alone are not a run
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+    (tmp_path / "checkpoints" / ".step-0000005.abc.tmp").mkdir()
     (tmp_path / "checkpoints" / "keep.txt").write_text("x")
-    prepare_run_folder(tmp_path, resume=False)
+    prepare_run_folder(tmp_path, resume=True)
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["keep.txt"]
+
+
+def test_a_folder_with_only_the_logs_of_a_killed_run_is_refused_too(tmp_path, capsys):
+    """A run killed before its first checkpoint leaves logs; a new run there would mix its rows in."""
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2}\n')
+    with pytest.raises(FileExistsError, match=r"already holds a run \(metrics.jsonl\)"):
+        prepare_run_folder(tmp_path, resume=False)
+    args = ["train", "music", "--out", str(tmp_path), "--steps", "1", "--device", "cpu", "--eval-n", "2"]
+    assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 2 and "nothing to resume" in capsys.readouterr().err
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"step": 1}\n{"step": 2}\n'          # untouched
+    assert main([*args, "--overwrite"]) == 0 and _steps_logged(tmp_path) == [1]
 
 
 def test_a_corrupt_newest_checkpoint_is_reported_and_the_previous_used(tmp_path):
@@ -84,6 +101,29 @@ def test_a_corrupt_newest_checkpoint_is_reported_and_the_previous_used(tmp_path)
             shutil.rmtree(other)
     with pytest.raises(RuntimeError, match="no readable checkpoint"):
         _trainer(tmp_path).resume_run(True)
+
+
+def test_a_training_state_holding_code_or_garbage_is_refused_in_one_line_without_unsafe_advice(tmp_path):
+    import os
+    import pickle
+
+    run = _trainer(tmp_path)
+    run.resume_run(False)
+    run.fit()
+    newest = latest_checkpoint(tmp_path / "checkpoints")
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    for content in (pickle.dumps(Payload()), b"x\n"):
+        (newest / STATE_NAME).write_bytes(content)
+        with pytest.warns(RuntimeWarning) as caught:
+            _trainer(tmp_path).resume_run(True)
+        text = str(caught[0].message)
+        assert "step-0000004 is unreadable (UnreadableStateError: " in text and "resuming from step-0000002" in text
+        assert "\n" not in text and "weights_only" not in text and not (tmp_path / "pwned").exists()
+    assert "could run code" in text or "damaged" in text
 
 
 def test_log_rows_of_replayed_iterations_are_replaced(tmp_path):
@@ -242,10 +282,21 @@ def test_files_that_belong_together_are_written_together_or_not_at_all(tmp_path,
     monkeypatch.undo()
     assert main(argv) == 0 and (tmp_path / "a.mid").stat().st_size > 0 and (tmp_path / "a.wav").stat().st_size > 100
     GAN3D(resolution=16, latent_dim=8, channels=(16, 8), embed_dim=4, classes=["a"]).save_pretrained(tmp_path / "v")
+    voxel = ["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "2", "--format", "obj",
+             "--out", str(tmp_path / "meshes"), "--preview", str(tmp_path / "p.png")]
     monkeypatch.setattr(Shapes, "render", broken)
-    assert main(["sample", "voxel", "--model", str(tmp_path / "v"), "--label", "a", "-n", "2", "--format", "obj",
-                 "--out", str(tmp_path / "meshes"), "--preview", str(tmp_path / "p.png")]) == 2
-    assert not list((tmp_path / "meshes").glob("*.obj")) and not (tmp_path / "p.png").exists()
+    assert main(voxel) == 2
+    assert not (tmp_path / "meshes").exists() and not (tmp_path / "p.png").exists()
+    monkeypatch.undo()
+    assert main([*voxel, "--seed", "0"]) == 0                      # the user's earlier meshes and preview …
+    before = {p.name: p.read_bytes() for p in [*(tmp_path / "meshes").iterdir(), tmp_path / "p.png"]}
+    assert sorted(before) == ["a_0.mtl", "a_0.obj", "a_1.mtl", "a_1.obj", "p.png"]
+    for part in ("render", "write_mesh"):                           # … survive a failed preview or a failed mesh
+        monkeypatch.setattr(Shapes, part, broken)
+        assert main([*voxel, "--seed", "5"]) == 2
+        assert {p.name: p.read_bytes() for p in [*(tmp_path / "meshes").iterdir(), tmp_path / "p.png"]} == before
+        assert not [p for p in tmp_path.rglob(".*") if p.is_file()]                     # no temporaries left
+        monkeypatch.undo()
 
 
 def test_work_is_bounded_with_one_line_before_anything_is_written(tmp_path, capsys):

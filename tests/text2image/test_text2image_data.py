@@ -75,12 +75,18 @@ def test_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no image files"):
         CaptionedImages.from_folder(tmp_path)
     _solid(tmp_path / "x.png", RED)
-    _solid(tmp_path / "y.png", RED)
+    _solid(tmp_path / "y.png", GREEN)
+    _solid(tmp_path / "z.png", RED)
     (tmp_path / "y.txt").write_text("fine")
-    with pytest.raises(ValueError, match=r"1 of 2 images .* no caption file.*x\.png"):
-        CaptionedImages.from_folder(tmp_path)
+    (tmp_path / "z.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.warns(UserWarning, match=r"skipped 2 of 3 images .*x\.png \(no caption file x\.txt beside it\); "
+                      r"z\.png \(caption file 'z\.txt' is not UTF-8"):
+        data = CaptionedImages.from_folder(tmp_path, size=8)
+    assert data.names == ["y.png"] and data.captions == [["fine"]] and _pixel(data, 0) == GREEN
     (tmp_path / "x.txt").write_text("  \n\n")
-    with pytest.raises(ValueError, match=r"x\.txt.*empty captions"):
+    (tmp_path / "y.txt").unlink()
+    with pytest.warns(UserWarning, match=r"skipped 3 of 3 .*x\.png \(caption file 'x\.txt': empty captions"), \
+            pytest.raises(ValueError, match=r"none of the 3 images .* could be read with a caption \(the first: x\.png"):
         CaptionedImages.from_folder(tmp_path)
 
 

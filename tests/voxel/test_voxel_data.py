@@ -11,6 +11,7 @@ import trimesh
 from torch.utils.data import TensorDataset
 
 import multigan.io.mesh
+from multigan.io.mesh import read_mesh
 from multigan.voxel import data as vd
 from multigan.voxel.data import CLASSES, VoxelDataset
 
@@ -235,6 +236,24 @@ def test_from_folder_skips_junk_and_reuses_cache(shape_folder, monkeypatch) -> N
     trimesh.creation.box(extents=(1, 3, 1)).export(shape_folder / "boxes" / "tall.stl")   # stale cache
     with pytest.warns(UserWarning, match="skipped 1 of 6"):
         assert len(VoxelDataset.from_folder(shape_folder, resolution=8)) == 5
+
+
+def test_a_mesh_with_nan_or_infinite_vertices_is_skipped_not_trained_on(tmp_path) -> None:
+    """trimesh would silently drop the faces touching a NaN vertex and voxelise the rest."""
+    root = tmp_path / "boxes"
+    root.mkdir()
+    box = trimesh.creation.box()
+    box.export(root / "good.obj")
+    for name, value in (("nan.obj", np.nan), ("inf.ply", np.inf)):
+        vertices = box.vertices.copy()
+        vertices[0, 1] = value
+        trimesh.Trimesh(vertices, box.faces, process=False).export(root / name)
+    with pytest.raises(ValueError, match="nan.obj': 1 of 8 vertices have NaN or infinite coordinates"):
+        read_mesh(root / "nan.obj")
+    with pytest.warns(UserWarning, match=r"skipped 2 of 3 .*inf\.ply.*NaN or infinite.*nan\.obj"):
+        data = VoxelDataset.from_folder(root, resolution=8, cache=False)
+    assert data.names == ["good.obj"]
+    assert read_mesh(root / "good.obj").faces.shape == (12, 3)                 # good meshes load as before
 
 
 def test_from_folder_flat_and_failures(tmp_path) -> None:
