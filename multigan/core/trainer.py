@@ -244,6 +244,14 @@ def prepare_run_folder(out: str | Path, *, resume: bool, overwrite: bool = False
                 entry.unlink()
     for folder in [out / "checkpoints", *(out / s / "checkpoints" for s in ("stage1", "stage2"))]:
         ckpt.remove_stale_temporaries(folder)
+    for run in (out, out / "stage1", out / "stage2"):   # and what an interrupted export or log write left
+        names = [f".{Path(e).stem}.*tmp*" for e in RUN_ENTRIES] + [".final.old-*"]
+        stale = [p for pattern in names for p in run.glob(pattern)] + list((run / "samples").glob(".*.tmp*"))
+        for p in stale:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 def truncate_log(path: Path, step: int) -> None:

@@ -62,8 +62,15 @@ def test_stale_temporaries_are_removed_when_a_run_starts(tmp_path):
     (tmp_path / "checkpoints" / ".step-0000002.old-77").mkdir()
     (tmp_path / "checkpoints" / ".step-0000004.abc.tmp" / "model").mkdir()
     (tmp_path / "checkpoints" / ".step-0000004.abc.tmp" / "model" / "config.json").write_text("{}")
+    (tmp_path / ".final.x1.tmp" / "model").mkdir(parents=True)          # an interrupted export,
+    (tmp_path / ".final.x1.tmp" / "model" / "config.json").write_text("{}")
+    (tmp_path / ".metrics.x2.tmp.jsonl").write_text("{}")                # log rewrite and sample grid
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / ".step-0000002.x3.tmp.png").write_bytes(b"png")
+    (tmp_path / ".my-notes.txt").write_text("mine")
     prepare_run_folder(tmp_path, resume=False)                  # temporaries alone are not a run
-    assert list((tmp_path / "checkpoints").iterdir()) == []
+    assert list((tmp_path / "checkpoints").iterdir()) == [] and list((tmp_path / "samples").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".my-notes.txt", "checkpoints", "samples"]
     (tmp_path / "checkpoints" / ".step-0000005.abc.tmp").mkdir()
     (tmp_path / "checkpoints" / "keep.txt").write_text("x")
     prepare_run_folder(tmp_path, resume=True)
