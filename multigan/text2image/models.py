@@ -135,6 +135,10 @@ class TextProjection(nn.Sequential):
         return super().forward(embedding * self.scale)
 
 
+#: bound on the value of the conditioning augmentation's log σ² (σ ≤ e¹⁰ ≈ 2·10⁴)
+LOGVAR_LIMIT = 20.0
+
+
 class ConditioningAugmentation(nn.Module):
     """StackGAN's CA: ``(μ, log σ²) = split(LeakyReLU(Linear(√d · t)))``; ``c = μ + σ ε``."""
 
@@ -145,9 +149,12 @@ class ConditioningAugmentation(nn.Module):
         self.scale = _embedding_scale(text_dim)
 
     def forward(self, embedding: Tensor) -> tuple[Tensor, Tensor]:
-        """``(μ, log σ²)``, each (B, condition_dim)."""
+        """``(μ, log σ²)``, each (B, condition_dim). ``log σ²`` is held within ±:data:`LOGVAR_LIMIT` in
+        value (``exp`` overflows float32 above 88) while its gradient passes unchanged, so the KL
+        term still pulls it back: embeddings far from unit norm (e.g. N(0, I) in 1024-d, 32 after
+        the √d scale) gave an infinite KL and skipped updates. Within the limit it is the identity."""
         mu, logvar = self.act(self.fc(embedding * self.scale)).chunk(2, dim=1)
-        return mu, logvar
+        return mu, logvar + (logvar.clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT) - logvar).detach()
 
     def sample(self, embedding: Tensor, eps: Tensor) -> Tensor:
         """The augmented condition ``μ + exp(½ log σ²) · ε`` for given noise ``ε``."""

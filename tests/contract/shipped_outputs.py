@@ -43,6 +43,12 @@ def _text2image() -> torch.Tensor:
     return TextImageGAN.from_pretrained("shapes").generate(["a small red circle on the left"], n=2, seed=7).images
 
 
+def _emoji() -> torch.Tensor:
+    from multigan.text2image import TextImageGAN
+
+    return TextImageGAN.from_pretrained("emoji").generate(["grinning face", "a flag"], n=2, seed=7).images
+
+
 def _anomaly() -> torch.Tensor:
     from multigan.anomaly import AnoGAN
     from multigan.anomaly.data import brain_mri
@@ -55,6 +61,7 @@ def _anomaly() -> torch.Tensor:
 
 SHIPPED: dict[str, Callable[[], torch.Tensor]] = {"music/bach": _music, "voxel/furniture-32": _voxel,
                                                    "video/moving-mnist": _video, "text2image/shapes": _text2image,
+                                                   "text2image/emoji": _emoji,
                                                    "anomaly/brain-mri": _anomaly}
 
 

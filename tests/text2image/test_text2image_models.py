@@ -172,6 +172,29 @@ def test_gan_int_term_on_interpolated_embeddings():
     assert StackGAN(**STACK_TINY).extra_adversarial_losses(bce, e, generate=None, discriminate=None) == {}
 
 
+def test_conditioning_augmentation_stays_finite_on_embeddings_far_from_unit_norm():
+    """N(0, I) 1024-d embeddings (norm 32, 1024 after the √d scale) made log σ² large enough that
+    exp overflowed: an infinite KL and a skipped update. Its value is bounded; its gradient is not."""
+    from multigan.text2image.models import LOGVAR_LIMIT, ConditioningAugmentation
+
+    torch.manual_seed(0)
+    ca = ConditioningAugmentation(1024, 8)
+    with torch.no_grad():
+        ca.fc.weight.mul_(10)
+    e = torch.randn(16, 1024)
+    raw = ca.act(ca.fc(e * ca.scale)).chunk(2, dim=1)[1]
+    assert raw.max() > 88                                                # exp would overflow float32
+    mu, logvar = ca(e)
+    assert torch.equal(logvar, raw.clamp(-LOGVAR_LIMIT, LOGVAR_LIMIT))
+    kl = kl_divergence(mu, logvar)
+    kl.backward()
+    assert torch.isfinite(kl) and torch.isfinite(ca.fc.weight.grad).all() and ca.fc.weight.grad.abs().sum() > 0
+    assert torch.isfinite(ca.sample(e, torch.randn(16, 8))).all()
+    unit = F.normalize(torch.randn(16, 1024), dim=1)                   # unit-norm input: the identity
+    mu, logvar = ca(unit)
+    assert torch.equal(logvar, ca.act(ca.fc(unit * ca.scale)).chunk(2, dim=1)[1])
+
+
 def test_conditioning_augmentation_kl_term():
     torch.manual_seed(0)
     mu, logvar = torch.randn(5, 4), torch.randn(5, 4)
