@@ -108,17 +108,17 @@ def test_demo_writes_every_kind_the_readme_lists(readme_run):
                  "00006_z127", "00010_z043")]                      # 4 normal + 4 lesioned test slices
     slices = [o.replace("overlays/", "slices/") for o in overlays]          # the inputs, to score again
     assert written == [*overlays, "anomaly/scores.csv", *slices, "index.html", "music/melody.mid", "music/melody.wav",
-                       "music/roll.png", "text2image/grid.png", "video/clip.mp4", "video/grid.gif",
+                       "music/roll.png", "text2image/emoji.png", "text2image/grid.png", "video/clip.mp4", "video/grid.gif",
                        "voxel/chair.glb", "voxel/preview.png", "voxel/table.mtl", "voxel/table.obj"]   # no test patterns
     assert all((out / w).stat().st_size > 100 for w in written)
-    assert "wrote 28 files" in results[(0, 0)][1]
+    assert "wrote 29 files" in results[(0, 0)][1]
     page = (out / "index.html").read_text()                      # every output shown by a player of its kind
     for w in written:
         if w != "index.html":
             assert f'href="{w}"' in page, w
     assert page.count('data-kind="mesh"') == 2 and page.count("<iframe") == 2 and "srcdoc=" in page
     assert page.count("<video ") == 1 and page.count("<audio ") == 1 and page.count('data-kind="table"') == 1
-    assert page.count("<img ") == 16 + 4                         # overlays, slices, roll, grid, preview, gif
+    assert page.count("<img ") == 16 + 5                         # overlays, slices, roll, 2 grids, preview, gif
     from multigan.anomaly import brain_mri, read_images
     again, test = read_images(out / "anomaly" / "slices", preprocess="none"), brain_mri("test", size=64)
     assert again.names[0] == "brain_mri_test_00000_z031.png" and again.images.shape == (8, 1, 64, 64)
