@@ -151,15 +151,16 @@ def cli(command: str, argv: Sequence[str]) -> int:
                                 bridge=args.bridge)
         stem = safe_file_stems([args.label or "shape"])[0]       # a label from config.json never escapes --out
         meshes = Path(args.out) / f"{stem}_{{i}}.{args.format}"
+        many = args.n >= 16                                       # meshing takes about 0.1 s a shape
         if args.preview:        # meshes and preview belong together: the preview is drawn first, into a temporary
             from multigan.core.atomic import atomic_file
 
             with atomic_file(args.preview) as preview:
                 shapes.render(preview)
-                written = shapes.write_mesh(meshes, smooth_iterations=args.smooth, color=color)
+                written = shapes.write_mesh(meshes, smooth_iterations=args.smooth, color=color, progress=many)
             written.append(Path(args.preview))
         else:
-            written = shapes.write_mesh(meshes, smooth_iterations=args.smooth, color=color)
+            written = shapes.write_mesh(meshes, smooth_iterations=args.smooth, color=color, progress=many)
         print("\n".join(str(w) for w in written))
         return 0
     dataset = reference_dataset(model, args.folder)

@@ -167,13 +167,16 @@ class Shapes:
             probs[i][mask] = (1 + self.threshold) / 2
         return Shapes(probs, self.labels, self.threshold)
 
-    def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True) -> list:
+    def meshes(self, *, smooth_iterations: int = 3, keep_largest: bool = True, progress: bool = False) -> list:
         """One watertight ``trimesh.Trimesh`` per shape (marching cubes at ``threshold``, Taubin-smoothed),
-        standing on the floor: lowest vertex at y = 0, centred in x and z (:func:`~multigan.io.mesh.stand_mesh_on_floor`)."""
+        standing on the floor: lowest vertex at y = 0, centred in x and z (:func:`~multigan.io.mesh.stand_mesh_on_floor`).
+        ``progress`` shows a bar (stderr) over the shapes."""
+        from tqdm.auto import tqdm
+
         from multigan.io.mesh import stand_mesh_on_floor, voxels_to_mesh
 
         out = []
-        for i, grid in enumerate(self.probs):
+        for i, grid in enumerate(tqdm(self.probs, desc="meshes", unit="shape", disable=not progress, leave=False)):
             if not grid.max() > self.threshold:
                 raise ValueError(f"shape {i} is empty (no occupancy above {self.threshold}); no mesh to extract")
             out.append(stand_mesh_on_floor(voxels_to_mesh(grid.numpy(), level=self.threshold, keep_largest=keep_largest,
@@ -181,7 +184,7 @@ class Shapes:
         return out
 
     def write_mesh(self, pattern: str | os.PathLike, *, smooth_iterations: int = 3,
-                   keep_largest: bool = True, color: Any = None) -> list[Path]:
+                   keep_largest: bool = True, color: Any = None, progress: bool = False) -> list[Path]:
         """Write each shape as a mesh file (.obj .stl .ply .glb .off); returns the paths.
 
         ``pattern`` may hold ``{i}`` (index) and ``{label}``; with several shapes and no ``{i}`` the
@@ -189,6 +192,7 @@ class Shapes:
         shape raises without leaving part of the set behind. ``color`` (RGB in [0, 1]) is the base
         colour of the material (GLB; OBJ gets a ``.mtl`` beside it); by default each class has its
         own (:func:`class_color`), and unlabelled shapes :data:`~multigan.io.mesh.DEFAULT_COLOR`.
+        ``progress`` shows a bar while the shapes are meshed.
         """
         from multigan.io.mesh import DEFAULT_COLOR, MESH_SUFFIXES, write_mesh
 
@@ -199,7 +203,7 @@ class Shapes:
         if len(self) > 1 and "{i}" not in pattern:
             p = Path(pattern)
             pattern = str(p.with_name(p.stem + "_{i}" + p.suffix))
-        meshes = self.meshes(smooth_iterations=smooth_iterations, keep_largest=keep_largest)
+        meshes = self.meshes(smooth_iterations=smooth_iterations, keep_largest=keep_largest, progress=progress)
         paths = []
         for i, mesh in enumerate(meshes):
             label = self.labels[i] if self.labels is not None else "shape"

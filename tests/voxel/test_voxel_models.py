@@ -143,6 +143,12 @@ def test_shapes_write_mesh_and_render(tmp_path):
         assert m.is_watertight and len(m.split()) == 1
         assert low[1] == pytest.approx(0, abs=1e-9) and (low + high)[[0, 2]] == pytest.approx([0, 0], abs=1e-9)
     assert [p.name for p in shapes.write_mesh(tmp_path / "s.obj")] == ["s_0.obj", "s_0.mtl", "s_1.obj", "s_1.mtl"]
+    import contextlib
+    import io
+    bar = io.StringIO()
+    with contextlib.redirect_stderr(bar):
+        again = shapes.write_mesh(tmp_path / "p.obj", progress=True)
+    assert "meshes:" in bar.getvalue() and "/2 " in bar.getvalue() and len(again) == 4      # a bar over the shapes
     png = shapes.render(tmp_path / "preview.png")
     from PIL import Image
     w, h = Image.open(png).size
