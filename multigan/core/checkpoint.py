@@ -26,7 +26,7 @@ from .atomic import atomic_dir
 
 __all__ = ["save_training_checkpoint", "config_differences", "load_training_checkpoint", "latest_checkpoint", "checkpoints_newest_first",
            "remove_stale_temporaries", "prune_checkpoints", "rng_state", "set_rng_state", "gather_rng_states",
-           "load_state", "UnreadableStateError"]
+           "load_state", "UnreadableStateError", "first_line"]
 
 STATE_NAME = "training_state.pt"
 EMA_NAME = "ema.safetensors"
@@ -125,8 +125,12 @@ def load_state(path: str | Path) -> dict[str, Any]:
         raise UnreadableStateError(f"{path} is damaged or holds objects other than tensors and plain values "
                                    "(refused: loading them could run code)") from err
     except Exception as err:                    # noqa: BLE001 - truncated zip, bad header, …
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise UnreadableStateError(f"{path} is damaged ({type(err).__name__}: {first[:200]})") from err
+        raise UnreadableStateError(f"{path} is damaged ({type(err).__name__}: {first_line(err, 200)})") from err
+
+
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type name when empty), cut to ``limit`` characters."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]
 
 
 def _jsonable(config: dict) -> Any:

@@ -955,11 +955,10 @@ class Trainer:
                 except Exception as err:               # noqa: BLE001 - a corrupt file; a mismatch is re-raised
                     if isinstance(err, ValueError) and not isinstance(err, json.JSONDecodeError):
                         raise
+                    reason = ckpt.first_line(err)
                     if i + 1 == len(found):
-                        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
                         raise RuntimeError(f"no readable checkpoint under {self.out_dir / 'checkpoints'}; the "
                                            f"oldest, {candidate.name}, fails with: {reason}") from err
-                    reason = (str(err).strip().splitlines() or [""])[0][:300]
                     warnings.warn(f"checkpoint {candidate} is unreadable ({type(err).__name__}: {reason}); "
                                   f"resuming from {found[i + 1].name} instead", RuntimeWarning, stacklevel=2)
         path = Path(path)
