@@ -15,7 +15,9 @@ Both sides run on the CPU with ``--threads`` threads, one warm-up iteration each
 pairs of timed rounds in alternating order (ours first, then the reference first, …); the table
 gives each side's median seconds per iteration with its range, and the median and range of the
 per-pair ratio reference ÷ multigan (above 1: multigan is faster). Parameter counts of both sides
-are printed so the architectures can be checked to match. Adapters for the references the
+are printed so the architectures can be checked to match. ``--precision bf16`` trains multigan's
+side under bf16 autocast; ``--reference-precision bf16`` runs the reference iteration inside
+``torch.autocast("cpu", torch.bfloat16)`` too, so both sides can be compared at the same arithmetic. Adapters for the references the
 speed issue names are in ``benchmarks/reference_adapters/``.
 """
 
@@ -32,6 +34,8 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+#: what either side can run in on a CPU
+PRECISIONS = ("fp32", "bf16")
 
 def load_adapter(path: str | Path) -> ModuleType:
     """Import an adapter file and check it defines ``OURS``, ``BATCH`` and ``build``."""
@@ -59,33 +63,40 @@ def _timed(run, steps: int) -> float:
 
 def compare(adapter: ModuleType, reference: str | Path, *, ours: Optional[str] = None, batch_size: Optional[int] = None,
             threads: int = 2, pairs: int = 5, steps: int = 3, options: Optional[dict] = None,
-            progress: bool = True) -> dict[str, Any]:
+            precision: str = "fp32", reference_precision: str = "fp32", progress: bool = True) -> dict[str, Any]:
     """Paired timing of ``adapter``'s reference iteration and multigan's configuration ``ours``."""
     import multigan
 
     if pairs < 1 or steps < 1 or threads < 1:
         raise ValueError(f"pairs, steps and threads must be >= 1, got {pairs}, {steps}, {threads}")
+    for name, value in (("precision", precision), ("reference_precision", reference_precision)):
+        if value not in PRECISIONS:
+            raise ValueError(f"{name} must be one of {', '.join(PRECISIONS)}, got {value!r}")
     for name in multigan.available_modalities():          # each registers its shipped configuration
         multigan.load_modality(name)
     before = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
         return _compare(adapter, reference, ours or adapter.OURS, int(batch_size or adapter.BATCH), int(threads),
-                        pairs, steps, options, progress)
+                        pairs, steps, options, precision, reference_precision, progress)
     finally:
         torch.set_num_threads(before)
 
 
 def _compare(adapter: ModuleType, reference: str | Path, ours: str, batch: int, threads: int, pairs: int, steps: int,
-             options: Optional[dict], progress: bool) -> dict[str, Any]:
+             options: Optional[dict], precision: str, reference_precision: str, progress: bool) -> dict[str, Any]:
+    import contextlib
+
     from multigan.bench import training_loop
 
     step, networks = adapter.build(Path(reference), batch)
-    ours_run, model = training_loop(ours, device="cpu", precision="fp32", batch_size=batch, options=options)
+    ours_run, model = training_loop(ours, device="cpu", precision=precision, batch_size=batch, options=options)
 
     def theirs_run(k: int) -> None:
-        for _ in range(k):
-            step()
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if reference_precision == "bf16"
+              else contextlib.nullcontext()):
+            for _ in range(k):
+                step()
     _timed(ours_run, 1), _timed(theirs_run, 1)                              # warm-up
     times: dict[str, list[float]] = {"multigan": [], "reference": []}
     for k in range(pairs):
@@ -97,6 +108,7 @@ def _compare(adapter: ModuleType, reference: str | Path, ours: str, batch: int, 
                   f"{times['reference'][-1]:.3f} s/it", file=sys.stderr)
     ratios = [r / m for r, m in zip(times["reference"], times["multigan"])]
     return {"ours": ours, "batch": batch, "threads": int(threads), "pairs": pairs, "steps_per_round": steps,
+            "precision": precision, "reference_precision": reference_precision,
             "multigan_s_it": statistics.median(times["multigan"]),
             "multigan_range": [min(times["multigan"]), max(times["multigan"])],
             "reference_s_it": statistics.median(times["reference"]),
@@ -111,9 +123,9 @@ def format_result(row: dict[str, Any]) -> str:
         return ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in counts.items())
     return "\n".join([
         "| side | parameters | s/it (median, range) |", "|---|---|---|",
-        f"| multigan `{row['ours']}` | {millions(row['multigan_params'])} | {row['multigan_s_it']:.3f} "
+        f"| multigan `{row['ours']}`, {row['precision']} | {millions(row['multigan_params'])} | {row['multigan_s_it']:.3f} "
         f"({row['multigan_range'][0]:.3f}–{row['multigan_range'][1]:.3f}) |",
-        f"| reference | {millions(row['reference_params'])} | {row['reference_s_it']:.3f} "
+        f"| reference, {row['reference_precision']} | {millions(row['reference_params'])} | {row['reference_s_it']:.3f} "
         f"({row['reference_range'][0]:.3f}–{row['reference_range'][1]:.3f}) |",
         "",
         f"reference ÷ multigan: {row['ratio']:.2f} ({row['ratio_range'][0]:.2f}–{row['ratio_range'][1]:.2f}) at batch "
@@ -130,6 +142,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pairs", type=int, default=5)
     p.add_argument("--steps", type=int, default=3, help="iterations per timed round")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="multigan's side: fp32 or bf16 autocast")
+    p.add_argument("--reference-precision", choices=PRECISIONS, default="fp32",
+                   help="the reference's side: fp32, or its iteration inside bf16 autocast")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="TrainerConfig field for multigan's side, e.g. reuse_fake=false")
     args = p.parse_args(argv)
@@ -145,7 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except json.JSONDecodeError:
             options[key] = value
     row = compare(load_adapter(args.adapter), args.reference, ours=args.ours, batch_size=args.batch_size,
-                  threads=args.threads, pairs=args.pairs, steps=args.steps, options=options)
+                  threads=args.threads, pairs=args.pairs, steps=args.steps, options=options,
+                  precision=args.precision, reference_precision=args.reference_precision)
     print(format_result(row))
     return 0
 

@@ -220,12 +220,14 @@ def _info() -> int:
     import torch
 
     from multigan import MODALITIES, __version__, available_modalities
-    from multigan.core.device import resolve_device, resolve_precision
+    from multigan.core.device import cpu_bf16, resolve_device, resolve_precision
     from multigan.core.objectives import available_objectives
 
     device = resolve_device("auto")
     print(f"multigan {__version__} | python {platform.python_version()} | torch {torch.__version__}")
     print(f"auto device: {device} | auto precision: {resolve_precision('auto', device)}")
+    native = cpu_bf16()
+    print(f"CPU bf16: {native + ' (--precision bf16 is faster on the CPU)' if native else 'not native (fp32 is faster)'}")
     for i in range(torch.cuda.device_count()):
         print(f"  cuda:{i} {torch.cuda.get_device_name(i)}")
     built = set(available_modalities())

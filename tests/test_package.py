@@ -37,11 +37,27 @@ def test_device_and_precision_resolution():
             resolve_device("cuda")
 
 
+def test_cpu_bf16_names_the_native_instructions(monkeypatch):
+    from multigan.core.device import cpu_bf16
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert cpu_bf16() == "AVX512-BF16"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert cpu_bf16() == "AMX"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert cpu_bf16() == ""
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    assert cpu_bf16() == ""                                   # a torch without the helper: not native
+
+
 def test_cli_info_and_unbuilt_modality(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "multigan " + multigan.__version__ in out and "wgan-gp" in out
     assert "anomaly/brain-mri" in out and "music/bach" in out                  # shipped checkpoints listed
+    assert "CPU bf16: " in out
     assert main(["sample", "nonsense"]) == 2
     assert "unknown modality 'nonsense'" in capsys.readouterr().err
 

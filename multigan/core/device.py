@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["resolve_device", "resolve_precision", "configure_backends", "autocast", "to_channels_last",
+__all__ = ["resolve_device", "resolve_precision", "cpu_bf16", "configure_backends", "autocast", "to_channels_last",
            "DistributedContext", "init_distributed", "seed_everything", "PRECISIONS"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -70,6 +70,23 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "fp16" and device.type == "cpu":
         raise ValueError("precision 'fp16' needs a GPU (its GradScaler is CUDA/MPS-only); use 'bf16' or 'fp32' on CPU")
     return precision
+
+
+def cpu_bf16() -> str:
+    """Which bf16 dot products this CPU has: ``"AMX"``, ``"AVX512-BF16"``, or ``""`` (none: bf16
+    autocast then converts in software and is usually slower than fp32).
+
+    With native bf16, ``precision="bf16"`` (bf16 autocast) runs the convolutions of the models here
+    about 2× faster than fp32 on a CPU (``multigan bench --precision bf16``).
+    """
+    checks = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+    for name, check in checks:
+        try:
+            if getattr(torch.cpu, check)():
+                return name
+        except (AttributeError, RuntimeError):        # private helpers: absent in some torch builds
+            continue
+    return ""
 
 
 def configure_backends(tf32: bool = False, cudnn_benchmark: bool = False, deterministic: bool = False) -> None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .objectives import Objective
 
 __all__ = ["ModelMixin", "AdversarialModel", "DiscriminatorOutput", "FORMAT_VERSION", "assets_dir",
-           "model_class"]
+           "model_class", "run_folder_model"]
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -181,19 +181,17 @@ class ModelMixin(nn.Module):
         The model comes back in ``eval()`` mode. Calling it on a base class (``ModelMixin``) builds
         whatever model type the folder holds.
 
-        A training checkpoint (``run/checkpoints/step-N``) or a run folder (its newest checkpoint)
-        loads too, to evaluate a run part-way: the generator gets the checkpoint's EMA weights when it
+        A training checkpoint (``run/checkpoints/step-N``) or a run folder (see
+        :func:`run_folder_model`) loads too, to evaluate a run part-way: the generator gets the checkpoint's EMA weights when it
         has them (then :meth:`AdversarialModel.prepare_averaged_generator` runs, as the modality's
         export would), or its raw training weights with ``ema=False``.
 
         Example:
             >>> model = DVDGAN.from_pretrained("runs/mmnist/checkpoints/step-0003000")  # doctest: +SKIP
         """
-        from .checkpoint import EMA_NAME, STATE_NAME, latest_checkpoint
+        from .checkpoint import EMA_NAME, STATE_NAME
 
-        path = Path(name_or_path)
-        if not (path / CONFIG_NAME).is_file() and (path / "checkpoints").is_dir():
-            path = latest_checkpoint(path / "checkpoints") or path
+        path = run_folder_model(name_or_path)
         if (path / STATE_NAME).is_file():
             model = cls.from_pretrained(path / "model", map_location=map_location)
             if ema and (path / EMA_NAME).is_file():
@@ -202,7 +200,7 @@ class ModelMixin(nn.Module):
                 model.generator.load_state_dict(load_file(str(path / EMA_NAME), device=str(map_location)))
                 model.prepare_averaged_generator()
             return model
-        folder = cls._resolve_pretrained(name_or_path)
+        folder = cls._resolve_pretrained(path)
         meta = read_config(folder)
         if cls.model_type not in ("ModelMixin", "AdversarialModel") and meta["model_type"] != cls.model_type:
             raise ValueError(f"{folder} holds a {meta['model_type']!r} model, not {cls.model_type!r}; "
@@ -248,6 +246,28 @@ class ModelMixin(nn.Module):
             raise FileNotFoundError(f"no checkpoint folder {str(path)!r} and no shipped {cls.modality} model of that "
                                     f"name; shipped: {', '.join(available) or 'none'}")
         raise FileNotFoundError(f"{path}: not a checkpoint folder (expected {path / CONFIG_NAME})")
+
+
+def run_folder_model(path: str | os.PathLike) -> Path:
+    """The folder to load for ``path``: ``path`` itself when it holds a model (``config.json``) or
+    is not a run folder; for a run folder (a training command's ``--out``), its newest checkpoint,
+    else its export ``final/``, else the newest checkpoint of its last stage (``stage2/``,
+    ``stage1/``: runs trained in stages, such as StackGAN's)."""
+    from .checkpoint import latest_checkpoint
+
+    path = Path(path)
+    if (path / CONFIG_NAME).is_file() or not path.is_dir():
+        return path
+    newest = latest_checkpoint(path / "checkpoints")
+    if newest is not None:
+        return newest
+    if (path / "final" / CONFIG_NAME).is_file():
+        return path / "final"
+    for stage in sorted(path.glob("stage*/checkpoints"), reverse=True):
+        newest = latest_checkpoint(stage)
+        if newest is not None:
+            return newest
+    return path
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -424,12 +424,11 @@ class TextImageGAN(AdversarialModel):
         :meth:`ModelMixin.from_pretrained`); on ``TextImageGAN`` the folder's own class is built."""
         if cls is not TextImageGAN:
             return super().from_pretrained(name_or_path, map_location=map_location, ema=ema)
-        from multigan.core.checkpoint import STATE_NAME, latest_checkpoint
+        from multigan.core.checkpoint import STATE_NAME
+        from multigan.core.module import run_folder_model
 
-        path = Path(name_or_path)
-        if not (path / "config.json").is_file() and (path / "checkpoints").is_dir():
-            path = latest_checkpoint(path / "checkpoints") or path
-        folder = path / "model" if (path / STATE_NAME).is_file() else cls._resolve_pretrained(name_or_path)
+        path = run_folder_model(name_or_path)
+        folder = path / "model" if (path / STATE_NAME).is_file() else cls._resolve_pretrained(path)
         subclass = model_class(read_config(folder)["model_type"])
         if not issubclass(subclass, TextImageGAN):
             raise ValueError(f"{folder} holds a {subclass.model_type!r} model, not a text-to-image GAN")
