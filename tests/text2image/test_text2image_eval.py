@@ -155,3 +155,26 @@ def test_evaluate_emoji_judges_unseen_emoji_next_to_the_real_pictures(word_encod
     assert "skin-tone accuracy" in text and "| a heart |" in text
     with pytest.raises(ValueError, match="names 0 training pictures"):
         evaluate_emoji(model, seeds=2, general=("a zebra crossing at dusk",))
+
+
+def test_select_emoji_checkpoint_scores_models_on_val(tmp_path, capsys):
+    """scripts/select_emoji_checkpoint.py: the shipped emoji model ranks val emoji well above chance,
+    an untrained one does not, and the script names the better one."""
+    import importlib.util
+    from pathlib import Path
+
+    from multigan.text2image import TextImageGAN
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "select_emoji_checkpoint.py"
+    spec = importlib.util.spec_from_file_location("select_emoji_checkpoint", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shipped = TextImageGAN.from_pretrained("emoji")
+    torch.manual_seed(0)
+    untrained = type(shipped)(**shipped.config)
+    untrained.save_pretrained(tmp_path / "untrained")
+    rows = script.score_on_val(["emoji", tmp_path / "untrained"], seeds=(0,), limit=40)
+    assert [r["path"] for r in rows] == ["emoji", str(tmp_path / "untrained")]
+    assert rows[0]["r_precision_val"] > 0.15 > rows[1]["r_precision_val"]        # chance: 1/40
+    assert rows[0]["subgroup_accuracy_val"] > rows[1]["subgroup_accuracy_val"]
+    assert script.score_on_val(["emoji"], seeds=(0,), limit=40) == rows[:1]       # deterministic

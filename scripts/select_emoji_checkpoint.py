@@ -1,0 +1,73 @@
+"""Score text-to-image checkpoints on the emoji val split, to choose which one to ship.
+
+    python scripts/select_emoji_checkpoint.py runs/emoji/stage1/checkpoints/step-0005000 \
+        runs/emoji/stage1/checkpoints/step-0005250 --json selection.json
+
+For each checkpoint (or exported model folder): its Stage-I averaged generator draws the 177 val
+emoji from their name captions with seeds 0, 1 and 2, and the script prints the mean R-precision
+(R@1 among 100 captions, the shipped emoji R-precision encoder) and the mean Unicode-subgroup
+accuracy of the shipped emoji classifier. The highest R-precision is the one to ship; the
+held-out emoji (``multigan eval text2image --data emoji``) are then scored once, on that one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from multigan.core.atomic import atomic_file
+from multigan.text2image import TextImageGAN
+from multigan.text2image.data import emoji_set
+from multigan.text2image.metrics import load_emoji_classifier, load_emoji_rprecision_encoder, r_precision
+
+SEEDS = (0, 1, 2)
+
+
+def score_on_val(paths: Sequence[str | Path], *, seeds: Sequence[int] = SEEDS, limit: Optional[int] = None,
+                 stage: int = 1) -> list[dict[str, Any]]:
+    """``[{"path", "r_precision_val", "subgroup_accuracy_val"}, ...]``, one per path, in order;
+    ``limit`` scores only the first ``limit`` val emoji (for quick checks)."""
+    val = emoji_set("val", 64)
+    names = [captions[0] for captions in val.captions][:limit]
+    subgroups = list(val.info["subgroup"])[:len(names)]
+    classifier, encoder = load_emoji_classifier(), load_emoji_rprecision_encoder()
+    rows = []
+    for path in paths:
+        model = TextImageGAN.from_pretrained(path)
+        if hasattr(model, "set_stage"):
+            model.set_stage(stage)
+        embeddings = model.encode(names)
+        precision, accuracy = [], []
+        for seed in seeds:
+            fake = model.generate(names, embeddings=embeddings, seed=seed).images
+            precision.append(r_precision(fake, embeddings, 1, min(100, len(names)), image_encoder=encoder, seed=seed))
+            accuracy.append(float(np.mean([a == b for a, b in zip(classifier.predict(fake), subgroups)])))
+        rows.append({"path": str(path), "r_precision_val": round(float(np.mean(precision)), 4),
+                     "subgroup_accuracy_val": round(float(np.mean(accuracy)), 4)})
+    return rows
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="+", help="training checkpoints, run folders or exported model folders")
+    p.add_argument("--json", default=None, help="also write the rows (and the chosen path) as JSON here")
+    args = p.parse_args(argv)
+    rows = []
+    for row in score_on_val(args.models):
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    best = max(rows, key=lambda r: r["r_precision_val"])
+    print(f"highest val R-precision: {best['path']} ({best['r_precision_val']})", file=sys.stderr)
+    if args.json:
+        with atomic_file(args.json) as tmp:
+            Path(tmp).write_text(json.dumps({"rows": rows, "chosen": best["path"]}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
