@@ -50,6 +50,8 @@ def test_cpu_bf16_names_the_native_instructions(monkeypatch):
     assert cpu_bf16() == ""
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
     assert cpu_bf16() == ""                                   # a torch without the helper: not native
+    with pytest.warns(UserWarning, match="no native bf16 dot products"):
+        assert resolve_precision("bf16", torch.device("cpu")) == "bf16"        # allowed, with the reason it is slow
 
 
 def test_cli_info_and_unbuilt_modality(capsys):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -69,6 +70,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         raise ValueError(f"unknown precision {precision!r}; use 'auto' or one of {PRECISIONS}")
     if precision == "fp16" and device.type == "cpu":
         raise ValueError("precision 'fp16' needs a GPU (its GradScaler is CUDA/MPS-only); use 'bf16' or 'fp32' on CPU")
+    if precision == "bf16" and device.type == "cpu" and not cpu_bf16():
+        warnings.warn("this CPU has no native bf16 dot products (AVX512-BF16 or AMX): bf16 autocast converts in "
+                      "software and is usually slower than fp32 here", stacklevel=2)
     return precision
 
 
