@@ -17,8 +17,9 @@ gives each side's median seconds per iteration with its range, and the median an
 per-pair ratio reference ÷ multigan (above 1: multigan is faster). Parameter counts of both sides
 are printed so the architectures can be checked to match. ``--precision bf16`` trains multigan's
 side under bf16 autocast; ``--reference-precision bf16`` runs the reference iteration inside
-``torch.autocast("cpu", torch.bfloat16)`` too, so both sides can be compared at the same arithmetic. Adapters for the references the
-speed issue names are in ``benchmarks/reference_adapters/``.
+``torch.autocast("cpu", torch.bfloat16)`` too, so both sides can be compared at the same
+arithmetic. Adapters for the references the speed issue names are in
+``benchmarks/reference_adapters/``.
 """
 
 from __future__ import annotations
@@ -123,9 +124,11 @@ def format_result(row: dict[str, Any]) -> str:
         return ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in counts.items())
     return "\n".join([
         "| side | parameters | s/it (median, range) |", "|---|---|---|",
-        f"| multigan `{row['ours']}`, {row['precision']} | {millions(row['multigan_params'])} | {row['multigan_s_it']:.3f} "
+        f"| multigan `{row['ours']}`, {row['precision']} | {millions(row['multigan_params'])} | "
+        f"{row['multigan_s_it']:.3f} "
         f"({row['multigan_range'][0]:.3f}–{row['multigan_range'][1]:.3f}) |",
-        f"| reference, {row['reference_precision']} | {millions(row['reference_params'])} | {row['reference_s_it']:.3f} "
+        f"| reference, {row['reference_precision']} | {millions(row['reference_params'])} | "
+        f"{row['reference_s_it']:.3f} "
         f"({row['reference_range'][0]:.3f}–{row['reference_range'][1]:.3f}) |",
         "",
         f"reference ÷ multigan: {row['ratio']:.2f} ({row['ratio_range'][0]:.2f}–{row['ratio_range'][1]:.2f}) at batch "

@@ -23,7 +23,8 @@ import numpy as np
 from multigan.core.atomic import atomic_file
 from multigan.text2image import TextImageGAN
 from multigan.text2image.data import emoji_set
-from multigan.text2image.metrics import load_emoji_classifier, load_emoji_rprecision_encoder, r_precision
+from multigan.text2image.evaluate import name_scores
+from multigan.text2image.metrics import load_emoji_classifier, load_emoji_rprecision_encoder
 
 SEEDS = (0, 1, 2)
 
@@ -45,8 +46,9 @@ def score_on_val(paths: Sequence[str | Path], *, seeds: Sequence[int] = SEEDS, l
         precision, accuracy = [], []
         for seed in seeds:
             fake = model.generate(names, embeddings=embeddings, seed=seed).images
-            precision.append(r_precision(fake, embeddings, 1, min(100, len(names)), image_encoder=encoder, seed=seed))
-            accuracy.append(float(np.mean([a == b for a, b in zip(classifier.predict(fake), subgroups)])))
+            scores = name_scores(fake, embeddings, subgroups, classifier, encoder, seed=seed)
+            precision.append(scores[0])
+            accuracy.append(scores[1])
         rows.append({"path": str(path), "r_precision_val": round(float(np.mean(precision)), 4),
                      "subgroup_accuracy_val": round(float(np.mean(accuracy)), 4)})
     return rows

@@ -40,15 +40,18 @@ def test_device_and_precision_resolution():
 def test_cpu_bf16_names_the_native_instructions(monkeypatch):
     from multigan.core.device import cpu_bf16
 
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    def capabilities(**flags):
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx2": True, **flags}, raising=False)
+
+    capabilities(avx512_bf16=True, amx_bf16=False)
     assert cpu_bf16() == "AVX512-BF16"
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    assert cpu_bf16() == "AMX"
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
-    assert cpu_bf16() == ""
-    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    capabilities(avx512_bf16=True, amx_bf16=True)
+    assert cpu_bf16() == "AMX-BF16"
+    capabilities(sve_bf16=True)
+    assert cpu_bf16() == "SVE-BF16"
+    capabilities(avx512_bf16=False, amx_tile=True)
+    assert cpu_bf16() == ""                                   # AMX tiles without AMX-BF16: not native
+    monkeypatch.delattr(torch.cpu, "get_capabilities", raising=False)
     assert cpu_bf16() == ""                                   # a torch without the helper: not native
     with pytest.warns(UserWarning, match="no native bf16 dot products"):
         assert resolve_precision("bf16", torch.device("cpu")) == "bf16"        # allowed, with the reason it is slow

@@ -182,16 +182,18 @@ class ModelMixin(nn.Module):
         whatever model type the folder holds.
 
         A training checkpoint (``run/checkpoints/step-N``) or a run folder (see
-        :func:`run_folder_model`) loads too, to evaluate a run part-way: the generator gets the checkpoint's EMA weights when it
-        has them (then :meth:`AdversarialModel.prepare_averaged_generator` runs, as the modality's
-        export would), or its raw training weights with ``ema=False``.
+        :func:`run_folder_model`) loads too, to evaluate a run part-way: the generator gets the
+        checkpoint's EMA weights when it has them (then
+        :meth:`AdversarialModel.prepare_averaged_generator` runs, as the modality's export would),
+        or its raw training weights with ``ema=False`` (which loads a run folder's newest
+        checkpoint even when its export is newer).
 
         Example:
             >>> model = DVDGAN.from_pretrained("runs/mmnist/checkpoints/step-0003000")  # doctest: +SKIP
         """
         from .checkpoint import EMA_NAME, STATE_NAME
 
-        path = run_folder_model(name_or_path)
+        path = run_folder_model(name_or_path, prefer_checkpoint=not ema)
         if (path / STATE_NAME).is_file():
             model = cls.from_pretrained(path / "model", map_location=map_location)
             if ema and (path / EMA_NAME).is_file():
@@ -245,29 +247,37 @@ class ModelMixin(nn.Module):
                                if (p / CONFIG_NAME).is_file())
             raise FileNotFoundError(f"no checkpoint folder {str(path)!r} and no shipped {cls.modality} model of that "
                                     f"name; shipped: {', '.join(available) or 'none'}")
+        if path.is_file():
+            raise FileNotFoundError(f"{path}: a file; pass the folder that holds {CONFIG_NAME}")
+        if path.is_dir():
+            raise FileNotFoundError(f"{path}: neither a model folder ({CONFIG_NAME}) nor a run folder (checkpoints/, "
+                                    "final/ or stage*/checkpoints/)")
         raise FileNotFoundError(f"{path}: not a checkpoint folder (expected {path / CONFIG_NAME})")
 
 
-def run_folder_model(path: str | os.PathLike) -> Path:
+def run_folder_model(path: str | os.PathLike, *, prefer_checkpoint: bool = False) -> Path:
     """The folder to load for ``path``: ``path`` itself when it holds a model (``config.json``) or
-    is not a run folder; for a run folder (a training command's ``--out``), its newest checkpoint,
-    else its export ``final/``, else the newest checkpoint of its last stage (``stage2/``,
-    ``stage1/``: runs trained in stages, such as StackGAN's)."""
-    from .checkpoint import latest_checkpoint
+    is not a folder. For a run folder (a training command's ``--out``): its export ``final/`` when
+    that is at least as new as its newest checkpoint (the export of a finished run can hold more
+    than a checkpoint: f-AnoGAN's encoder and thresholds, StackGAN's stages), else the newest
+    checkpoint, of ``checkpoints/`` or of the last stage's (``stage2/``, ``stage1/``).
+    ``prefer_checkpoint``: the newest checkpoint whenever there is one (raw training weights live
+    only there)."""
+    from .checkpoint import STATE_NAME, latest_checkpoint
 
     path = Path(path)
     if (path / CONFIG_NAME).is_file() or not path.is_dir():
         return path
     newest = latest_checkpoint(path / "checkpoints")
-    if newest is not None:
-        return newest
-    if (path / "final" / CONFIG_NAME).is_file():
-        return path / "final"
     for stage in sorted(path.glob("stage*/checkpoints"), reverse=True):
-        newest = latest_checkpoint(stage)
         if newest is not None:
-            return newest
-    return path
+            break
+        newest = latest_checkpoint(stage)
+    final = path / "final" / CONFIG_NAME
+    if final.is_file() and not (prefer_checkpoint and newest is not None):
+        if newest is None or final.stat().st_mtime >= (newest / STATE_NAME).stat().st_mtime:
+            return final.parent
+    return newest if newest is not None else path
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -19,7 +19,7 @@ from .encoder import DEFAULT_ENCODER
 if TYPE_CHECKING:
     from .models import TextImageGAN
 
-__all__ = ["evaluate_model", "evaluate_emoji", "format_metrics", "EMOJI_GENERAL_CAPTIONS"]
+__all__ = ["evaluate_model", "evaluate_emoji", "name_scores", "format_metrics", "EMOJI_GENERAL_CAPTIONS"]
 
 _EVAL_SEED = 1_000_003   # added to the evaluation seed: keeps evaluation data off the training chunks' seeds
 _DIVERSITY_CAPTIONS, _DIVERSITY_SEEDS = 16, 4
@@ -182,6 +182,20 @@ def _feature_spread(features: torch.Tensor) -> float:
     return float(torch.triu(d, diagonal=1).sum()) / (m * (m - 1) / 2)
 
 
+def name_scores(images: torch.Tensor, embeddings: torch.Tensor, subgroups: list[str], classifier: Any,
+                rp_encoder: Any, *, seed: int = 0, candidates: int = 100) -> tuple[float, float]:
+    """``(r_precision, subgroup_accuracy)`` of emoji pictures drawn from (or, for real ones, named
+    by) the name captions whose embeddings are ``embeddings``: R@1 among ``candidates`` captions
+    (fewer when there are fewer pictures) with the emoji R-precision encoder, and how often the
+    emoji classifier names each picture's Unicode subgroup."""
+    from .metrics import r_precision
+
+    precision = r_precision(images, embeddings, 1, min(int(candidates), len(images)), image_encoder=rp_encoder,
+                            seed=seed)
+    accuracy = float(np.mean([a == b for a, b in zip(classifier.predict(images), subgroups, strict=True)]))
+    return precision, accuracy
+
+
 def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encoder: Any = None,
                    general: tuple[str, ...] = EMOJI_GENERAL_CAPTIONS) -> dict[str, Any]:
     """How a model trained on the emoji set draws emoji it has not seen, next to the real pictures.
@@ -208,7 +222,6 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
         frechet_distance,
         load_emoji_classifier,
         load_emoji_rprecision_encoder,
-        r_precision,
     )
 
     if int(seeds) < 2:
@@ -225,10 +238,10 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
     emb = model.encode(names, encoder=encoder)
     fake = model.generate(names, embeddings=emb, seed=seed).images
     generated, reference = {}, {}
-    generated["r_precision"] = r_precision(fake, emb, 1, 100, image_encoder=rp_encoder, seed=seed)
-    reference["r_precision"] = r_precision(real, emb, 1, 100, image_encoder=rp_encoder, seed=seed)
-    generated["subgroup_accuracy"] = float(np.mean([a == b for a, b in zip(classifier.predict(fake), subgroups)]))
-    reference["subgroup_accuracy"] = float(np.mean([a == b for a, b in zip(classifier.predict(real), subgroups)]))
+    generated["r_precision"], generated["subgroup_accuracy"] = name_scores(fake, emb, subgroups, classifier, rp_encoder,
+                                                                           seed=seed)
+    reference["r_precision"], reference["subgroup_accuracy"] = name_scores(real, emb, subgroups, classifier, rp_encoder,
+                                                                           seed=seed)
     real_features = classifier.features(real)
     sample = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:len(real)]
     generated["fid"] = frechet_distance(classifier.features(fake), real_features)

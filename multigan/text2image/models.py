@@ -427,7 +427,7 @@ class TextImageGAN(AdversarialModel):
         from multigan.core.checkpoint import STATE_NAME
         from multigan.core.module import run_folder_model
 
-        path = run_folder_model(name_or_path)
+        path = run_folder_model(name_or_path, prefer_checkpoint=not ema)
         folder = path / "model" if (path / STATE_NAME).is_file() else cls._resolve_pretrained(path)
         subclass = model_class(read_config(folder)["model_type"])
         if not issubclass(subclass, TextImageGAN):

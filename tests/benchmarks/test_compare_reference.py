@@ -59,7 +59,8 @@ def test_both_sides_can_run_in_bf16(tmp_path):
                           precision="bf16", reference_precision="bf16")
     assert set(adapter.AUTOCAST) == {True}           # warm-up and timed rounds of the reference in autocast
     assert row["precision"] == row["reference_precision"] == "bf16"
-    assert "multigan `gaussians`, bf16" in harness.format_result(row) and "reference, bf16" in harness.format_result(row)
+    text = harness.format_result(row)
+    assert "multigan `gaussians`, bf16" in text and "reference, bf16" in text
     with pytest.raises(ValueError, match="reference_precision must be one of fp32, bf16, got 'fp16'"):
         harness.compare(adapter, tmp_path / "ref", pairs=1, steps=1, threads=1, progress=False,
                         reference_precision="fp16")

@@ -55,6 +55,11 @@ def test_wrong_type_newer_format_and_missing_folder(tmp_path):
         MixtureGAN.from_pretrained(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
         MixtureGAN.from_pretrained(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="neither a model folder .config.json. nor a run folder"):
+        MixtureGAN.from_pretrained(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="a file; pass the folder that holds config.json"):
+        MixtureGAN.from_pretrained(tmp_path / "m" / "config.json")
 
 
 def test_mismatched_weights_are_named(tmp_path):
@@ -388,3 +393,56 @@ def test_ctrl_c_finishes_the_iteration_writes_a_checkpoint_and_resume_is_exact(t
     for key, value in whole.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
     assert all(torch.equal(a, b) for a, b in zip(resumed.ema.state_dict().values(), whole.ema.state_dict().values()))
+
+
+def test_run_folder_model_picks_what_a_run_folder_holds(tmp_path):
+    import os
+
+    from multigan.core.checkpoint import STATE_NAME
+    from multigan.core.module import run_folder_model
+
+    clock = iter(range(1_000_000, 2_000_000, 10))
+
+    def folder(*parts, file="config.json"):
+        path = tmp_path.joinpath(*parts)
+        path.mkdir(parents=True)
+        (path / file).write_text("{}")
+        stamp = next(clock)
+        os.utime(path / file, (stamp, stamp))                     # written in this order
+        return path
+
+    assert run_folder_model(tmp_path / "absent") == tmp_path / "absent"         # not a folder: as given
+    staged = tmp_path / "staged"
+    folder("staged", "stage1", "checkpoints", "step-0000004", file=STATE_NAME)
+    newest = folder("staged", "stage2", "checkpoints", "step-0000002", file=STATE_NAME)
+    folder("staged", "stage2", "checkpoints", ".step-0000003.tmp", file=STATE_NAME)    # unfinished: ignored
+    assert run_folder_model(staged) == newest                   # no export yet: the last stage's newest
+    folder("staged", "final")
+    assert run_folder_model(staged) == staged / "final"          # trained to the end: the export
+    assert run_folder_model(staged, prefer_checkpoint=True) == newest
+    single = tmp_path / "single"
+    last = folder("single", "checkpoints", "step-0000010", file=STATE_NAME)
+    folder("single", "final")
+    assert run_folder_model(single) == single / "final"          # e.g. f-AnoGAN: the export holds the encoder
+    later = folder("single", "checkpoints", "step-0000020", file=STATE_NAME)
+    assert run_folder_model(single) == later                     # trained on after the export
+    assert run_folder_model(last) == last and run_folder_model(single / "final") == single / "final"
+
+
+def test_from_pretrained_on_a_finished_run_folder_loads_its_export(tmp_path):
+    """A single-stage run with checkpoints and an export: the export (what the run produced), and
+    with ``ema=False`` the newest checkpoint's raw weights."""
+    torch.manual_seed(0)
+    trainer = Trainer(MixtureGAN(latent_dim=4, hidden=8, depth=1), ring_of_gaussians(64), steps=2, batch_size=16,
+                      progress=False, out_dir=str(tmp_path), tensorboard=False, device="cpu", ema_decay=0.5,
+                      checkpoint_every=1)
+    trainer.fit()
+    with torch.no_grad():                      # the export differs from every checkpoint, so we see which loads
+        for value in trainer.model.generator.parameters():
+            value.add_(1.0)
+    trainer.model.save_pretrained(tmp_path / "final")
+    loaded = MixtureGAN.from_pretrained(tmp_path)
+    for key, value in trainer.model.generator.state_dict().items():
+        assert torch.equal(loaded.generator.state_dict()[key], value), key
+    raw = MixtureGAN.from_pretrained(tmp_path, ema=False)
+    assert any(not torch.equal(raw.generator.state_dict()[k], v) for k, v in loaded.generator.state_dict().items())

@@ -168,27 +168,3 @@ def test_a_run_part_way_loads_like_an_export(stackgan_run):
     assert whole.config == exported.config
     for key, value in exported.generator.state_dict().items():             # (exports hold G only)
         assert torch.equal(whole.generator.state_dict()[key], value), key
-
-
-def test_run_folder_model_picks_what_a_run_folder_holds(tmp_path):
-    from multigan.core.checkpoint import STATE_NAME
-    from multigan.core.module import run_folder_model
-
-    def folder(*parts, file="config.json"):
-        path = tmp_path.joinpath(*parts)
-        path.mkdir(parents=True)
-        (path / file).write_text("{}")
-        return path
-
-    assert run_folder_model(tmp_path / "absent") == tmp_path / "absent"         # not a folder: as given
-    staged = tmp_path / "staged"
-    folder("staged", "stage1", "checkpoints", "step-0000004", file=STATE_NAME)
-    newest = folder("staged", "stage2", "checkpoints", "step-0000002", file=STATE_NAME)
-    folder("staged", "stage2", "checkpoints", ".step-0000003.tmp", file=STATE_NAME)    # unfinished: ignored
-    assert run_folder_model(staged) == newest                   # no export yet: the last stage's newest
-    assert run_folder_model(folder("staged", "final")) == staged / "final"
-    assert run_folder_model(staged) == staged / "final"          # trained to the end: the export
-    single = folder("single", "checkpoints", "step-0000010", file=STATE_NAME)
-    folder("single", "final")
-    assert run_folder_model(tmp_path / "single") == single       # one stage: its newest checkpoint
-    assert run_folder_model(single) == single and run_folder_model(staged / "final") == staged / "final"
