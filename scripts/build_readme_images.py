@@ -18,6 +18,7 @@ PICKS = {                                   # demo file -> README picture
     "voxel/preview.png": "voxel_preview.png",
     "video/grid.gif": "video_grid.gif",
     "text2image/grid.png": "text2image_grid.png",
+    "text2image/emoji.png": "text2image_emoji.png",
     "anomaly/overlays/brain_mri_test_00010_z043.png": "anomaly_overlay.png",
 }
 

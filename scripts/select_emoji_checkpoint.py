@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")     # the encoder's "Loading weights" bar, as the CLI
 
 from multigan.core.atomic import atomic_file
 from multigan.text2image import TextImageGAN
