@@ -227,7 +227,8 @@ def _info() -> int:
     print(f"multigan {__version__} | python {platform.python_version()} | torch {torch.__version__}")
     print(f"auto device: {device} | auto precision: {resolve_precision('auto', device)}")
     native = cpu_bf16()
-    print(f"CPU bf16: {native + ' (--precision bf16 is faster on the CPU)' if native else 'not native (fp32 is faster)'}")
+    said = f"{native} (--precision bf16 is faster on the CPU)" if native else "not native (fp32 is faster)"
+    print(f"CPU bf16: {said}")
     for i in range(torch.cuda.device_count()):
         print(f"  cuda:{i} {torch.cuda.get_device_name(i)}")
     built = set(available_modalities())

@@ -97,8 +97,8 @@ class RunOptions:
 
     seed: int = option(0, "seed of initialisation, data order and latents", group="run")
     device: str = option("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps", group="run")
-    precision: str = option("auto", "auto (bf16 on CUDA GPUs that support it, else fp32), fp32, bf16 (also on CPUs with "
-                            "native bf16, see multigan info: 1.2-1.8x faster there) or fp16 (GPU only)",
+    precision: str = option("auto", "auto (bf16 on CUDA GPUs that support it, else fp32), fp32, bf16 (also on "
+                            "CPUs with native bf16, see multigan info: 1.2-1.8x faster there) or fp16 (GPU only)",
                             group="run", choices=("auto", "fp32", "bf16", "fp16"))
     resume: bool = option(False, "continue from the newest checkpoint in --out", group="run")
     overwrite: bool = option(False, "start afresh in an --out that holds a run, deleting its checkpoints and export",
