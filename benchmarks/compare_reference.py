@@ -86,16 +86,14 @@ def compare(adapter: ModuleType, reference: str | Path, *, ours: Optional[str] =
 
 def _compare(adapter: ModuleType, reference: str | Path, ours: str, batch: int, threads: int, pairs: int, steps: int,
              options: Optional[dict], precision: str, reference_precision: str, progress: bool) -> dict[str, Any]:
-    import contextlib
-
     from multigan.bench import training_loop
+    from multigan.core.device import autocast
 
     step, networks = adapter.build(Path(reference), batch)
     ours_run, model = training_loop(ours, device="cpu", precision=precision, batch_size=batch, options=options)
 
     def theirs_run(k: int) -> None:
-        with (torch.autocast("cpu", dtype=torch.bfloat16) if reference_precision == "bf16"
-              else contextlib.nullcontext()):
+        with autocast(torch.device("cpu"), reference_precision):
             for _ in range(k):
                 step()
     _timed(ours_run, 1), _timed(theirs_run, 1)                              # warm-up

@@ -268,11 +268,8 @@ def run_folder_model(path: str | os.PathLike, *, prefer_checkpoint: bool = False
     path = Path(path)
     if (path / CONFIG_NAME).is_file() or not path.is_dir():
         return path
-    newest = latest_checkpoint(path / "checkpoints")
-    for stage in sorted(path.glob("stage*/checkpoints"), reverse=True):
-        if newest is not None:
-            break
-        newest = latest_checkpoint(stage)
+    folders = [path / "checkpoints", *sorted(path.glob("stage*/checkpoints"), reverse=True)]
+    newest = next((found for found in map(latest_checkpoint, folders) if found is not None), None)
     final = path / "final" / CONFIG_NAME
     if final.is_file() and not (prefer_checkpoint and newest is not None):
         if newest is None or final.stat().st_mtime >= (newest / STATE_NAME).stat().st_mtime:
