@@ -114,7 +114,11 @@ def to_channels_last(module: torch.nn.Module) -> torch.nn.Module:
     with torch.no_grad():
         for tensor in [*module.parameters(), *module.buffers()]:
             if tensor.dim() in formats:
-                tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
+                # ``to``, not ``contiguous``: a 1-channel weight (D's first, G's last layer) is contiguous
+                # both ways, and only ``to`` gives it channels-last strides. With contiguous strides its
+                # convolution answers contiguous, and the next layer copies the whole activation to
+                # channels-last and back in every pass (3-D GAN at 64³: 8 % of a step).
+                tensor.data = tensor.data.to(memory_format=formats[tensor.dim()])
     return module
 
 

@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from multigan.core.layers import dcgan_init
+from multigan.core.layers import UpsampleConv2d, dcgan_init
 from multigan.core.module import AdversarialModel, DiscriminatorOutput, model_class, read_config
 
 from .encoder import DEFAULT_ENCODER, check_captions
@@ -163,9 +163,10 @@ class ConditioningAugmentation(nn.Module):
 
 
 def _up_block(cin: int, cout: int) -> nn.Sequential:
-    """StackGAN's up-block: nearest ×2, 3 × 3 conv, BatchNorm, ReLU."""
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU())
+    """StackGAN's up-block: nearest ×2, 3 × 3 conv, BatchNorm, ReLU. The first two run as one
+    :class:`UpsampleConv2d`; the empty first slot keeps the parameter names (``1.weight``, ``2.…``) of
+    checkpoints written when the up-sampling was a layer of its own."""
+    return nn.Sequential(nn.Identity(), UpsampleConv2d(cin, cout, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
 
 def _deconv_block(cin: int, cout: int) -> list[nn.Module]:

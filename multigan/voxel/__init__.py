@@ -21,7 +21,8 @@ def _register_benchmarks() -> None:
     def shapes(n: int, r: int):
         return lambda: (torch.rand(n, 1, r, r, r) < 0.1).float()
 
-    register_benchmark(BenchConfig("voxel32", lambda: GAN3D(**PRESETS["cpu-32"]), shapes(256, 32), 32, gpu_only=True))
+    register_benchmark(BenchConfig("voxel32", lambda: GAN3D(**PRESETS["cpu-32"]), shapes(256, 32), 32,
+                                   {"channels_last": True}, gpu_only=True))
 
     def furniture():                 # the shipped model's training shapes, made as its run made them
         from .data import training_dataset
@@ -31,7 +32,7 @@ def _register_benchmarks() -> None:
     register_shipped("voxel-furniture32", "voxel", "furniture-32", GAN3D, lambda: GAN3D.from_pretrained("furniture-32"),
                      furniture, 32)
     register_benchmark(BenchConfig("voxel64-paper", lambda: GAN3D(**PRESETS["paper-64"]), shapes(400, 64), 100,
-                                   gpu_only=True))
+                                   {"channels_last": True}, gpu_only=True))
 
 
 _register_benchmarks()

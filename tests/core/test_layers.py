@@ -48,3 +48,58 @@ def test_shared_blocks_shapes_and_behaviour():
     assert h.shape == (2, 12, 8, 8) and h.min() >= 0           # ReLU candidate from a zero state
     with pytest.raises(ValueError, match="activation"):
         ConvGRUCell(1, 1, activation="gelu")
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_upsample_conv_and_conv_avg_pool_are_the_composed_layers(dims):
+    """The stride-2 forms equal nearest ×2 → 3-tap conv and 3-tap conv → average pooling, in value and
+    in gradient, for even and odd sizes, with and without bias."""
+    from multigan.core.layers import conv_avg_pool, upsample_conv
+    F = nn.functional
+    conv = F.conv2d if dims == 2 else F.conv3d
+    pool = F.avg_pool2d if dims == 2 else F.avg_pool3d
+    torch.manual_seed(0)
+    for size in (1, 2, 5, 6):
+        x = torch.randn((2, 3) + (size,) * dims, dtype=torch.float64, requires_grad=True)
+        w = torch.randn((4, 3) + (3,) * dims, dtype=torch.float64, requires_grad=True)
+        for b in (None, torch.randn(4, dtype=torch.float64, requires_grad=True)):
+            pairs = [(upsample_conv(x, w, b), conv(F.interpolate(x, scale_factor=2), w, b, padding=1))]
+            if size >= 2:
+                pairs.append((conv_avg_pool(x, w, b), pool(conv(x, w, b, padding=1), 2)))
+            for ours, composed in pairs:
+                assert ours.shape == composed.shape
+                torch.testing.assert_close(ours, composed, rtol=0, atol=1e-12)
+                grads = torch.autograd.grad((ours * composed.detach()).sum(), [x, w])
+                expected = torch.autograd.grad((composed * composed.detach()).sum(), [x, w])
+                for g, e in zip(grads, expected):
+                    torch.testing.assert_close(g, e, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="3 taps"):
+        upsample_conv(torch.randn(1, 3, 4, 4), torch.randn(4, 3, 5, 5))
+
+
+def test_resampling_blocks_compute_the_paper_layers():
+    """StackGAN's up-block, BigGAN's G block and D block: the fused forms equal the layers as written
+    (upsample → conv, conv → pool), and the up-block keeps the parameter names of earlier checkpoints."""
+    from multigan.core.layers import DiscriminatorResBlock, GeneratorResBlock
+    from multigan.text2image.models import _up_block
+    F = nn.functional
+    torch.manual_seed(0)
+    block = _up_block(6, 4).double()
+    assert [k for k in block.state_dict()][:1] == ["1.weight"] and "2.running_mean" in block.state_dict()
+    x = torch.randn(3, 6, 5, 5, dtype=torch.float64)
+    written = block[3](block[2](F.conv2d(F.interpolate(x, scale_factor=2), block[1].weight, padding=1)))
+    torch.testing.assert_close(block(x), written)
+
+    g = GeneratorResBlock(6, 4, 5).double().eval()
+    cond = torch.randn(3, 5, dtype=torch.float64)
+    up = lambda t: F.interpolate(t, scale_factor=2)    # noqa: E731
+    h = g.conv1(up(torch.relu(g.bn1(x, cond))))
+    written = g.conv2(torch.relu(g.bn2(h, cond))) + g.skip(up(x))
+    torch.testing.assert_close(g(x, cond), written)
+
+    for dims, shape in ((2, (3, 6, 8, 8)), (3, (2, 6, 4, 6, 6))):
+        d = DiscriminatorResBlock(6, 4, dims=dims).double().eval()
+        x = torch.randn(shape, dtype=torch.float64)
+        pool = F.avg_pool2d if dims == 2 else F.avg_pool3d
+        written = pool(d.conv2(torch.relu(d.conv1(torch.relu(x)))), 2) + d.skip(pool(x, 2))
+        torch.testing.assert_close(d(x), written)

@@ -101,3 +101,19 @@ def test_compiled_networks_train_like_eager_ones_including_the_gradient_penalty(
     for a, b in zip(eager_logs, comp_logs):
         assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-4 * max(1.0, abs(a[k])) for k in a), (a, b)
     assert all(torch.allclose(eager_state[k], comp_state[k], atol=1e-5) for k in eager_state)
+
+
+def test_channels_last_gives_one_channel_layers_channels_last_strides():
+    """A 1-channel weight is contiguous both ways; stored with channels-last strides, its convolution
+    answers channels-last, so the next layer does not copy its input to channels-last."""
+    from multigan.core.device import to_channels_last
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv3d(1, 8, 4, 2, 1, bias=False), torch.nn.LeakyReLU(0.2),
+                              torch.nn.Conv3d(8, 4, 4, 2, 1), torch.nn.ConvTranspose3d(4, 1, 4, 2, 1, bias=False))
+    x = torch.rand(2, 1, 8, 8, 8)
+    expected = net(x)
+    to_channels_last(net)
+    assert net[0].weight.stride()[1] == 1 and net[3].weight.stride()[1] == 1
+    first = net[0](x)
+    assert first.is_contiguous(memory_format=torch.channels_last_3d) and not first.is_contiguous()
+    torch.testing.assert_close(net(x), expected, rtol=1e-5, atol=1e-6)
