@@ -15,8 +15,8 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 __all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
-           "upsample_conv", "conv_avg_pool", "UpsampleConv2d", "SelfAttention2d", "ConditionalBatchNorm2d", "GeneratorResBlock",
-           "DiscriminatorResBlock", "ConvGRUCell"]
+           "upsample_conv", "conv_avg_pool", "UpsampleConv2d", "SelfAttention2d", "ConditionalBatchNorm2d",
+           "GeneratorResBlock", "DiscriminatorResBlock", "ConvGRUCell"]
 
 _SN_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
              nn.ConvTranspose3d, nn.Embedding)
