@@ -48,13 +48,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from multigan.anomaly.data import simulate_lesions, volume_slices
-from multigan.anomaly.preprocess import crop_square, prepare_slice, resize
+from multigan.anomaly.preprocess import MIN_AREA, crop_square, prepare_slice, resize
 from multigan.core.atomic import atomic_file
 
 SEED = 20190101
 SIZE = 64
 COUNTS = {"train": 4000, "val": 500, "test": 1000}
-MIN_AREA = 0.25                   # keep axial slices with ≥ 25 % of the largest brain area
 MAX_BYTES = 20_000_000
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 

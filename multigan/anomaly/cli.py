@@ -83,7 +83,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
                             "prepared")
     elif command == "score":
         p.add_argument("source", help="image folder or file (PNG/JPEG, DICOM, NIfTI)")
-        p.add_argument("--out", required=True, help="report folder (scores.csv, report.json, overlays/)")
+        p.add_argument("--out", required=True, help="report folder (scores.csv, report.json, overlays/; for a "
+                                                    "NIfTI volume also its anomaly map as NIfTI and a montage)")
         p.add_argument("--model", default="brain-mri")
         p.add_argument("--method", default="izif", choices=["izif", "search", "izif+search"])
         p.add_argument("--iterations", type=int, default=500, help="Γ for search methods")
@@ -130,9 +131,16 @@ def cli(command: str, argv: Sequence[str]) -> int:
                              preprocess="none" if args.no_crop else det.preprocess)
         res = det.score(images, method=args.method, iterations=args.iterations, threshold=args.threshold,
                         batch_size=args.batch_size, progress=True, **_overrides(args))
-        written = res.write_report(args.out)
+        volumes = None
+        if images.preparation is not None and res.names == images.names:
+            volumes = res.write_volumes(args.out, args.source, images.preparation) or None
+        written = res.write_report(args.out, volumes=volumes)
         print(f"{written['csv']}\n{written['json']}")
         print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
+        for v in volumes or []:
+            verdict = f", {v['label']}" if v["label"] else ""
+            print(f"{v['file']}: score {v['score']:.4g}{verdict} (slice {v['most_anomalous_slice']} of "
+                  f"{v['slices']} scored); {Path(args.out) / v['map']}, {Path(args.out) / v['montage']}")
         if res.failures:
             print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0

@@ -556,7 +556,8 @@ class AnoGAN(AdversarialModel):
         details = self._check_domain(x_all, names, details)
         return AnomalyResult(scores=torch.cat(scores), maps=torch.cat(maps), images=x_all.cpu(), names=names,
                              threshold=threshold, method=method, reconstructions=torch.cat(recs),
-                             failures=failures, truth=truth, masks=masks, details=details)
+                             failures=failures, truth=truth, masks=masks, details=details,
+                             map_threshold=threshold if image_score == "map" else None)
 
     def _check_domain(self, images: Tensor, names: list[str], details: Optional[list[dict]]) -> Optional[list[dict]]:
         """Per-image details with the distance from the training profile; one warning for the unlike ones."""

@@ -55,6 +55,8 @@ _JET_X = np.array([0.0, 0.125, 0.375, 0.625, 0.875, 1.0])
 
 #: Colour of the ground-truth mask outline in overlays (pure green).
 OUTLINE_RGB = (0, 255, 0)
+#: Colour of the contour of the map above ``AnomalyResult.map_threshold`` in overlays (cyan).
+CONTOUR_RGB = (0, 255, 255)
 #: White gap (pixels) between the panels of an overlay.
 PANEL_GAP = 2
 #: Percentile of all map values that maps to the top of the heat scale (see ``save_overlays``).
@@ -160,6 +162,10 @@ class AnomalyResult:
     * ``masks``           optional bool ``(N, 1, H, W)`` ground-truth lesion masks
     * ``details``         optional ``N`` dicts of per-image facts written as extra report columns
                           (the crop box, foreground share, distance from the training images, …)
+    * ``map_threshold``   optional map level whose contour overlays draw (cyan): the detector sets
+                          it to the image threshold when the image score is the mean of the map's
+                          highest pixels (``image_score="map"``), so the contour encloses the
+                          residuals as high as an anomalous image's
 
     Raises:
         ValueError / TypeError: on construction, for any mismatched length, shape, range or dtype.
@@ -182,6 +188,7 @@ class AnomalyResult:
     truth: Tensor | None = None
     masks: Tensor | None = None
     details: list[dict[str, Any]] | None = None
+    map_threshold: float | None = None
 
     def __post_init__(self) -> None:
         self.scores = _float_tensor(self.scores, "scores")
@@ -211,6 +218,8 @@ class AnomalyResult:
             raise ValueError(f"there are {len(self.names)} names but {n} scores")
         if self.threshold is not None:
             self.threshold = M._threshold(self.threshold)
+        if self.map_threshold is not None:
+            self.map_threshold = M._threshold(self.map_threshold, "map_threshold")
         if not isinstance(self.method, str):
             raise TypeError(f"method must be a string, got {type(self.method).__name__}")
         if self.reconstructions is not None:
@@ -374,13 +383,15 @@ class AnomalyResult:
                 w.writerow([row[k] for k in keep])
         return path
 
-    def to_json(self, path: str | os.PathLike, *, pixel_threshold: float | None = None) -> Path:
+    def to_json(self, path: str | os.PathLike, *, pixel_threshold: float | None = None,
+                volumes: list[dict[str, Any]] | None = None) -> Path:
         """Write ``report.json``-style JSON; atomic. Returns the path.
 
         Keys: ``method``, ``threshold``, ``counts`` (inputs, scored, failed, anomalous, normal),
         ``score_stats``, ``images`` (``name``, ``score``, ``label``, ``max_map`` and ``truth`` when
-        known, per image), ``failures`` (``path``, ``reason``) and, when ground truth is known,
-        ``summary``: the metrics of :meth:`summary`. Undefined numbers (nan) are written as ``null``;
+        known, per image), ``failures`` (``path``, ``reason``), ``volumes`` when given (the rows of
+        :meth:`write_volumes`) and, when ground truth is known, ``summary``: the metrics of
+        :meth:`summary`. Undefined numbers (nan) are written as ``null``;
         scores are written as in :meth:`to_csv` (exact in the tensor's dtype).
         """
         path = Path(path)
@@ -404,6 +415,8 @@ class AnomalyResult:
             "score_stats": summ["score_stats"], "images": images,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
         }
+        if volumes is not None:
+            doc["volumes"] = volumes
         if "metrics" in summ:
             doc["summary"] = {k: _number(v) for k, v in summ["metrics"].items()}
         with atomic_file(path) as tmp:
@@ -492,6 +505,8 @@ class AnomalyResult:
         heat = apply_colormap(self.maps[i, 0].double().numpy() / top, colormap)
         panels = [image] + ([rgb(self.reconstructions[i])] if self.reconstructions is not None else [])
         overlay = big(np.round(((1.0 - alpha) * image + alpha * heat) * 255).astype(np.uint8))
+        if self.map_threshold is not None:
+            overlay[_outline(big(self.maps[i, 0].numpy() > self.map_threshold))] = CONTOUR_RGB
         if self.masks is not None:
             overlay[_outline(big(self.masks[i, 0].numpy()))] = OUTLINE_RGB
         tiles = [big(np.round(p * 255).astype(np.uint8)) for p in panels] + [overlay]
@@ -513,7 +528,12 @@ class AnomalyResult:
         _, h, width = panels.shape
         n = 3 if self.reconstructions is not None else 2
         w = (width - (n - 1) * PANEL_GAP) // n
-        head, foot = 20, 44
+        keys = []                                           # the outlines drawn, one line each
+        if self.map_threshold is not None and bool((self.maps[i] > self.map_threshold).any()):
+            keys.append(("cyan: residual above the threshold", (0, 140, 160)))
+        if self.masks is not None and bool(self.masks[i].any()):
+            keys.append(("green: true lesion", (0, 150, 0)))
+        head, foot = 20, 44 + 18 * max(0, len(keys) - 1)
         canvas = Image.new("RGB", (width, head + h + foot), "white")
         canvas.paste(Image.fromarray(panels.transpose(1, 2, 0)), (0, head))
         draw = ImageDraw.Draw(canvas)
@@ -526,8 +546,8 @@ class AnomalyResult:
             verdict = "anomalous" if score > self.threshold else "normal"
             line += f"   threshold {self.threshold:.4g}   {verdict}"
         draw.text((3, head + h + 6), line, fill=(40, 40, 40), font=font)
-        if self.masks is not None and bool(self.masks[i].any()):
-            draw.text((3, head + h + 24), "green: true lesion", fill=(0, 150, 0), font=font)
+        for k, (text, colour) in enumerate(keys):
+            draw.text((3, head + h + 24 + 18 * k), text, fill=colour, font=font)
         x0, bar_w = width - w, max(8, w - 8)                 # the colour bar under the overlay panel
         ramp = apply_colormap(np.tile(np.linspace(0, 1, bar_w), (8, 1)), colormap)
         canvas.paste(Image.fromarray(np.round(ramp * 255).astype(np.uint8)), (x0 + 4, head + h + 8))
@@ -538,17 +558,125 @@ class AnomalyResult:
         return np.ascontiguousarray(np.asarray(canvas).transpose(2, 0, 1))
 
     def write_report(self, folder: str | os.PathLike, *, pixel_threshold: float | None = None,
-                     **overlay_options: Any) -> dict[str, Any]:
+                     volumes: list[dict[str, Any]] | None = None, **overlay_options: Any) -> dict[str, Any]:
         """Write ``scores.csv``, ``report.json`` and ``overlays/*.png`` into ``folder``.
 
-        ``overlay_options`` go to :meth:`save_overlays`. Returns
-        ``{"csv": Path, "json": Path, "overlays": [Path, ...]}``.
+        ``overlay_options`` go to :meth:`save_overlays`; ``volumes`` (from :meth:`write_volumes`)
+        into ``report.json``. Returns ``{"csv": Path, "json": Path, "overlays": [Path, ...]}``.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         return {"csv": self.to_csv(folder / "scores.csv"),
-                "json": self.to_json(folder / "report.json", pixel_threshold=pixel_threshold),
+                "json": self.to_json(folder / "report.json", pixel_threshold=pixel_threshold, volumes=volumes),
                 "overlays": self.save_overlays(folder / "overlays", **overlay_options)}
+
+    def write_volumes(self, folder: str | os.PathLike, source: str | os.PathLike, preparation: list[dict[str, Any]],
+                      *, nifti_axis: int = 2, montage_slices: int = 4) -> list[dict[str, Any]]:
+        """Per NIfTI volume among the scored images: its verdict, its anomaly map as a volume, a montage.
+
+        The images must be the slices :func:`~multigan.anomaly.data.read_images` read from ``source``
+        (a NIfTI file or a folder holding some) with ``preprocess="crop"``, in its order, and
+        ``preparation`` its ``ImageSet.preparation``. For each volume ``V.nii.gz`` this writes into ``folder``:
+
+        * ``V_anomaly.nii.gz``: the residual maps on the volume's own voxel grid: each slice's map
+          resized back to its crop square and put where the slice was cut from (0 where no slice
+          was scored: slices without tissue), float32, with the affine of the volume as read
+          (RAS+-reoriented, so it overlays the input in any NIfTI viewer);
+        * ``V_montage.png``: the overlays of its ``montage_slices`` most anomalous slices, most
+          anomalous first, on the report's heat scale.
+
+        Each image's row in :attr:`details` gains ``volume`` and ``slice`` (the index along
+        ``nifti_axis``), so ``scores.csv`` has them as columns. Returns one dict per volume:
+        ``file``, ``score``, ``label``, ``slices`` (scored), ``slices_not_judged`` (scored, not counted),
+        ``most_anomalous_slice``, ``map`` and ``montage`` (file names), ready for
+        :meth:`write_report`'s ``volumes``. The volume's score is its highest slice score among the
+        slices of the kind the model was trained on: a foreground at least
+        :data:`~multigan.anomaly.preprocess.MIN_AREA` of the volume's largest (the rule that chose
+        the training slices; the first and last slices of a head, mostly skull and neck, are not
+        what the model learned, and their residuals say so) and not ``unlike_training`` by the
+        domain check; among all slices when none is.
+        """
+        import gzip
+
+        import nibabel as nib
+
+        from .data import volume_slices
+        from .preprocess import MIN_AREA
+
+        if len(preparation) != len(self):
+            raise ValueError(f"got {len(preparation)} preparation records for {len(self)} scored images; pass the "
+                             f"ImageSet.preparation of the images scored (read with preprocess='crop')")
+        source, folder = Path(source), Path(folder)
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for i, name in enumerate(self.names):
+            stem, _, index = name.rpartition(":")
+            if stem.lower().endswith((".nii", ".nii.gz")) and index.isdigit():
+                groups.setdefault(stem, []).append((i, int(index)))
+        if not groups:
+            return []
+        self.details = self.details if self.details is not None else [{} for _ in range(len(self))]
+        tops = self._heat_scale("global", None)
+        rows = []
+        stems = safe_file_stems([name.removesuffix(".gz").removesuffix(".nii") for name in groups])
+        for (name, members), stem in zip(groups.items(), stems):
+            path = source if source.is_file() else source / name
+            image = nib.as_closest_canonical(nib.load(str(path)))
+            shape = tuple(image.shape[:3])
+            display = volume_slices(np.zeros(shape, np.float32), nifti_axis)          # (n, rows, cols)
+            for i, k in members:
+                self.details[i].update({"volume": name, "slice": k})
+                display[k] = _uncrop(self.maps[i, 0], preparation[i]["box"], display.shape[1:])
+            volume = np.moveaxis(np.rot90(display, k=-1, axes=(1, 2)), 0, nifti_axis)  # undo volume_slices
+            out = nib.Nifti1Image(np.ascontiguousarray(volume, dtype=np.float32), image.affine)
+            map_path, montage_path = folder / f"{stem}_anomaly.nii.gz", folder / f"{stem}_montage.png"
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic_file(map_path) as tmp:
+                tmp.write_bytes(gzip.compress(out.to_bytes(), mtime=0))
+            largest = max(float(preparation[i]["foreground_share"]) for i, _ in members)
+            unlike = [m for m in members if bool(self.details[m[0]].get("unlike_training", False))
+                      or float(preparation[m[0]]["foreground_share"]) < MIN_AREA * largest]
+            judged = [m for m in members if m not in unlike] or members
+            ranked = sorted(judged, key=lambda m: -float(self.scores[m[0]]))
+            tiles = [_captioned(self._with_legend(i, self._overlay(i, float(tops[i]), 0.5, "inferno", 4),
+                                                  float(tops[i]), "inferno"), f"{name}, slice {k}")
+                     for i, k in ranked[:montage_slices]]
+            write_image(np.concatenate(tiles, axis=1), montage_path)
+            best = ranked[0][0]
+            score = float(str(self.scores.numpy()[best]))
+            rows.append({"file": name, "score": score,
+                         "label": None if self.threshold is None else
+                         ("anomalous" if score > self.threshold else "normal"),
+                         "slices": len(members), "slices_not_judged": len(unlike),
+                         "most_anomalous_slice": ranked[0][1],
+                         "map": map_path.name, "montage": montage_path.name})
+        return rows
+
+
+def _captioned(panels: np.ndarray, caption: str) -> np.ndarray:
+    """uint8 ``(3, H, W)`` panels under a white strip holding ``caption``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=14)
+    except TypeError:                                   # Pillow < 10.1: the fixed bitmap font
+        font = ImageFont.load_default()
+    strip = Image.new("RGB", (panels.shape[2], 24), "white")
+    ImageDraw.Draw(strip).text((3, 5), caption, fill=(0, 0, 0), font=font)
+    return np.concatenate([np.asarray(strip).transpose(2, 0, 1), panels], axis=1)
+
+
+def _uncrop(heat: Tensor, box: Sequence[int], shape: tuple[int, int]) -> np.ndarray:
+    """A ``(h, w)`` map resized back to its crop square ``box`` = (top, left, side) and placed in a
+    zero slice of ``shape`` (the parts of the square outside the slice dropped)."""
+    top, left, side = (int(v) for v in box)
+    square = torch.nn.functional.interpolate(heat[None, None].float(), size=(side, side), mode="bilinear",
+                                             align_corners=False)[0, 0].numpy()
+    out = np.zeros(shape, np.float32)
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + side, shape[0]), min(left + side, shape[1])
+    if r1 > r0 and c1 > c0:
+        out[r0:r1, c0:c1] = square[r0 - top:r1 - top, c0 - left:c1 - left]
+    return out
 
 
 def _outline(mask: np.ndarray) -> np.ndarray:

@@ -34,14 +34,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MARGIN", "PREPROCESSING", "PROFILE_QUANTILES", "TISSUE_LEVEL", "Prepared", "crop_box", "crop_square",
-           "domain_distance", "domain_reference", "foreground_mask", "intensity_profile", "prepare_slice", "resize",
+__all__ = ["MARGIN", "MIN_AREA", "PREPROCESSING", "PROFILE_QUANTILES", "TISSUE_LEVEL", "Prepared", "crop_box",
+           "crop_square", "domain_distance", "domain_reference", "foreground_mask", "intensity_profile", "prepare_slice", "resize",
            "tissue_normalize"]
 
 #: Extra side of the crop square beyond the foreground's longer side (fraction).
 MARGIN = 0.08
 #: Where the median foreground intensity lands in [-1, 1].
 TISSUE_LEVEL = 0.2
+#: The built-in brain set keeps the axial slices whose brain area is at least this share of the largest
+#: (``scripts/build_anomaly_assets.py``); a volume's verdict is judged on the slices that pass the same rule.
+MIN_AREA = 0.25
 #: The preprocessing names :func:`multigan.anomaly.read_images` accepts.
 PREPROCESSING = ("crop", "none")
 _FOREGROUND_LEVEL = 0.15          # of the robust range (1st–99th percentile)

@@ -209,6 +209,32 @@ def test_cli_score_report_lists_failures(model_dir, folders, tmp_path, capsys):
     assert len(list((tmp_path / "r" / "overlays").glob("*.png"))) == 8
 
 
+def test_cli_score_volume_writes_map_volume_and_montage(model_dir, tmp_path, capsys):
+    """A NIfTI volume in: per-slice rows, a volume verdict, the map as NIfTI on the input's grid."""
+    nib = pytest.importorskip("nibabel")
+    volume = np.zeros((16, 16, 6), np.float32)
+    for z in range(1, 5):
+        volume[:, :, z] = _disc(16, 5, 200).astype(np.float32)
+    affine = np.diag([1.5, 1.5, 4.0, 1.0])
+    nib.save(nib.Nifti1Image(volume, affine), str(tmp_path / "scan.nii.gz"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli("score", [str(tmp_path / "scan.nii.gz"), "--model", str(model_dir), "--out",
+                             str(tmp_path / "r")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "r" / "scores.csv")))
+    assert [(r["volume"], r["slice"]) for r in rows] == [("scan.nii.gz", str(z)) for z in range(1, 5)]
+    (vol,) = json.loads((tmp_path / "r" / "report.json").read_text())["volumes"]
+    assert vol["file"] == "scan.nii.gz" and vol["slices"] == 4
+    assert vol["score"] == max(float(r["score"]) for r in rows if int(r["slice"]) == vol["most_anomalous_slice"])
+    written = nib.load(str(tmp_path / "r" / "scan_anomaly.nii.gz"))
+    assert written.shape == (16, 16, 6)
+    np.testing.assert_array_equal(written.affine, affine)
+    data = written.get_fdata()
+    assert data[:, :, 1:5].any() and not data[:, :, [0, 5]].any() and (data >= 0).all()
+    assert Image.open(tmp_path / "r" / "scan_montage.png").size[1] > 4 * 64
+    assert "scan.nii.gz: score" in capsys.readouterr().out
+
+
 def test_cli_eval_prints_metrics(model_dir, folders, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -264,3 +264,76 @@ def test_safe_file_stems() -> None:
     assert safe_file_stems(["a/b:c.png", "A/B:C.jpg", "..hidden", "", "x y"]) == [
         "a_b_c", "A_B_C-2", "hidden", "image_3", "x_y"]
     assert math.isclose(len(safe_file_stems(["x" * 500])[0]), 120)
+
+
+def test_volume_map_lands_on_the_voxels_its_slices_were_cut_from(tmp_path: Path) -> None:
+    """write_volumes undoes the slicing: maps equal to the slices themselves (crop square = the
+    whole 64 × 64 slice, so no resampling) give back the volume, with its affine, where scored."""
+    nib = pytest.importorskip("nibabel")
+    from multigan.anomaly.data import volume_slices
+    rng = np.random.default_rng(0)
+    volume = rng.random((64, 64, 7)).astype(np.float32)
+    affine = np.diag([2.0, 2.0, 3.0, 1.0])
+    affine[:3, 3] = (-60, -70, -10)
+    nib.save(nib.Nifti1Image(volume, affine), str(tmp_path / "head.nii.gz"))
+    slices = volume_slices(volume, 2)
+    scored = [1, 2, 4, 5]                                          # 0, 3 and 6 "empty": not scored
+    names = [f"head.nii.gz:{k}" for k in scored]
+    maps = torch.from_numpy(slices[scored])[:, None]
+    res = AnomalyResult(torch.tensor([0.1, 0.9, 0.3, 0.2]), maps, torch.zeros(4, 1, 64, 64), names, threshold=0.5,
+                        method="f-anogan")
+    prep = [{"box": [0, 0, 64], "foreground_share": 0.5} for _ in scored]
+    rows = res.write_volumes(tmp_path / "out", tmp_path / "head.nii.gz", prep)
+    assert rows == [{"file": "head.nii.gz", "score": pytest.approx(0.9), "label": "anomalous", "slices": 4,
+                     "slices_not_judged": 0, "most_anomalous_slice": 2, "map": "head_anomaly.nii.gz",
+                     "montage": "head_montage.png"}]
+    written = nib.load(str(tmp_path / "out" / "head_anomaly.nii.gz"))
+    np.testing.assert_array_equal(written.affine, affine)
+    data = written.get_fdata(dtype=np.float32)
+    np.testing.assert_allclose(data[:, :, scored], volume[:, :, scored], atol=1e-6)
+    assert not data[:, :, [0, 3, 6]].any()
+    assert [d["slice"] for d in res.details] == scored and res.details[0]["volume"] == "head.nii.gz"
+    res.write_report(tmp_path / "out", volumes=rows)
+    with open(tmp_path / "out" / "scores.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["slice"] for r in table] == ["1", "2", "4", "5"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["volumes"] == rows
+    montage = np.asarray(Image.open(tmp_path / "out" / "head_montage.png"))
+    assert montage.shape[1] == 2 * 256 + 2 and montage.shape[0] > 4 * 256   # 4 slices; input | map, 256 px each
+
+
+def test_volume_verdict_skips_slices_unlike_the_training_ones(tmp_path: Path) -> None:
+    """A slice with little foreground (the skull's top, the neck) does not decide the volume."""
+    nib = pytest.importorskip("nibabel")
+    nib.save(nib.Nifti1Image(np.zeros((64, 64, 3), np.float32), np.eye(4)), str(tmp_path / "v.nii"))
+    res = AnomalyResult(torch.tensor([0.9, 0.2, 0.1]), torch.zeros(3, 1, 8, 8), torch.zeros(3, 1, 8, 8),
+                        ["v.nii:0", "v.nii:1", "v.nii:2"], threshold=0.5)
+    prep = [{"box": [0, 0, 64], "foreground_share": share} for share in (0.05, 0.4, 0.5)]
+    (row,) = res.write_volumes(tmp_path, tmp_path / "v.nii", prep)
+    assert (row["score"], row["label"], row["most_anomalous_slice"], row["slices_not_judged"]) == \
+        (pytest.approx(0.2), "normal", 1, 1)
+    with pytest.raises(ValueError, match="preparation records"):
+        res.write_volumes(tmp_path, tmp_path / "v.nii", prep[:2])
+
+
+def test_overlay_draws_the_contour_of_the_map_above_map_threshold(tmp_path: Path) -> None:
+    maps = torch.zeros(2, 1, 8, 8)
+    maps[0, 0, 2:5, 3:6] = 1.0                                   # a 3 × 3 residual blob above 0.5
+    images = torch.zeros(2, 1, 8, 8)
+    plain = AnomalyResult(torch.tensor([0.9, 0.1]), maps, images, ["a.png", "b.png"], threshold=0.5)
+    contoured = AnomalyResult(torch.tensor([0.9, 0.1]), maps, images, ["a.png", "b.png"], threshold=0.5,
+                              map_threshold=0.5)
+    panels = contoured._overlay(0, 1.0, 0.5, "inferno", 1)[:, :, -8:].transpose(1, 2, 0)   # the overlay panel
+    cyan = np.all(panels == (0, 255, 255), axis=-1)
+    ring = np.zeros((8, 8), bool)
+    ring[2:5, 3:6] = True
+    ring[3, 4] = False                                           # the blob's outline: all but its centre
+    np.testing.assert_array_equal(cyan, ring)
+    assert not np.all(plain._overlay(0, 1.0, 0.5, "inferno", 1).transpose(1, 2, 0) == (0, 255, 255), axis=-1).any()
+    assert not np.all(contoured._overlay(1, 1.0, 0.5, "inferno", 1).transpose(1, 2, 0) == (0, 255, 255),
+                      axis=-1).any()                             # nothing above the level: no contour
+    with_key, without = (Image.open(p) for p in (contoured.save_overlays(tmp_path / "c")[0],
+                                                  plain.save_overlays(tmp_path / "p")[0]))
+    assert with_key.size == without.size                         # one key line fits the footer
+    with pytest.raises(ValueError, match="map_threshold"):
+        AnomalyResult(torch.tensor([0.9]), maps[:1], images[:1], ["a.png"], map_threshold=float("nan"))
