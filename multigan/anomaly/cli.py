@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -133,7 +134,10 @@ def cli(command: str, argv: Sequence[str]) -> int:
                         batch_size=args.batch_size, progress=True, **_overrides(args))
         volumes = None
         if images.preparation is not None and res.names == images.names:
-            volumes = res.write_volumes(args.out, args.source, images.preparation) or None
+            try:
+                volumes = res.write_volumes(args.out, args.source, images.preparation) or None
+            except (OSError, ValueError) as err:          # the per-slice report is still written
+                warnings.warn(f"no volume outputs: {err}", stacklevel=1)
         written = res.write_report(args.out, volumes=volumes)
         print(f"{written['csv']}\n{written['json']}")
         print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")

@@ -109,6 +109,7 @@ class ImageSet:
             foreground and normalised by its tissue, :mod:`multigan.anomaly.preprocess`) or
             ``"none"`` (whole image, padded and resized).
         preparation: per image, what ``"crop"`` did (``box`` = top, left, side in source pixels;
+            NIfTI slices also ``axis`` and ``slice_shape``, for putting maps back into the volume;
             ``foreground_share``; source levels ``low`` and ``reference``), or None.
 
     Example:
@@ -670,7 +671,9 @@ def read_images(
             mask = _frame_mask(entry, fr, mask_frames, mask_index, failures)
             if preprocess == "crop":
                 preparation.append({"box": list(prepared.box), "foreground_share": round(prepared.foreground_share, 4),
-                                    "low": prepared.low, "reference": prepared.reference})
+                                    "low": prepared.low, "reference": prepared.reference,
+                                    **({"axis": nifti_axis, "slice_shape": list(fr.pixels.shape[:2])}
+                                       if kind == "nifti" else {})})
                 if isinstance(mask, torch.Tensor):      # the mask follows the image's crop
                     mask = torch.from_numpy(crop_square(mask.numpy()[None].astype(np.float32), prepared.box, 0.0)[0])
             images.append(arr)

@@ -519,12 +519,9 @@ class AnomalyResult:
     def _with_legend(self, i: int, panels: np.ndarray, top: float, colormap: str) -> np.ndarray:
         """``panels`` (uint8 ``(3, H, W')``) with panel titles above and, below, the score, the threshold,
         the verdict and a colour bar of the heat scale."""
-        from PIL import Image, ImageDraw, ImageFont
+        from PIL import Image, ImageDraw
 
-        try:
-            font = ImageFont.load_default(size=13)
-        except TypeError:                                   # Pillow < 10.1: the fixed bitmap font
-            font = ImageFont.load_default()
+        font = _font(13)
         _, h, width = panels.shape
         n = 3 if self.reconstructions is not None else 2
         w = (width - (n - 1) * PANEL_GAP) // n
@@ -571,37 +568,41 @@ class AnomalyResult:
                 "overlays": self.save_overlays(folder / "overlays", **overlay_options)}
 
     def write_volumes(self, folder: str | os.PathLike, source: str | os.PathLike, preparation: list[dict[str, Any]],
-                      *, nifti_axis: int = 2, montage_slices: int = 4) -> list[dict[str, Any]]:
+                      *, montage_slices: int = 4) -> list[dict[str, Any]]:
         """Per NIfTI volume among the scored images: its verdict, its anomaly map as a volume, a montage.
 
         The images must be the slices :func:`~multigan.anomaly.data.read_images` read from ``source``
         (a NIfTI file or a folder holding some) with ``preprocess="crop"``, in its order, and
-        ``preparation`` its ``ImageSet.preparation``. For each volume ``V.nii.gz`` this writes into ``folder``:
+        ``preparation`` its ``ImageSet.preparation`` (which records each slice's crop, axis and shape).
+        For each volume ``V.nii.gz`` this writes into ``folder``:
 
-        * ``V_anomaly.nii.gz``: the residual maps on the volume's own voxel grid: each slice's map
-          resized back to its crop square and put where the slice was cut from (0 where no slice
-          was scored: slices without tissue), float32, with the affine of the volume as read
-          (RAS+-reoriented, so it overlays the input in any NIfTI viewer);
-        * ``V_montage.png``: the overlays of its ``montage_slices`` most anomalous slices, most
-          anomalous first, on the report's heat scale.
+        * ``V_anomaly.nii.gz``: the residual maps on the volume's own voxel grid and orientation, with
+          its affine: each slice's map resized back to its crop square and put where the slice was
+          cut from (0 on slices not scored: those without tissue), float32, so it overlays the input
+          in any NIfTI viewer and lines up voxel for voxel;
+        * ``V_montage.png``: the overlays of its ``montage_slices`` most anomalous judged slices (see
+          below), most anomalous first, named, on the report's heat scale.
 
-        Each image's row in :attr:`details` gains ``volume`` and ``slice`` (the index along
-        ``nifti_axis``), so ``scores.csv`` has them as columns. Returns one dict per volume:
-        ``file``, ``score``, ``label``, ``slices`` (scored), ``slices_not_judged`` (scored, not counted),
-        ``most_anomalous_slice``, ``map`` and ``montage`` (file names), ready for
-        :meth:`write_report`'s ``volumes``. The volume's score is its highest slice score among the
-        slices of the kind the model was trained on: a foreground at least
-        :data:`~multigan.anomaly.preprocess.MIN_AREA` of the volume's largest (the rule that chose
-        the training slices; the first and last slices of a head, mostly skull and neck, are not
-        what the model learned, and their residuals say so) and not ``unlike_training`` by the
-        domain check; among all slices when none is.
+        The volume's score is its highest score among the slices of the kind the model was trained
+        on: a foreground at least :data:`~multigan.anomaly.preprocess.MIN_AREA` of the volume's
+        largest (the first and last slices of a head, mostly skull and neck, are not what the model
+        learned, and their residuals say so) and not ``unlike_training`` by the domain check; among
+        all slices when none is.
+
+        Returns one dict per volume: ``file``, ``score``, ``label``, ``slices`` (scored),
+        ``slices_not_judged`` (scored, not counted), ``most_anomalous_slice``, ``map`` and ``montage``
+        (file names), for :meth:`write_report`'s ``volumes``. Each image's row in :attr:`details`
+        gains ``volume`` and ``slice`` (its index along the slicing axis), so call this before
+        :meth:`write_report` to have them as columns of ``scores.csv``. Everything is computed before
+        the first file is written; each file is written atomically.
         """
         import gzip
 
         import nibabel as nib
+        from nibabel.orientations import io_orientation, ornt_transform
 
         from .data import volume_slices
-        from .preprocess import MIN_AREA
+        from .preprocess import MIN_AREA, uncrop_square
 
         if len(preparation) != len(self):
             raise ValueError(f"got {len(preparation)} preparation records for {len(self)} scored images; pass the "
@@ -610,73 +611,78 @@ class AnomalyResult:
         groups: dict[str, list[tuple[int, int]]] = {}
         for i, name in enumerate(self.names):
             stem, _, index = name.rpartition(":")
-            if stem.lower().endswith((".nii", ".nii.gz")) and index.isdigit():
+            if stem.lower().endswith((".nii", ".nii.gz")) and index.isdigit() and "axis" in preparation[i]:
                 groups.setdefault(stem, []).append((i, int(index)))
-        if not groups:
-            return []
-        self.details = self.details if self.details is not None else [{} for _ in range(len(self))]
+        details = [dict(d) for d in self.details] if self.details is not None else [{} for _ in range(len(self))]
         tops = self._heat_scale("global", None)
+        scale = int(min(8, max(1, round(256 / max(self.images.shape[-2:])))))
+        files: list[tuple[Path, bytes | np.ndarray]] = []
         rows = []
         stems = safe_file_stems([name.removesuffix(".gz").removesuffix(".nii") for name in groups])
         for (name, members), stem in zip(groups.items(), stems):
-            path = source if source.is_file() else source / name
-            image = nib.as_closest_canonical(nib.load(str(path)))
-            shape = tuple(image.shape[:3])
-            display = volume_slices(np.zeros(shape, np.float32), nifti_axis)          # (n, rows, cols)
+            axes = {int(preparation[i]["axis"]) for i, _ in members}
+            if len(axes) != 1:
+                raise ValueError(f"the slices of {name} were cut along different axes {sorted(axes)}")
+            axis = axes.pop()
+            original = nib.load(str(source if source.is_file() else source / name))
+            canonical = nib.as_closest_canonical(original)
+            display = volume_slices(np.zeros(canonical.shape[:3], np.float32), axis)     # (n, rows, cols)
             for i, k in members:
-                self.details[i].update({"volume": name, "slice": k})
-                display[k] = _uncrop(self.maps[i, 0], preparation[i]["box"], display.shape[1:])
-            volume = np.moveaxis(np.rot90(display, k=-1, axes=(1, 2)), 0, nifti_axis)  # undo volume_slices
-            out = nib.Nifti1Image(np.ascontiguousarray(volume, dtype=np.float32), image.affine)
-            map_path, montage_path = folder / f"{stem}_anomaly.nii.gz", folder / f"{stem}_montage.png"
-            folder.mkdir(parents=True, exist_ok=True)
-            with atomic_file(map_path) as tmp:
-                tmp.write_bytes(gzip.compress(out.to_bytes(), mtime=0))
+                if k >= len(display) or list(display.shape[1:]) != list(preparation[i]["slice_shape"]):
+                    raise ValueError(f"{name} (slice {k}, {tuple(preparation[i]['slice_shape'])}) is not the volume "
+                                     f"whose slices were scored: it has {len(display)} slices of "
+                                     f"{display.shape[1]}×{display.shape[2]} along axis {axis}")
+                details[i].update({"volume": name, "slice": k})
+                display[k] = uncrop_square(self.maps[i].numpy(), preparation[i]["box"], display.shape[1:])[0]
+            volume = np.moveaxis(np.rot90(display, k=-1, axes=(1, 2)), 0, axis)        # undo volume_slices
+            image = nib.Nifti1Image(np.ascontiguousarray(volume, dtype=np.float32), canonical.affine)
+            image = image.as_reoriented(ornt_transform(io_orientation(canonical.affine),
+                                                       io_orientation(original.affine)))   # back to the input's grid
             largest = max(float(preparation[i]["foreground_share"]) for i, _ in members)
-            unlike = [m for m in members if bool(self.details[m[0]].get("unlike_training", False))
+            unlike = [m for m in members if bool(details[m[0]].get("unlike_training", False))
                       or float(preparation[m[0]]["foreground_share"]) < MIN_AREA * largest]
             judged = [m for m in members if m not in unlike] or members
             ranked = sorted(judged, key=lambda m: -float(self.scores[m[0]]))
-            tiles = [_captioned(self._with_legend(i, self._overlay(i, float(tops[i]), 0.5, "inferno", 4),
+            tiles = [_captioned(self._with_legend(i, self._overlay(i, float(tops[i]), 0.5, "inferno", scale),
                                                   float(tops[i]), "inferno"), f"{name}, slice {k}")
                      for i, k in ranked[:montage_slices]]
-            write_image(np.concatenate(tiles, axis=1), montage_path)
-            best = ranked[0][0]
-            score = float(str(self.scores.numpy()[best]))
+            map_path, montage_path = folder / f"{stem}_anomaly.nii.gz", folder / f"{stem}_montage.png"
+            files += [(map_path, gzip.compress(image.to_bytes(), mtime=0)), (montage_path, np.concatenate(tiles, 1))]
+            score = float(str(self.scores.numpy()[ranked[0][0]]))
             rows.append({"file": name, "score": score,
                          "label": None if self.threshold is None else
                          ("anomalous" if score > self.threshold else "normal"),
-                         "slices": len(members), "slices_not_judged": len(unlike),
-                         "most_anomalous_slice": ranked[0][1],
-                         "map": map_path.name, "montage": montage_path.name})
+                         "slices": len(members), "slices_not_judged": len(members) - len(judged),
+                         "most_anomalous_slice": ranked[0][1], "map": map_path.name, "montage": montage_path.name})
+        if files:
+            folder.mkdir(parents=True, exist_ok=True)
+        for path, content in files:
+            if isinstance(content, bytes):
+                with atomic_file(path) as tmp:
+                    tmp.write_bytes(content)
+            else:
+                write_image(content, path)
+        if rows:
+            self.details = details
         return rows
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:                                   # Pillow < 10.1: the fixed bitmap font
+        return ImageFont.load_default()
 
 
 def _captioned(panels: np.ndarray, caption: str) -> np.ndarray:
     """uint8 ``(3, H, W)`` panels under a white strip holding ``caption``."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    try:
-        font = ImageFont.load_default(size=14)
-    except TypeError:                                   # Pillow < 10.1: the fixed bitmap font
-        font = ImageFont.load_default()
     strip = Image.new("RGB", (panels.shape[2], 24), "white")
-    ImageDraw.Draw(strip).text((3, 5), caption, fill=(0, 0, 0), font=font)
+    ImageDraw.Draw(strip).text((3, 5), caption, fill=(0, 0, 0), font=_font(14))
     return np.concatenate([np.asarray(strip).transpose(2, 0, 1), panels], axis=1)
-
-
-def _uncrop(heat: Tensor, box: Sequence[int], shape: tuple[int, int]) -> np.ndarray:
-    """A ``(h, w)`` map resized back to its crop square ``box`` = (top, left, side) and placed in a
-    zero slice of ``shape`` (the parts of the square outside the slice dropped)."""
-    top, left, side = (int(v) for v in box)
-    square = torch.nn.functional.interpolate(heat[None, None].float(), size=(side, side), mode="bilinear",
-                                             align_corners=False)[0, 0].numpy()
-    out = np.zeros(shape, np.float32)
-    r0, c0 = max(top, 0), max(left, 0)
-    r1, c1 = min(top + side, shape[0]), min(left + side, shape[1])
-    if r1 > r0 and c1 > c0:
-        out[r0:r1, c0:c1] = square[r0 - top:r1 - top, c0 - left:c1 - left]
-    return out
 
 
 def _outline(mask: np.ndarray) -> np.ndarray:

@@ -35,15 +35,17 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["MARGIN", "MIN_AREA", "PREPROCESSING", "PROFILE_QUANTILES", "TISSUE_LEVEL", "Prepared", "crop_box",
-           "crop_square", "domain_distance", "domain_reference", "foreground_mask", "intensity_profile", "prepare_slice", "resize",
-           "tissue_normalize"]
+           "crop_square", "domain_distance", "domain_reference", "foreground_mask", "intensity_profile",
+           "prepare_slice", "resize", "tissue_normalize", "uncrop_square"]
 
 #: Extra side of the crop square beyond the foreground's longer side (fraction).
 MARGIN = 0.08
 #: Where the median foreground intensity lands in [-1, 1].
 TISSUE_LEVEL = 0.2
 #: The built-in brain set keeps the axial slices whose brain area is at least this share of the largest
-#: (``scripts/build_anomaly_assets.py``); a volume's verdict is judged on the slices that pass the same rule.
+#: (``scripts/build_anomaly_assets.py``). A volume's verdict counts the slices whose foreground (the head,
+#: which is what a user's scan gives) is at least this share of the volume's largest: the same cut, on
+#: the head rather than the brain.
 MIN_AREA = 0.25
 #: The preprocessing names :func:`multigan.anomaly.read_images` accepts.
 PREPROCESSING = ("crop", "none")
@@ -142,6 +144,24 @@ def crop_square(x: np.ndarray, box: tuple[int, int, int], fill: float) -> np.nda
     r1, c1 = min(top + side, x.shape[1]), min(left + side, x.shape[2])
     if r1 > r0 and c1 > c0:
         out[:, r0 - top:r1 - top, c0 - left:c1 - left] = x[:, r0:r1, c0:c1]
+    return out
+
+
+def uncrop_square(x: np.ndarray, box: tuple[int, int, int], shape: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`crop_square` for a model-sized ``(C, s, s)`` array: resized back to the
+    ``box`` square and placed in a zero ``(C, *shape)`` array (the square's parts outside it dropped).
+
+    Example:
+        >>> uncrop_square(np.ones((1, 4, 4)), (2, -1, 3), (6, 5))[0].astype(int).tolist()[1:]
+        [[0, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]]
+    """
+    top, left, side = (int(v) for v in box)
+    square = resize(x, side)
+    out = np.zeros((x.shape[0], *shape), np.float32)
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + side, shape[0]), min(left + side, shape[1])
+    if r1 > r0 and c1 > c0:
+        out[:, r0:r1, c0:c1] = square[:, r0 - top:r1 - top, c0 - left:c1 - left]
     return out
 
 

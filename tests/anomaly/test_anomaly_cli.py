@@ -225,7 +225,9 @@ def test_cli_score_volume_writes_map_volume_and_montage(model_dir, tmp_path, cap
     assert [(r["volume"], r["slice"]) for r in rows] == [("scan.nii.gz", str(z)) for z in range(1, 5)]
     (vol,) = json.loads((tmp_path / "r" / "report.json").read_text())["volumes"]
     assert vol["file"] == "scan.nii.gz" and vol["slices"] == 4
-    assert vol["score"] == max(float(r["score"]) for r in rows if int(r["slice"]) == vol["most_anomalous_slice"])
+    judged = [r for r in rows if r.get("unlike_training", "no") != "yes"] or rows       # equal heads: no share cut
+    assert vol["score"] == pytest.approx(max(float(r["score"]) for r in judged))
+    assert vol["slices_not_judged"] == len(rows) - len(judged)
     written = nib.load(str(tmp_path / "r" / "scan_anomaly.nii.gz"))
     assert written.shape == (16, 16, 6)
     np.testing.assert_array_equal(written.affine, affine)

@@ -266,40 +266,47 @@ def test_safe_file_stems() -> None:
     assert math.isclose(len(safe_file_stems(["x" * 500])[0]), 120)
 
 
-def test_volume_map_lands_on_the_voxels_its_slices_were_cut_from(tmp_path: Path) -> None:
-    """write_volumes undoes the slicing: maps equal to the slices themselves (crop square = the
-    whole 64 × 64 slice, so no resampling) give back the volume, with its affine, where scored."""
+@pytest.mark.parametrize("axis, flip", [(2, False), (2, True), (0, True)])
+def test_volume_map_lands_on_the_voxels_its_slices_were_cut_from(tmp_path: Path, axis: int, flip: bool) -> None:
+    """write_volumes is the inverse of reading: the map volume, read back the way scans are read
+    (RAS+, cut into slices), holds each slice's map in its crop square; and it keeps the input's own
+    grid: shape, orientation (an LAS input stays LAS) and affine."""
     nib = pytest.importorskip("nibabel")
     from multigan.anomaly.data import volume_slices
-    rng = np.random.default_rng(0)
-    volume = rng.random((64, 64, 7)).astype(np.float32)
-    affine = np.diag([2.0, 2.0, 3.0, 1.0])
-    affine[:3, 3] = (-60, -70, -10)
-    nib.save(nib.Nifti1Image(volume, affine), str(tmp_path / "head.nii.gz"))
-    slices = volume_slices(volume, 2)
+    shape = (40, 48, 7) if axis == 2 else (7, 40, 48)
+    affine = np.diag([-2.0 if flip else 2.0, 2.0, 3.0, 1.0])
+    affine[:3, 3] = (60, -70, -10)
+    nib.save(nib.Nifti1Image(np.zeros(shape, np.float32), affine), str(tmp_path / "head.nii.gz"))
+    rows, cols = volume_slices(np.zeros(nib.as_closest_canonical(nib.load(str(tmp_path / "head.nii.gz"))).shape),
+                               axis).shape[1:]
     scored = [1, 2, 4, 5]                                          # 0, 3 and 6 "empty": not scored
-    names = [f"head.nii.gz:{k}" for k in scored]
-    maps = torch.from_numpy(slices[scored])[:, None]
-    res = AnomalyResult(torch.tensor([0.1, 0.9, 0.3, 0.2]), maps, torch.zeros(4, 1, 64, 64), names, threshold=0.5,
-                        method="f-anogan")
-    prep = [{"box": [0, 0, 64], "foreground_share": 0.5} for _ in scored]
-    rows = res.write_volumes(tmp_path / "out", tmp_path / "head.nii.gz", prep)
-    assert rows == [{"file": "head.nii.gz", "score": pytest.approx(0.9), "label": "anomalous", "slices": 4,
-                     "slices_not_judged": 0, "most_anomalous_slice": 2, "map": "head_anomaly.nii.gz",
-                     "montage": "head_montage.png"}]
+    maps = torch.zeros(4, 1, 16, 16)
+    maps[:, :, 4:12, 8:16] = torch.tensor([1.0, 2.0, 3.0, 4.0])[:, None, None, None]   # a block per slice
+    res = AnomalyResult(torch.tensor([0.1, 0.9, 0.3, 0.2]), maps, torch.zeros(4, 1, 16, 16),
+                        [f"head.nii.gz:{k}" for k in scored], threshold=0.5, method="f-anogan")
+    box = [6, -4, 32]                                              # reaches past the slice's left edge
+    prep = [{"box": box, "foreground_share": 0.5, "axis": axis, "slice_shape": [rows, cols]} for _ in scored]
+    out = res.write_volumes(tmp_path / "out", tmp_path / "head.nii.gz", prep)
+    assert out == [{"file": "head.nii.gz", "score": pytest.approx(0.9), "label": "anomalous", "slices": 4,
+                    "slices_not_judged": 0, "most_anomalous_slice": 2, "map": "head_anomaly.nii.gz",
+                    "montage": "head_montage.png"}]
     written = nib.load(str(tmp_path / "out" / "head_anomaly.nii.gz"))
+    assert written.shape == shape
     np.testing.assert_array_equal(written.affine, affine)
-    data = written.get_fdata(dtype=np.float32)
-    np.testing.assert_allclose(data[:, :, scored], volume[:, :, scored], atol=1e-6)
-    assert not data[:, :, [0, 3, 6]].any()
+    back = volume_slices(nib.as_closest_canonical(written).get_fdata(dtype=np.float32), axis)
+    block = np.zeros((rows, cols), bool)
+    block[6 + 8:6 + 24, -4 + 16:-4 + 32] = True                   # rows 4-12, cols 8-16 of 16: ×2, then shifted
+    for value, k in enumerate(scored, start=1):                   # (bilinear ×2 blurs the edges by a pixel)
+        np.testing.assert_array_equal(back[k] > value / 2, block)
+        assert back[k].max() == pytest.approx(value)
+    assert not back[[0, 3, 6]].any()
     assert [d["slice"] for d in res.details] == scored and res.details[0]["volume"] == "head.nii.gz"
-    res.write_report(tmp_path / "out", volumes=rows)
+    res.write_report(tmp_path / "out", volumes=out)
     with open(tmp_path / "out" / "scores.csv", newline="") as f:
-        table = list(csv.DictReader(f))
-    assert [r["slice"] for r in table] == ["1", "2", "4", "5"]
-    assert json.loads((tmp_path / "out" / "report.json").read_text())["volumes"] == rows
+        assert [r["slice"] for r in csv.DictReader(f)] == ["1", "2", "4", "5"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["volumes"] == out
     montage = np.asarray(Image.open(tmp_path / "out" / "head_montage.png"))
-    assert montage.shape[1] == 2 * 256 + 2 and montage.shape[0] > 4 * 256   # 4 slices; input | map, 256 px each
+    assert montage.shape[1] == 2 * 128 + 2 and montage.shape[0] > 4 * 128   # 4 slices; input | map, 16 px × 8 each
 
 
 def test_volume_verdict_skips_slices_unlike_the_training_ones(tmp_path: Path) -> None:
@@ -308,12 +315,17 @@ def test_volume_verdict_skips_slices_unlike_the_training_ones(tmp_path: Path) ->
     nib.save(nib.Nifti1Image(np.zeros((64, 64, 3), np.float32), np.eye(4)), str(tmp_path / "v.nii"))
     res = AnomalyResult(torch.tensor([0.9, 0.2, 0.1]), torch.zeros(3, 1, 8, 8), torch.zeros(3, 1, 8, 8),
                         ["v.nii:0", "v.nii:1", "v.nii:2"], threshold=0.5)
-    prep = [{"box": [0, 0, 64], "foreground_share": share} for share in (0.05, 0.4, 0.5)]
+    prep = [{"box": [0, 0, 64], "foreground_share": share, "axis": 2, "slice_shape": [64, 64]}
+            for share in (0.05, 0.4, 0.5)]
     (row,) = res.write_volumes(tmp_path, tmp_path / "v.nii", prep)
     assert (row["score"], row["label"], row["most_anomalous_slice"], row["slices_not_judged"]) == \
         (pytest.approx(0.2), "normal", 1, 1)
     with pytest.raises(ValueError, match="preparation records"):
         res.write_volumes(tmp_path, tmp_path / "v.nii", prep[:2])
+    wrong = [dict(p, slice_shape=[64, 32]) for p in prep]
+    with pytest.raises(ValueError, match="not the volume whose slices were scored"):
+        res.write_volumes(tmp_path / "w", tmp_path / "v.nii", wrong)
+    assert not (tmp_path / "w").exists()                         # nothing written
 
 
 def test_overlay_draws_the_contour_of_the_map_above_map_threshold(tmp_path: Path) -> None:

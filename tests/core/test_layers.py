@@ -103,3 +103,23 @@ def test_resampling_blocks_compute_the_paper_layers():
         pool = F.avg_pool2d if dims == 2 else F.avg_pool3d
         written = pool(d.conv2(torch.relu(d.conv1(torch.relu(x)))), 2) + d.skip(pool(x, 2))
         torch.testing.assert_close(d(x), written)
+
+
+def test_resampling_convolutions_keep_channels_last_and_work_under_bf16_autocast():
+    from multigan.core.layers import conv_avg_pool, upsample_conv
+    F = nn.functional
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 6, 6).to(memory_format=torch.channels_last)
+    w = torch.randn(4, 8, 3, 3).to(memory_format=torch.channels_last)
+    for ours, composed in ((upsample_conv(x, w), F.conv2d(F.interpolate(x, scale_factor=2), w, padding=1)),
+                           (conv_avg_pool(x, w), F.avg_pool2d(F.conv2d(x, w, padding=1), 2))):
+        assert ours.is_contiguous(memory_format=torch.channels_last) and not ours.is_contiguous()
+        torch.testing.assert_close(ours, composed, rtol=1e-4, atol=1e-4)
+        with torch.autocast("cpu", torch.bfloat16):
+            low = upsample_conv(x, w) if ours.shape[-1] == 12 else conv_avg_pool(x, w)
+        assert low.dtype == torch.bfloat16
+        assert (low.float() - composed).abs().max() < 0.05 * composed.abs().max()
+    from multigan.core.layers import DiscriminatorResBlock
+    d = DiscriminatorResBlock(8, 8, downsample=False).eval()
+    written = d.conv2(torch.relu(d.conv1(torch.relu(x)))) + x
+    torch.testing.assert_close(d(x), written)
