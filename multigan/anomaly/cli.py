@@ -143,8 +143,9 @@ def cli(command: str, argv: Sequence[str]) -> int:
         print(f"{len(written['overlays'])} overlays in {Path(args.out) / 'overlays'}")
         for v in volumes or []:
             verdict = f", {v['label']}" if v["label"] else ""
-            print(f"{v['file']}: score {v['score']:.4g}{verdict} (slice {v['most_anomalous_slice']} of "
-                  f"{v['slices']} scored); {Path(args.out) / v['map']}, {Path(args.out) / v['montage']}")
+            print(f"{v['file']}: score {v['score']:.4g}{verdict} (slice {v['most_anomalous_slice']}; {v['slices']} "
+                  f"slices scored, {v['slices_not_judged']} not judged); {Path(args.out) / v['map']}, "
+                  f"{Path(args.out) / v['montage']}")
         if res.failures:
             print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0
