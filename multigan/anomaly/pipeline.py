@@ -475,7 +475,7 @@ class AnomalyResult:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
         if scale is None:
-            scale = int(min(8, max(1, round(256 / max(self.images.shape[-2:])))))
+            scale = self._viewing_scale()
         if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
             raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
         folder = Path(folder)
@@ -486,10 +486,18 @@ class AnomalyResult:
         paths = []
         for i, stem in enumerate(safe_file_stems(self.names)):
             path = folder / f"{stem}.png"
-            panels = self._overlay(i, float(tops[i]), alpha, colormap, int(scale))
-            write_image(self._with_legend(i, panels, float(tops[i]), colormap) if legend else panels, path)
+            write_image(self._figure(i, float(tops[i]), alpha, colormap, int(scale), legend), path)
             paths.append(path)
         return paths
+
+    def _viewing_scale(self) -> int:
+        """The pixel repetition that shows the images at about 256 pixels (1–8)."""
+        return int(min(8, max(1, round(256 / max(self.images.shape[-2:])))))
+
+    def _figure(self, i: int, top: float, alpha: float, colormap: str, scale: int, legend: bool) -> np.ndarray:
+        """Image ``i``'s overlay file content: the panels, with the legend when ``legend``."""
+        panels = self._overlay(i, top, alpha, colormap, scale)
+        return self._with_legend(i, panels, top, colormap) if legend else panels
 
     def _overlay(self, i: int, top: float, alpha: float, colormap: str, scale: int) -> np.ndarray:
         """The side-by-side panels of image ``i`` as uint8 ``(3, H', W')``."""
@@ -615,7 +623,7 @@ class AnomalyResult:
                 groups.setdefault(stem, []).append((i, int(index)))
         details = [dict(d) for d in self.details] if self.details is not None else [{} for _ in range(len(self))]
         tops = self._heat_scale("global", None)
-        scale = int(min(8, max(1, round(256 / max(self.images.shape[-2:])))))
+        scale = self._viewing_scale()
         files: list[tuple[Path, bytes | np.ndarray]] = []
         rows = []
         stems = safe_file_stems([name.removesuffix(".gz").removesuffix(".nii") for name in groups])
@@ -643,8 +651,7 @@ class AnomalyResult:
                       or float(preparation[m[0]]["foreground_share"]) < MIN_AREA * largest]
             judged = [m for m in members if m not in unlike] or members
             ranked = sorted(judged, key=lambda m: -float(self.scores[m[0]]))
-            tiles = [_captioned(self._with_legend(i, self._overlay(i, float(tops[i]), 0.5, "inferno", scale),
-                                                  float(tops[i]), "inferno"), f"{name}, slice {k}")
+            tiles = [_captioned(self._figure(i, float(tops[i]), 0.5, "inferno", scale, True), f"{name}, slice {k}")
                      for i, k in ranked[:montage_slices]]
             map_path, montage_path = folder / f"{stem}_anomaly.nii.gz", folder / f"{stem}_montage.png"
             files += [(map_path, gzip.compress(image.to_bytes(), mtime=0)), (montage_path, np.concatenate(tiles, 1))]
