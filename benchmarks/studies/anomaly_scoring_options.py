@@ -1,59 +1,112 @@
-"""Choose a brain-MRI model's scoring options (map shift, map σ, image score) without the test set.
+"""Choose a brain-MRI model's scoring options (map shift, σ, tissue margin, top fraction) without the test set.
 
-    python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final
-    python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final --shifts 0 1 --sigmas 0 2 3 4 --seed 7
+    python benchmarks/studies/anomaly_scoring_options.py --model brain-mri
+    python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final --user-val 0
+    python benchmarks/studies/anomaly_scoring_options.py --shifts 0 1 2 --sigmas 1 2 --margins 0 3 --tops 0.01
 
-The held-out *validation* slices of the built-in set are all normal. This script adds simulated
-lesions (:func:`multigan.anomaly.with_simulated_lesions`: the test split's settings, a seed of its
-own) to half of them and scores them once with f-AnoGAN. For each shift tolerance r and Gaussian σ
-(:func:`multigan.anomaly.models.anomaly_map`) it reports pixel AUROC, (oracle) Dice, and the image
-AUROC of ``image_score="map"`` (mean of the map's top ``--top`` fraction) beside that of the
-f-AnoGAN loss, which does not depend on the map. It then names the setting with the best image
-AUROC (ties: Dice). Takes seconds on a CPU: one encoder pass per image, the maps are recomputed
-from the reconstructions.
+Two validation sets, neither of which touches the test split:
+
+* **simulated**: the held-out *validation* slices of the built-in set (all normal), with simulated
+  lesions (:func:`multigan.anomaly.with_simulated_lesions`: the test split's settings, a seed of
+  its own) on half of them;
+* **user** (``--user-val N``, needs nilearn): N whole 1 mm slices of the validation positions
+  exported as 8-bit PNG, half with lesions drawn by another hand, read back as a user's files are
+  (``benchmarks/anomaly_user_inputs.py --split val``, the ``full-fov`` variation).
+
+Each set is scored once with f-AnoGAN; for every shift tolerance r and Gaussian σ
+(:func:`multigan.anomaly.models.anomaly_map`), tissue margin m (:func:`~multigan.anomaly.models.judged_map`)
+and top fraction t the script reports the image AUROC of ``image_score="map"`` (mean of the top t of
+the map within the margin) on each set, bright and dark lesions of the user
+set apart, and pixel AUROC. It names the setting with the best sum of the two image AUROCs
+(simulated alone with ``--user-val 0``). Takes a minute on a CPU: one encoder pass per image, the
+maps are recomputed from the reconstructions.
 """
 
 import argparse
+import itertools
+import sys
 import warnings
+from pathlib import Path
+
+
+def user_val(det, n: int):
+    """``n`` user-style validation slices (full field of view, 8-bit PNG) read the model's way, and their polarity."""
+    import tempfile
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import anomaly_user_inputs as user
+
+    from multigan.anomaly import read_images
+
+    slices = user.make_slices("val", n, user.SEEDS["val"])
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        user.write("full-fov", Path(tmp), slices, user.SEEDS["val"] + 1)
+        data = read_images(tmp, size=det.image_size, preprocess=det.preprocess)
+    order = [int(Path(name.split(":")[0]).name.split(".")[0]) for name in data.names]
+    return data, torch.as_tensor(slices["polarity"][order])
 
 
 def main() -> None:
     from multigan.anomaly import AnoGAN, brain_mri, with_simulated_lesions
-    from multigan.anomaly.metrics import auroc, best_dice_threshold, pixel_auroc
-    from multigan.anomaly.models import anomaly_map, top_fraction_mean
+    from multigan.anomaly.metrics import auroc, pixel_auroc
+    from multigan.anomaly.models import anomaly_map, judged_map, top_fraction_mean
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="brain-mri")
-    p.add_argument("--shifts", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--sigmas", type=float, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--top", type=float, default=0.01, help="fraction of pixels image_score='map' averages")
+    p.add_argument("--shifts", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--sigmas", type=float, nargs="+", default=[1, 1.5, 2])
+    p.add_argument("--margins", type=int, nargs="+", default=[0, 2, 3, 4])
+    p.add_argument("--tops", type=float, nargs="+", default=[0.0025, 0.005, 0.01])
     p.add_argument("--seed", type=int, default=7, help="lesion seed (the test split's lesions used the asset's own)")
+    p.add_argument("--user-val", type=int, default=400, help="user-style validation slices (0: none)")
+    p.add_argument("--show", type=int, default=12, help="print the best this many settings")
     args = p.parse_args()
 
     det = AnoGAN.from_pretrained(args.model)
-    val = brain_mri("val", size=det.image_size)
-    data = with_simulated_lesions(val, seed=args.seed)
-    images, masks, labels = data.images, data.masks, data.labels
-    n, abnormal = len(data), int(labels.sum())
+    sets = {"simulated": (with_simulated_lesions(brain_mri("val", size=det.image_size), seed=args.seed), None)}
+    if args.user_val:
+        sets["user"] = user_val(det, args.user_val)
+    recs = {}
     with warnings.catch_warnings():              # no decision threshold is needed here
         warnings.simplefilter("ignore", UserWarning)
-        res = det.score(data, method="izif", image_score="loss", map_sigma=0, map_shift=0)
-    print(f"validation slices: {n} ({abnormal} with simulated lesions, seed {args.seed}); model {args.model}")
-    print(f"image AUROC of the f-AnoGAN loss (independent of the map): {auroc(res.scores, labels):.3f}")
-    print(f"| shift (px) | σ (px) | pixel AUROC | Dice (oracle threshold) | image AUROC, map top {args.top:g} |")
-    print("|---:|---:|---:|---:|---:|")
-    best = None
-    for shift in args.shifts:
-        for sigma in args.sigmas:
-            maps = anomaly_map(images, res.reconstructions, shift=shift, sigma=sigma)
-            pix = pixel_auroc(maps, masks)
-            _, dsc = best_dice_threshold(maps, masks)
-            img = auroc(top_fraction_mean(maps, args.top), labels)
-            print(f"| {shift} | {sigma:g} | {pix:.3f} | {dsc:.3f} | {img:.3f} |")
-            if best is None or (img, dsc) > best[2:]:
-                best = (shift, sigma, img, dsc)
-    print(f"best by image AUROC: map_shift {best[0]}, map_sigma {best[1]:g} (image AUROC {best[2]:.3f}, "
-          f"Dice {best[3]:.3f})")
+        for name, (data, _) in sets.items():
+            recs[name] = det.score(data, method="izif", image_score="loss", map_sigma=0, map_shift=0).reconstructions
+    for name, (data, _) in sets.items():
+        print(f"{name}: {len(data)} validation slices, {int(data.labels.sum())} with lesions; model {args.model}")
+    rows = []
+    for shift, sigma in itertools.product(args.shifts, args.sigmas):
+        maps = {name: anomaly_map(data.images, recs[name], shift=shift, sigma=sigma)
+                for name, (data, _) in sets.items()}
+        pixel = pixel_auroc(maps["simulated"], sets["simulated"][0].masks)
+        for margin, top in itertools.product(args.margins, args.tops):
+            row = {"shift": shift, "sigma": sigma, "margin": margin, "top": top, "pixel": pixel}
+            for name, (data, polarity) in sets.items():
+                scores, labels = top_fraction_mean(judged_map(data.images, maps[name], margin), top), data.labels
+                row[name] = auroc(scores, labels)
+                if polarity is not None:
+                    for kind, sign in (("bright", 1), ("dark", -1)):
+                        keep = (labels == 0) | (polarity == sign)
+                        row[kind] = auroc(scores[keep], labels[keep])
+            rows.append(row)
+    rows.sort(key=lambda r: -sum(r[name] for name in sets))
+    user = "user" in sets
+    print("| shift | σ | margin | top | image AUROC, simulated |" + (" user | bright | dark |" if user else "")
+          + " pixel AUROC, simulated |")
+    print("|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if user else "") + "---:|")
+    for r in rows[:args.show]:
+        print(f"| {r['shift']} | {r['sigma']:g} | {r['margin']} | {r['top']:g} | {r['simulated']:.3f} |"
+              + (f" {r['user']:.3f} | {r['bright']:.3f} | {r['dark']:.3f} |" if user else "") + f" {r['pixel']:.3f} |")
+    best = rows[0]
+    print(f"best: --map-shift {best['shift']} --map-sigma {best['sigma']:g} --map-margin {best['margin']} "
+          f"--map-top {best['top']:g}")
+    now = next((r for r in rows if (r["shift"], r["sigma"], r["margin"], r["top"]) == (
+        det.map_shift, det.map_sigma, det.map_margin, det.map_top)), None)
+    if now is not None:
+        print(f"the model's own options (shift {now['shift']}, σ {now['sigma']:g}, margin {now['margin']}, top "
+              f"{now['top']:g}): simulated {now['simulated']:.3f}" + (f", user {now['user']:.3f}" if user else ""))
 
 
 if __name__ == "__main__":

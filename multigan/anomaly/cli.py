@@ -52,8 +52,12 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
                    help="Gaussian smoothing of the anomaly maps in pixels (default: the model's)")
     p.add_argument("--map-shift", type=int, default=None,
                    help="shift tolerance of the anomaly maps in pixels (default: the model's)")
+    p.add_argument("--map-margin", type=int, default=None,
+                   help="the map's image score leaves out this many pixels of tissue next to the background "
+                        "(default: the model's)")
     p.add_argument("--image-score", default=None, choices=["loss", "map"],
-                   help="image score: the method's loss or the map's top 1%% (default: the model's)")
+                   help="image score: the method's loss or the mean of the map's highest pixels (default: the "
+                        "model's)")
     p.add_argument("--search-starts", type=int, default=None,
                    help="AnoGAN's search starts from the best of this many random latents per image "
                         "(default: the model's)")
@@ -65,7 +69,8 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`_scoring_overrides` as ``AnoGAN.score`` keywords (None: the model's own)."""
-    return {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "image_score": args.image_score,
+    return {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "map_margin": args.map_margin,
+            "image_score": args.image_score,
             "search_starts": args.search_starts, "search_restarts": args.search_restarts, "lr": args.search_lr}
 
 
@@ -160,7 +165,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     options = _overrides(args)
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
-          f"image score: {shown['image_score']}; search: best of {shown['search_restarts']} search(es), each from "
+          f"image score: {shown['image_score']} (tissue margin {shown['map_margin']} px); search: best of "
+          f"{shown['search_restarts']} search(es), each from "
           f"the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
     scored: dict = {}
     table = evaluate_model(det, test, methods=args.methods, iterations=args.iterations,

@@ -9,7 +9,7 @@ either mapping:
 * ``"izif"`` (f-AnoGAN): one pass, ``z = E(x)``; score = ``MSE(x, G(z)) + κ·MSE(f(x), f(G(z)))`` (κ = 1).
 * ``"izif+search"``: the encoder's z as the start of a (shorter) search.
 
-The anomaly map is ``|x − G(z)|`` (averaged over channels), the papers' raw residual. Three
+The anomaly map is ``|x − G(z)|`` (averaged over channels), the papers' raw residual. Four
 options, all off by default, go beyond the papers (:func:`anomaly_map`):
 
 * ``map_shift`` r: the *shift-tolerant* residual — each pixel's residual is the smallest
@@ -18,7 +18,12 @@ options, all off by default, go beyond the papers (:func:`anomaly_map`):
 * ``map_sigma``: a Gaussian smoothing of σ pixels, which suppresses the pixel-sized errors of
   normal tissue far more than a lesion's extended residual;
 * ``image_score="map"``: the image score is the mean of the map's highest ``map_top`` fraction
-  (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image.
+  (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image;
+* ``map_margin`` m: that image score leaves out the m pixels of tissue next to the background
+  (pixels ≤ −0.9, where :mod:`~multigan.anomaly.preprocess` puts everything outside the head,
+  :func:`judged_map`), so the outline of a fragmented slice that G draws a little off does not
+  make a normal slice anomalous. The map itself is kept whole; a lesion touching the background is
+  judged by its part further in.
 
 Three more set AnoGAN's search: ``search_starts`` k > 1 draws k latents per image and starts from
 the one with the lowest search loss (k forward passes, about k/3 search steps' worth) instead of
@@ -50,8 +55,8 @@ from torch import Tensor, nn
 
 from multigan.core.module import AdversarialModel
 
-__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "top_fraction_mean",
-           "keep_lower_loss"]
+__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "judged_map", "tissue_mask",
+           "top_fraction_mean", "keep_lower_loss", "BACKGROUND_LEVEL"]
 
 #: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
 METHODS = ("izif", "search", "izif+search")
@@ -61,6 +66,8 @@ CALIBRATION_RULES = ("fpr", "f1")
 DOMAIN_FILE = "domain.json"
 #: what an image's score is: the method's loss (the papers) or the mean of the map's top fraction
 IMAGE_SCORES = ("loss", "map")
+#: pixels at or below this value are background for ``map_margin`` (prepared slices put it at −1)
+BACKGROUND_LEVEL = -0.9
 
 
 def _float_or_nan(value: Any) -> float:
@@ -100,6 +107,12 @@ def _check_shift(shift: Any, size: Optional[int] = None) -> int:
     if size is not None and shift >= size:
         raise ValueError(f"map_shift {shift} must be smaller than the image ({size} px)")
     return shift
+
+
+def _check_margin(margin: Any) -> int:
+    if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
+        raise ValueError(f"map_margin must be an int >= 0 (pixels), got {margin!r}")
+    return margin
 
 
 def _check_image_score(kind: Any) -> str:
@@ -142,6 +155,21 @@ def keep_lower_loss(loss: Tensor, value: Tensor, best_loss: Tensor, best_value: 
     better = loss < best_loss
     return (torch.where(better, loss, best_loss),
             torch.where(better.view(-1, *[1] * (value.dim() - 1)), value, best_value))
+
+
+def tissue_mask(x: Tensor, margin: int) -> Tensor:
+    """(N, 1, H, W) mask, 1 where image ``x`` (N, C, H, W) is above :data:`BACKGROUND_LEVEL` and at least
+    ``margin`` pixels (in each direction) from any background pixel; the image's own border is not background."""
+    tissue = (x.float().mean(1, keepdim=True) > BACKGROUND_LEVEL).float()
+    if margin == 0:
+        return tissue
+    return -nn.functional.max_pool2d(-tissue, 2 * margin + 1, stride=1, padding=margin)
+
+
+def judged_map(x: Tensor, maps: Tensor, margin: int) -> Tensor:
+    """``maps`` (N, 1, H, W) with 0 outside :func:`tissue_mask` ``(x, margin)``: the part an image score
+    ``image_score="map"`` with ``map_margin`` judges (``margin=0``: the maps as they are)."""
+    return maps if _check_margin(margin) == 0 else maps * tissue_mask(x, margin)
 
 
 def anomaly_map(x: Tensor, rec: Tensor, *, shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -251,6 +279,8 @@ class AnoGAN(AdversarialModel):
         map_sigma:    default Gaussian smoothing (pixels) of the anomaly maps :meth:`score` returns;
                       0 keeps the raw ``|x − G(z)|``.
         map_shift:    default shift tolerance (pixels) of the maps; 0 keeps the raw residual.
+        map_margin:   default margin (pixels) of tissue next to the background that ``image_score="map"``
+                      leaves out (:func:`judged_map`); 0 judges every pixel.
         image_score:  ``"loss"`` (the method's loss, the papers) or ``"map"`` (mean of the map's
                       highest ``map_top`` fraction of pixels, after shift and smoothing).
         map_top:      the fraction of pixels ``image_score="map"`` averages (default 0.01).
@@ -274,13 +304,13 @@ class AnoGAN(AdversarialModel):
     config_limits = {"image_size": (8, 1024), "channels": (1, 3), "latent_dim": (1, 4096), "width": (1, 1024),
                      "encoder_width": (1, 1024), "search_starts": (1, 1_000_000), "search_restarts": (1, 1000)}
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
-    inference_options = ("map_sigma", "map_shift", "image_score", "map_top", "search_starts", "search_lr",
-                         "search_restarts", "preprocess")
+    inference_options = ("map_sigma", "map_shift", "map_margin", "image_score", "map_top", "search_starts",
+                         "search_lr", "search_restarts", "preprocess")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
                  tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
                  map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01, search_starts: int = 1,
-                 search_lr: float = 0.02, search_restarts: int = 1, preprocess: str = "none"):
+                 search_lr: float = 0.02, search_restarts: int = 1, preprocess: str = "none", map_margin: int = 0):
         super().__init__()
         from .preprocess import PREPROCESSING
 
@@ -297,6 +327,7 @@ class AnoGAN(AdversarialModel):
             raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
         self.map_sigma = _check_sigma(map_sigma)
         self.map_shift = _check_shift(map_shift, int(image_size))
+        self.map_margin = _check_margin(map_margin)
         self.image_score, self.map_top = _check_image_score(image_score), _check_top(map_top)
         self.search_starts, self.search_lr = _check_starts(search_starts), _check_lr(search_lr)
         self.search_restarts = _check_restarts(search_restarts)
@@ -457,7 +488,7 @@ class AnoGAN(AdversarialModel):
               kappa: float = 1.0, lr: Optional[float] = None, batch_size: int = 64, seed: int = 0,
               threshold: Optional[float] = None, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
               image_score: Optional[str] = None, search_starts: Optional[int] = None,
-              search_restarts: Optional[int] = None, progress: bool = False):
+              search_restarts: Optional[int] = None, map_margin: Optional[int] = None, progress: bool = False):
         """Anomaly scores, maps and (with a threshold) labels for images (N, C, H, W) in [-1, 1].
 
         ``images`` may also be an :class:`~multigan.anomaly.data.ImageSet` (names, truth, masks and
@@ -472,8 +503,8 @@ class AnoGAN(AdversarialModel):
                         (default the model's ``search_lr``).
             threshold:  decision threshold; default the calibrated one for ``method`` (if any; not
                         when the call's scoring options change the scores it was calibrated on).
-            map_sigma, map_shift, image_score, search_starts, search_restarts: override the model's
-                        options for this call.
+            map_sigma, map_shift, map_margin, image_score, search_starts, search_restarts: override
+                        the model's options for this call.
 
         Returns:
             :class:`~multigan.anomaly.pipeline.AnomalyResult`.
@@ -501,13 +532,15 @@ class AnoGAN(AdversarialModel):
             raise ValueError(f"iterations must be >= 1 for {method!r}, got {iterations}")
         map_sigma = self.map_sigma if map_sigma is None else _check_sigma(map_sigma)
         map_shift = self.map_shift if map_shift is None else _check_shift(map_shift)
+        map_margin = self.map_margin if map_margin is None else _check_margin(map_margin)
         image_score = self.image_score if image_score is None else _check_image_score(image_score)
         search_starts = self.search_starts if search_starts is None else _check_starts(search_starts)
         search_restarts = self.search_restarts if search_restarts is None else _check_restarts(search_restarts)
         lr = self.search_lr if lr is None else _check_lr(lr)
         # the stored thresholds hold for scores computed the way the model computes them
         same_scores = image_score == self.image_score and (
-            image_score == "loss" or (map_sigma, map_shift) == (self.map_sigma, self.map_shift)) and (
+            image_score == "loss" or (map_sigma, map_shift, map_margin) == (
+                self.map_sigma, self.map_shift, self.map_margin)) and (
             method != "search" or (search_starts, search_restarts) == (self.search_starts, self.search_restarts)
         ) and (method == "izif" or lr == self.search_lr)
         device = next(self.parameters()).device
@@ -534,7 +567,9 @@ class AnoGAN(AdversarialModel):
                 else:
                     loss, rec = self.random_search(x, int(iterations), lam, lr, search_starts, search_restarts, gen)
                 amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
-                scores.append((loss if image_score == "loss" else top_fraction_mean(amap, self.map_top)).float().cpu())
+                if image_score == "map":
+                    loss = top_fraction_mean(judged_map(x, amap, map_margin), self.map_top)
+                scores.append(loss.float().cpu())
                 maps.append(amap.cpu())
                 recs.append(rec.float().cpu())
         finally:
@@ -546,7 +581,7 @@ class AnoGAN(AdversarialModel):
             if threshold is not None and not same_scores:
                 warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
                               f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
-                              f"{self.map_shift}, search_starts={self.search_starts}, "
+                              f"{self.map_shift}, map_margin={self.map_margin}, search_starts={self.search_starts}, "
                               f"search_restarts={self.search_restarts}, search_lr={self.search_lr:g}); "
                               "these scores differ, so no threshold is applied (pass threshold=)", stacklevel=2)
                 threshold = None
@@ -587,7 +622,8 @@ class AnoGAN(AdversarialModel):
         labelled :class:`~multigan.anomaly.data.ImageSet`, or images with ``labels``: 0 normal,
         1 anomalous, both present) and the threshold maximises F1 on it
         (:func:`~multigan.anomaly.metrics.best_f1_threshold`). Scores use the model's own options
-        (``image_score``, ``map_sigma``, ``map_shift``). Saved by ``save_pretrained``; returns the threshold.
+        (``image_score``, ``map_sigma``, ``map_shift``, ``map_margin``). Saved by ``save_pretrained``;
+        returns the threshold.
         """
         from .metrics import best_f1_threshold, threshold_at_fpr
 

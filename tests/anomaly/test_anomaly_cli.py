@@ -81,30 +81,50 @@ def test_set_search_options_recalibrates_only_the_search(model_dir, folders, tmp
     from multigan.anomaly.metrics import threshold_at_fpr
     from multigan.anomaly.recipe import normal_sets
 
-    set_search_options = _script("set_anomaly_search_options").set_search_options
+    set_scoring_options = _script("set_anomaly_scoring_options").set_scoring_options
     before = AnoGAN.from_pretrained(model_dir)
-    out = set_search_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), search_starts=3,
-                             search_lr=0.05, search_restarts=2, search_iterations=2, search_calibration_images=4,
-                             fpr=0.25,
-                             command="set options")
+    out = set_scoring_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), search_starts=3,
+                              search_lr=0.05, search_restarts=2, search_iterations=2, search_calibration_images=4,
+                              fpr=0.25, command="set options")
     det = AnoGAN.from_pretrained(out)
     assert (det.search_starts, det.search_lr, det.search_restarts, det.image_size) == (3, 0.05, 2, 16)
     for key, value in before.state_dict().items():                 # the networks are not touched
         if key not in ("thresholds", "calibration_iterations"):
             assert torch.equal(det.state_dict()[key], value), key
     assert float(det.thresholds[0]) == float(before.thresholds[0]) and int(det.calibration_iterations) == 2
-    _, val = normal_sets(str(folders / "healthy"), 16, 1)
+    assert det.domain == before.domain is not None                  # the training profile travels along
+    _, val = normal_sets(str(folders / "healthy"), 16, 1, det.preprocess)
     first4 = val.subset(torch.arange(4))
     scores = det.score(first4, method="search", iterations=2).scores     # the model's own search options
     assert float(det.thresholds[1]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
     info = json.loads((out / "training.json").read_text())
     assert info["commands"][-2:] == ["pytest", "set options"] and info["command"] == "set options"
-    assert info["search_options"] == {"search_starts": 3, "search_lr": 0.05, "search_restarts": 2, "fpr": 0.25}
+    assert {k: info["scoring_options"][k] for k in ("search_starts", "search_lr", "search_restarts", "fpr")} == {
+        "search_starts": 3, "search_lr": 0.05, "search_restarts": 2, "fpr": 0.25}
     assert info["thresholds"]["search"] == pytest.approx(float(det.thresholds[1]), rel=1e-3)
     assert info["thresholds"]["izif"] == json.loads((model_dir / "training.json").read_text())["thresholds"]["izif"]
     with pytest.raises(ValueError, match="search_starts"):
-        set_search_options(model_dir, tmp_path / "bad", normal=str(folders / "healthy"), search_starts=0)
+        set_scoring_options(model_dir, tmp_path / "bad", normal=str(folders / "healthy"), search_starts=0)
+    with pytest.raises(ValueError, match="unknown scoring option"):
+        set_scoring_options(model_dir, tmp_path / "bad", width=8)
     assert not (tmp_path / "bad").exists()
+
+
+def test_set_map_options_recalibrates_f_anogan(model_dir, folders, tmp_path):
+    from multigan.anomaly.metrics import threshold_at_fpr
+    from multigan.anomaly.recipe import normal_sets
+
+    set_scoring_options = _script("set_anomaly_scoring_options").set_scoring_options
+    out = set_scoring_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), map_margin=1, map_top=0.05,
+                              image_score="map", search_iterations=2, search_calibration_images=4, fpr=0.25)
+    det = AnoGAN.from_pretrained(out)
+    assert (det.map_margin, det.map_top, det.image_score) == (1, 0.05, "map")
+    _, val = normal_sets(str(folders / "healthy"), 16, 1, det.preprocess)
+    scores = det.score(val, method="izif").scores                  # margin 1, top 5 % of the map
+    assert float(det.thresholds[0]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
+    info = json.loads((out / "training.json").read_text())
+    assert info["thresholds"]["izif"] == pytest.approx(float(det.thresholds[0]), rel=1e-3)
+    assert info["scoring_options"]["map_margin"] == 1
 
 
 def test_train_with_ema_exports_averaged_generator(folders, tmp_path):

@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from multigan.anomaly.models import METHODS, AnoGAN, anomaly_map, gaussian_blur, top_fraction_mean
+from multigan.anomaly.models import (
+    BACKGROUND_LEVEL,
+    METHODS,
+    AnoGAN,
+    anomaly_map,
+    gaussian_blur,
+    judged_map,
+    tissue_mask,
+    top_fraction_mean,
+)
 
 TINY = {"image_size": 16, "width": 4, "latent_dim": 8}
 
@@ -110,6 +119,46 @@ def test_shift_tolerant_map_values():
             anomaly_map(rgb, rec, shift=bad)
     with pytest.raises(ValueError, match="smaller than the image"):
         anomaly_map(rgb, rec, shift=8)
+
+
+def test_tissue_margin_values():
+    x = torch.full((1, 1, 12, 12), -1.0)
+    x[..., 2:10, 2:10] = 0.3                                           # an 8×8 block of tissue on background
+    mask = tissue_mask(x, 2)[0, 0]
+    assert mask.sum() == 16 and mask[4:8, 4:8].all()                   # 2 px of tissue next to background dropped
+    assert torch.equal(tissue_mask(x, 0)[0, 0], (x[0, 0] > BACKGROUND_LEVEL).float())
+    whole = torch.zeros(1, 1, 6, 6)                                     # no background: the image border is not one
+    assert tissue_mask(whole, 2).all()
+    maps = anomaly_map(x, torch.zeros_like(x))                         # residual 0.3 on tissue, 1 on background
+    judged = judged_map(x, maps, 2)
+    assert judged[0, 0, 4:8, 4:8].eq(0.3).all() and judged.sum() == pytest.approx(16 * 0.3)
+    assert judged_map(x, maps, 0) is maps
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="map_margin"):
+            judged_map(x, maps, bad)
+
+
+def test_map_margin_option_scores_and_threshold(det, tmp_path):
+    x = _images(6, seed=3)
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY, image_score="map", map_margin=1)
+    m.load_state_dict(det.state_dict())
+    m.eval()
+    res = m.score(x)
+    with torch.no_grad():
+        rec = det.generator(det.encoder(x))
+    assert torch.allclose(res.maps, anomaly_map(x, rec), atol=1e-6)           # the map is kept whole
+    assert torch.allclose(res.scores, top_fraction_mean(judged_map(x, res.maps, 1), m.map_top), atol=1e-6)
+    assert not torch.allclose(res.scores, top_fraction_mean(res.maps, m.map_top))
+    m.calibrate(x, fpr=0.5)
+    with pytest.warns(UserWarning, match="no threshold is applied"):
+        assert m.score(x, map_margin=0).threshold is None
+    with pytest.raises(ValueError, match="model's own map_margin"):
+        m.calibrate(x, map_margin=0)
+    m.save_pretrained(tmp_path / "m")
+    assert AnoGAN.from_pretrained(tmp_path / "m").map_margin == 1
+    with pytest.raises(ValueError, match="map_margin"):
+        AnoGAN(**TINY, map_margin=-2)
 
 
 def test_top_fraction_mean():
