@@ -204,7 +204,8 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--json", str(tmp_path / "eval.json")]) == 0
     assert 0 <= json.loads((tmp_path / "eval.json").read_text())["izif"]["image_auroc"] <= 1
-    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map; search: best of 2 search(es), "
+    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map (tissue margin 0 px); search: best of 2 "
+            "search(es), "
             "each from the best of 3 start(s), Adam lr 0.05") in capsys.readouterr().out
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--search-starts", "2", "--search-lr", "0.01", "--search-restarts", "5"]) == 0
