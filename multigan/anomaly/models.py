@@ -592,7 +592,8 @@ class AnoGAN(AdversarialModel):
         return AnomalyResult(scores=torch.cat(scores), maps=torch.cat(maps), images=x_all.cpu(), names=names,
                              threshold=threshold, method=method, reconstructions=torch.cat(recs),
                              failures=failures, truth=truth, masks=masks, details=details,
-                             map_threshold=threshold if image_score == "map" else None)
+                             map_threshold=threshold if image_score == "map" else None,
+                             map_margin=map_margin if image_score == "map" else 0)
 
     def _check_domain(self, images: Tensor, names: list[str], details: Optional[list[dict]]) -> Optional[list[dict]]:
         """Per-image details with the distance from the training profile; one warning for the unlike ones."""

@@ -166,6 +166,8 @@ class AnomalyResult:
                           it to the image threshold when the image score is the mean of the map's
                           highest pixels (``image_score="map"``), so the contour encloses the
                           residuals as high as an anomalous image's
+    * ``map_margin``      pixels of tissue next to the background that the image score leaves out
+                          (``AnoGAN(map_margin=)``); overlays say so under the contour's key
 
     Raises:
         ValueError / TypeError: on construction, for any mismatched length, shape, range or dtype.
@@ -189,6 +191,7 @@ class AnomalyResult:
     masks: Tensor | None = None
     details: list[dict[str, Any]] | None = None
     map_threshold: float | None = None
+    map_margin: int = 0
 
     def __post_init__(self) -> None:
         self.scores = _float_tensor(self.scores, "scores")
@@ -220,6 +223,8 @@ class AnomalyResult:
             self.threshold = M._threshold(self.threshold)
         if self.map_threshold is not None:
             self.map_threshold = M._threshold(self.map_threshold, "map_threshold")
+        if isinstance(self.map_margin, bool) or not isinstance(self.map_margin, int) or self.map_margin < 0:
+            raise ValueError(f"map_margin must be an int >= 0 (pixels), got {self.map_margin!r}")
         if not isinstance(self.method, str):
             raise TypeError(f"method must be a string, got {type(self.method).__name__}")
         if self.reconstructions is not None:
@@ -524,6 +529,18 @@ class AnomalyResult:
             canvas[:, k * (w + PANEL_GAP):k * (w + PANEL_GAP) + w] = tile
         return np.ascontiguousarray(canvas.transpose(2, 0, 1))
 
+    def _key_lines(self, i: int) -> list[tuple[str, tuple[int, int, int]]]:
+        """(text, colour) of each outline drawn on image ``i``'s overlay, one line each."""
+        keys = []
+        if self.map_threshold is not None and bool((self.maps[i] > self.map_threshold).any()):
+            keys.append(("cyan: residual above the threshold", (0, 140, 160)))
+            if self.map_margin:
+                keys.append((f"      the {self.map_margin} px of tissue next to the background are not scored",
+                             (0, 140, 160)))
+        if self.masks is not None and bool(self.masks[i].any()):
+            keys.append(("green: true lesion", (0, 150, 0)))
+        return keys
+
     def _with_legend(self, i: int, panels: np.ndarray, top: float, colormap: str) -> np.ndarray:
         """``panels`` (uint8 ``(3, H, W')``) with panel titles above and, below, the score, the threshold,
         the verdict and a colour bar of the heat scale."""
@@ -533,11 +550,7 @@ class AnomalyResult:
         _, h, width = panels.shape
         n = 3 if self.reconstructions is not None else 2
         w = (width - (n - 1) * PANEL_GAP) // n
-        keys = []                                           # the outlines drawn, one line each
-        if self.map_threshold is not None and bool((self.maps[i] > self.map_threshold).any()):
-            keys.append(("cyan: residual above the threshold", (0, 140, 160)))
-        if self.masks is not None and bool(self.masks[i].any()):
-            keys.append(("green: true lesion", (0, 150, 0)))
+        keys = self._key_lines(i)
         head, foot = 20, 44 + 18 * max(0, len(keys) - 1)
         canvas = Image.new("RGB", (width, head + h + foot), "white")
         canvas.paste(Image.fromarray(panels.transpose(1, 2, 0)), (0, head))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -347,5 +348,13 @@ def test_overlay_draws_the_contour_of_the_map_above_map_threshold(tmp_path: Path
     with_key, without = (Image.open(p) for p in (contoured.save_overlays(tmp_path / "c")[0],
                                                   plain.save_overlays(tmp_path / "p")[0]))
     assert with_key.size == without.size                         # one key line fits the footer
+    assert [text for text, _ in contoured._key_lines(0)] == ["cyan: residual above the threshold"]
+    assert contoured._key_lines(1) == []                         # no contour drawn, no key
+    rim = dataclasses.replace(contoured, map_margin=3)
+    assert [text.strip() for text, _ in rim._key_lines(0)] == [
+        "cyan: residual above the threshold", "the 3 px of tissue next to the background are not scored"]
+    assert rim.subset([0]).map_margin == 3
     with pytest.raises(ValueError, match="map_threshold"):
         AnomalyResult(torch.tensor([0.9]), maps[:1], images[:1], ["a.png"], map_threshold=float("nan"))
+    with pytest.raises(ValueError, match="map_margin"):
+        AnomalyResult(torch.tensor([0.9]), maps[:1], images[:1], ["a.png"], map_margin=-1)
