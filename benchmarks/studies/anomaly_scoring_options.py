@@ -14,7 +14,7 @@ Two validation sets, neither of which touches the test split:
   (``benchmarks/anomaly_user_inputs.py --split val``, the ``full-fov`` variation).
 
 Each set is scored once with f-AnoGAN; for every shift tolerance r and Gaussian σ
-(:func:`multigan.anomaly.models.anomaly_map`), tissue margin m (:func:`~multigan.anomaly.models.judged_map`)
+(:func:`multigan.anomaly.models.anomaly_map`), tissue margin m (:func:`~multigan.anomaly.models.map_score`)
 and top fraction t the script reports the image AUROC of ``image_score="map"`` (mean of the top t of
 the map within the margin) on each set, bright and dark lesions of the user
 set apart, and pixel AUROC. It names the setting with the best sum of the two image AUROCs
@@ -52,7 +52,7 @@ def user_val(det, n: int):
 def main() -> None:
     from multigan.anomaly import AnoGAN, brain_mri, with_simulated_lesions
     from multigan.anomaly.metrics import auroc, pixel_auroc
-    from multigan.anomaly.models import anomaly_map, judged_map, top_fraction_mean
+    from multigan.anomaly.models import anomaly_map, map_score
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="brain-mri")
@@ -84,7 +84,7 @@ def main() -> None:
         for margin, top in itertools.product(args.margins, args.tops):
             row = {"shift": shift, "sigma": sigma, "margin": margin, "top": top, "pixel": pixel}
             for name, (data, polarity) in sets.items():
-                scores, labels = top_fraction_mean(judged_map(data.images, maps[name], margin), top), data.labels
+                scores, labels = map_score(data.images, maps[name], top, margin), data.labels
                 row[name] = auroc(scores, labels)
                 if polarity is not None:
                     for kind, sign in (("bright", 1), ("dark", -1)):

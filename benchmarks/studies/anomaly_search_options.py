@@ -30,7 +30,7 @@ def main() -> None:
 
     from multigan.anomaly import AnoGAN, brain_mri, with_simulated_lesions
     from multigan.anomaly.metrics import auroc
-    from multigan.anomaly.models import anomaly_map, keep_lower_loss, top_fraction_mean
+    from multigan.anomaly.models import anomaly_map, keep_lower_loss, map_score
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="brain-mri")
@@ -59,7 +59,8 @@ def main() -> None:
     def image_scores(loss, rec):
         if det.image_score == "loss":
             return loss
-        return top_fraction_mean(anomaly_map(x, rec, shift=det.map_shift, sigma=det.map_sigma), det.map_top)
+        maps = anomaly_map(x, rec, shift=det.map_shift, sigma=det.map_sigma)
+        return map_score(x, maps, det.map_top, det.map_margin)
 
     print(f"{len(x)} validation slices ({int(y.sum())} lesioned, seed {args.seed}); model {args.model}; "
           f"image score {det.image_score!r}")

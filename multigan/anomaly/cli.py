@@ -164,10 +164,10 @@ def cli(command: str, argv: Sequence[str]) -> int:
         groups = {"bright": polarity == 1, "dark": polarity == -1}
     options = _overrides(args)
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}
+    margin = f" (tissue margin {shown['map_margin']} px)" if shown["image_score"] == "map" else ""
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
-          f"image score: {shown['image_score']} (tissue margin {shown['map_margin']} px); search: best of "
-          f"{shown['search_restarts']} search(es), each from "
-          f"the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
+          f"image score: {shown['image_score']}{margin}; search: best of {shown['search_restarts']} search(es), "
+          f"each from the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
     scored: dict = {}
     table = evaluate_model(det, test, methods=args.methods, iterations=args.iterations,
                            search_images=args.search_images, results=scored, groups=groups, **options)

@@ -21,7 +21,7 @@ options, all off by default, go beyond the papers (:func:`anomaly_map`):
   (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image;
 * ``map_margin`` m: that image score leaves out the m pixels of tissue next to the background
   (pixels ≤ −0.9, where :mod:`~multigan.anomaly.preprocess` puts everything outside the head,
-  :func:`judged_map`), so the outline of a fragmented slice that G draws a little off does not
+  :func:`map_score`), so the outline of a fragmented slice that G draws a little off does not
   make a normal slice anomalous. The map itself is kept whole; a lesion touching the background is
   judged by its part further in.
 
@@ -55,7 +55,7 @@ from torch import Tensor, nn
 
 from multigan.core.module import AdversarialModel
 
-__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "judged_map", "tissue_mask",
+__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "map_score", "tissue_mask",
            "top_fraction_mean", "keep_lower_loss", "BACKGROUND_LEVEL"]
 
 #: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
@@ -109,9 +109,12 @@ def _check_shift(shift: Any, size: Optional[int] = None) -> int:
     return shift
 
 
-def _check_margin(margin: Any) -> int:
+def _check_margin(margin: Any, size: Optional[int] = None) -> int:
     if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
         raise ValueError(f"map_margin must be an int >= 0 (pixels), got {margin!r}")
+    if size is not None and 2 * margin >= size:
+        raise ValueError(f"map_margin {margin} leaves no pixel of a {size}-pixel image to judge; use less than "
+                         f"{(size + 1) // 2}")
     return margin
 
 
@@ -158,18 +161,40 @@ def keep_lower_loss(loss: Tensor, value: Tensor, best_loss: Tensor, best_value: 
 
 
 def tissue_mask(x: Tensor, margin: int) -> Tensor:
-    """(N, 1, H, W) mask, 1 where image ``x`` (N, C, H, W) is above :data:`BACKGROUND_LEVEL` and at least
-    ``margin`` pixels (in each direction) from any background pixel; the image's own border is not background."""
-    tissue = (x.float().mean(1, keepdim=True) > BACKGROUND_LEVEL).float()
+    """(N, 1, H, W) mask of the tissue of images ``x`` (N, C, H, W) at least ``margin`` pixels (in each
+    direction) from the background.
+
+    The background is every pixel at or below :data:`BACKGROUND_LEVEL` that connects to the image's
+    border through such pixels: what the preprocessing maps to −1 outside the head. Dark places
+    enclosed by tissue (ventricles, a dark lesion) are tissue. The image's own border is not background.
+    """
+    dark = x.float().mean(1, keepdim=True) <= BACKGROUND_LEVEL
+    outside = torch.zeros_like(dark)
+    for edge in ((Ellipsis, 0, slice(None)), (Ellipsis, -1, slice(None)), (Ellipsis, slice(None), 0),
+                 (Ellipsis, slice(None), -1)):
+        outside[edge] = dark[edge]
+    for _ in range(dark.shape[-2] * dark.shape[-1]):           # flood the dark pixels in from the border
+        grown = nn.functional.max_pool2d(outside.float(), 3, stride=1, padding=1).bool() & dark
+        if torch.equal(grown, outside):
+            break
+        outside = grown
+    tissue = (~outside).float()
     if margin == 0:
         return tissue
     return -nn.functional.max_pool2d(-tissue, 2 * margin + 1, stride=1, padding=margin)
 
 
-def judged_map(x: Tensor, maps: Tensor, margin: int) -> Tensor:
-    """``maps`` (N, 1, H, W) with 0 outside :func:`tissue_mask` ``(x, margin)``: the part an image score
-    ``image_score="map"`` with ``map_margin`` judges (``margin=0``: the maps as they are)."""
-    return maps if _check_margin(margin) == 0 else maps * tissue_mask(x, margin)
+def map_score(x: Tensor, maps: Tensor, fraction: float, margin: int = 0) -> Tensor:
+    """``image_score="map"``: per image, the mean of the highest ``fraction`` of the map's pixels within
+    :func:`tissue_mask` ``(x, margin)`` (``margin=0``: of the whole map). An image with fewer such
+    pixels than that fraction of the image (all its tissue near the background) is scored on its
+    whole map, so it is never scored 0 by construction."""
+    if _check_margin(margin) == 0:
+        return top_fraction_mean(maps, fraction)
+    mask = tissue_mask(x, margin)
+    k = max(1, int(round(_check_top(fraction) * maps[0].numel())))
+    enough = mask.flatten(1).sum(1) >= k
+    return torch.where(enough, top_fraction_mean(maps * mask, fraction), top_fraction_mean(maps, fraction))
 
 
 def anomaly_map(x: Tensor, rec: Tensor, *, shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -280,7 +305,7 @@ class AnoGAN(AdversarialModel):
                       0 keeps the raw ``|x − G(z)|``.
         map_shift:    default shift tolerance (pixels) of the maps; 0 keeps the raw residual.
         map_margin:   default margin (pixels) of tissue next to the background that ``image_score="map"``
-                      leaves out (:func:`judged_map`); 0 judges every pixel.
+                      leaves out (:func:`map_score`); 0 judges every pixel.
         image_score:  ``"loss"`` (the method's loss, the papers) or ``"map"`` (mean of the map's
                       highest ``map_top`` fraction of pixels, after shift and smoothing).
         map_top:      the fraction of pixels ``image_score="map"`` averages (default 0.01).
@@ -327,7 +352,7 @@ class AnoGAN(AdversarialModel):
             raise ValueError(f"encoder_width must be a positive int or None, got {encoder_width!r}")
         self.map_sigma = _check_sigma(map_sigma)
         self.map_shift = _check_shift(map_shift, int(image_size))
-        self.map_margin = _check_margin(map_margin)
+        self.map_margin = _check_margin(map_margin, int(image_size))
         self.image_score, self.map_top = _check_image_score(image_score), _check_top(map_top)
         self.search_starts, self.search_lr = _check_starts(search_starts), _check_lr(search_lr)
         self.search_restarts = _check_restarts(search_restarts)
@@ -532,7 +557,7 @@ class AnoGAN(AdversarialModel):
             raise ValueError(f"iterations must be >= 1 for {method!r}, got {iterations}")
         map_sigma = self.map_sigma if map_sigma is None else _check_sigma(map_sigma)
         map_shift = self.map_shift if map_shift is None else _check_shift(map_shift)
-        map_margin = self.map_margin if map_margin is None else _check_margin(map_margin)
+        map_margin = self.map_margin if map_margin is None else _check_margin(map_margin, self.image_size)
         image_score = self.image_score if image_score is None else _check_image_score(image_score)
         search_starts = self.search_starts if search_starts is None else _check_starts(search_starts)
         search_restarts = self.search_restarts if search_restarts is None else _check_restarts(search_restarts)
@@ -568,7 +593,7 @@ class AnoGAN(AdversarialModel):
                     loss, rec = self.random_search(x, int(iterations), lam, lr, search_starts, search_restarts, gen)
                 amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
                 if image_score == "map":
-                    loss = top_fraction_mean(judged_map(x, amap, map_margin), self.map_top)
+                    loss = map_score(x, amap, self.map_top, map_margin)
                 scores.append(loss.float().cpu())
                 maps.append(amap.cpu())
                 recs.append(rec.float().cpu())

@@ -416,7 +416,7 @@ class AnomalyResult:
                             for k, v in self.details[i].items()})
             images.append(row)
         doc: dict[str, Any] = {
-            "method": self.method, "threshold": self.threshold, "counts": summ["counts"],
+            "method": self.method, "threshold": self.threshold, "map_margin": self.map_margin, "counts": summ["counts"],
             "score_stats": summ["score_stats"], "images": images,
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
         }

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import shutil
 import warnings
 
 import numpy as np
@@ -115,16 +116,30 @@ def test_set_map_options_recalibrates_f_anogan(model_dir, folders, tmp_path):
     from multigan.anomaly.recipe import normal_sets
 
     set_scoring_options = _script("set_anomaly_scoring_options").set_scoring_options
-    out = set_scoring_options(model_dir, tmp_path / "m", normal=str(folders / "healthy"), map_margin=1, map_top=0.05,
-                              image_score="map", search_iterations=2, search_calibration_images=4, fpr=0.25)
+    folder = tmp_path / "m"
+    shutil.copytree(model_dir, folder)
+    (folder / "README.md").write_text("# the model card\n")
+    opts = dict(normal=str(folders / "healthy"), search_iterations=2, search_calibration_images=4, fpr=0.25)
+    out = set_scoring_options(folder, folder, map_margin=1, map_top=0.05, image_score="map", **opts)   # in place
+    assert out == folder and (folder / "README.md").read_text() == "# the model card\n"   # the card is kept
     det = AnoGAN.from_pretrained(out)
     assert (det.map_margin, det.map_top, det.image_score) == (1, 0.05, "map")
     _, val = normal_sets(str(folders / "healthy"), 16, 1, det.preprocess)
     scores = det.score(val, method="izif").scores                  # margin 1, top 5 % of the map
     assert float(det.thresholds[0]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
+    whole = det.score(val, method="izif", map_margin=0).scores
+    assert not torch.allclose(scores, whole)                       # the margin changed the scores calibrated on
     info = json.loads((out / "training.json").read_text())
     assert info["thresholds"]["izif"] == pytest.approx(float(det.thresholds[0]), rel=1e-3)
     assert info["scoring_options"]["map_margin"] == 1
+    n_commands = len(info["commands"])
+    set_scoring_options(folder, tmp_path / "same", map_margin=1, **opts)   # the model's own value: nothing changes
+    same = json.loads((tmp_path / "same" / "training.json").read_text())
+    assert same["thresholds"] == info["thresholds"] and len(same["commands"]) == n_commands + 1
+    info["calibration"] = {"rule": "f1", "on": "labelled/"}
+    (folder / "training.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="calibrated by best F1"):
+        set_scoring_options(folder, tmp_path / "f1", map_margin=2, **opts)
 
 
 def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
@@ -204,12 +219,18 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--json", str(tmp_path / "eval.json")]) == 0
     assert 0 <= json.loads((tmp_path / "eval.json").read_text())["izif"]["image_auroc"] <= 1
-    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map (tissue margin 0 px); search: best of 2 "
-            "search(es), "
-            "each from the best of 3 start(s), Adam lr 0.05") in capsys.readouterr().out
+    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map (tissue margin 0 px); search: "
+            "best of 2 search(es), each from the best of 3 start(s), Adam lr 0.05") in capsys.readouterr().out
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--search-starts", "2", "--search-lr", "0.01", "--search-restarts", "5"]) == 0
     assert "search: best of 5 search(es), each from the best of 2 start(s), Adam lr 0.01" in capsys.readouterr().out
+    assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
+                        "--map-margin", "2", "--json", str(tmp_path / "margin.json")]) == 0
+    assert "image score: map (tissue margin 2 px)" in capsys.readouterr().out
+    margin = json.loads((tmp_path / "margin.json").read_text())["izif"]
+    assert "f1" not in margin                                          # other scores: the threshold does not hold
+    parsed = train_options(["--out", "x", "--map-margin", "3", "--map-top", "0.005"])
+    assert (parsed.map_margin, parsed.map_top) == (3, 0.005)
     parsed = train_options(["--out", "x", "--search-starts", "4", "--search-lr", "0.005", "--search-restarts", "2"])
     assert (parsed.search_starts, parsed.search_lr, parsed.search_restarts) == (4, 0.005, 2)
     assert train_options(["--out", "x", "--no-crop"]).preprocess == "none"

@@ -11,7 +11,7 @@ from multigan.anomaly.models import (
     AnoGAN,
     anomaly_map,
     gaussian_blur,
-    judged_map,
+    map_score,
     tissue_mask,
     top_fraction_mean,
 )
@@ -127,19 +127,25 @@ def test_tissue_margin_values():
     mask = tissue_mask(x, 2)[0, 0]
     assert mask.sum() == 16 and mask[4:8, 4:8].all()                   # 2 px of tissue next to background dropped
     assert torch.equal(tissue_mask(x, 0)[0, 0], (x[0, 0] > BACKGROUND_LEVEL).float())
+    holed = x.clone()
+    holed[..., 5:7, 5:7] = -1.0                                        # a dark place enclosed by tissue...
+    assert torch.equal(tissue_mask(holed, 2), tissue_mask(x, 2))       # ...is tissue, not background
     whole = torch.zeros(1, 1, 6, 6)                                     # no background: the image border is not one
     assert tissue_mask(whole, 2).all()
     maps = anomaly_map(x, torch.zeros_like(x))                         # residual 0.3 on tissue, 1 on background
-    judged = judged_map(x, maps, 2)
-    assert judged[0, 0, 4:8, 4:8].eq(0.3).all() and judged.sum() == pytest.approx(16 * 0.3)
-    assert judged_map(x, maps, 0) is maps
+    maps[..., 4, 4] = 0.9                                              # the hottest tissue pixel, inside the margin
+    assert map_score(x, maps, 0.01, 2).item() == pytest.approx(0.9)    # 1 of 144 pixels: the inner maximum
+    assert map_score(x, maps, 0.01, 0).item() == 1.0                   # without a margin the background wins
+    assert map_score(x, maps, 0.25, 2).item() == pytest.approx(maps.flatten().topk(36).values.mean().item())
+    # 36 pixels > the 16 judged ones: scored on the whole map rather than padded with zeros
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="map_margin"):
-            judged_map(x, maps, bad)
+            map_score(x, maps, 0.01, bad)
 
 
 def test_map_margin_option_scores_and_threshold(det, tmp_path):
-    x = _images(6, seed=3)
+    x = torch.full((6, 1, 16, 16), -1.0)
+    x[:, :, 2:14, 3:13] = _images(6, seed=3)[:, :, 2:14, 3:13].abs() * 0.9   # tissue on a background
     torch.manual_seed(0)
     m = AnoGAN(**TINY, image_score="map", map_margin=1)
     m.load_state_dict(det.state_dict())
@@ -148,9 +154,12 @@ def test_map_margin_option_scores_and_threshold(det, tmp_path):
     with torch.no_grad():
         rec = det.generator(det.encoder(x))
     assert torch.allclose(res.maps, anomaly_map(x, rec), atol=1e-6)           # the map is kept whole
-    assert torch.allclose(res.scores, top_fraction_mean(judged_map(x, res.maps, 1), m.map_top), atol=1e-6)
+    assert torch.allclose(res.scores, map_score(x, res.maps, m.map_top, 1), atol=1e-6)
     assert not torch.allclose(res.scores, top_fraction_mean(res.maps, m.map_top))
-    m.calibrate(x, fpr=0.5)
+    assert res.map_margin == 1
+    assert torch.equal(m.score(x, image_score="loss").scores, det.score(x).scores)   # the loss ignores the margin
+    t = m.calibrate(x, fpr=0.5)
+    assert m.score(x, map_margin=1).threshold == t                       # the model's own value: threshold holds
     with pytest.warns(UserWarning, match="no threshold is applied"):
         assert m.score(x, map_margin=0).threshold is None
     with pytest.raises(ValueError, match="model's own map_margin"):
@@ -159,6 +168,8 @@ def test_map_margin_option_scores_and_threshold(det, tmp_path):
     assert AnoGAN.from_pretrained(tmp_path / "m").map_margin == 1
     with pytest.raises(ValueError, match="map_margin"):
         AnoGAN(**TINY, map_margin=-2)
+    with pytest.raises(ValueError, match="leaves no pixel"):
+        AnoGAN(**TINY, map_margin=8)
 
 
 def test_top_fraction_mean():

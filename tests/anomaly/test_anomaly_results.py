@@ -145,7 +145,7 @@ def test_csv_without_threshold_or_truth(tmp_path: Path) -> None:
 def test_json_round_trip(tmp_path: Path) -> None:
     res = make()
     doc = json.loads(res.to_json(tmp_path / "report.json", pixel_threshold=0.5).read_text())
-    assert doc["method"] == "f-anogan" and doc["threshold"] == 0.5
+    assert doc["method"] == "f-anogan" and doc["threshold"] == 0.5 and doc["map_margin"] == 0
     assert doc["counts"] == {"inputs": N + 1, "scored": N, "failed": 1, "anomalous": 2, "normal": 2}
     assert [im["name"] for im in doc["images"]] == res.names
     assert [im["score"] for im in doc["images"]] == [0.12, 0.95, 0.30, 0.71]
