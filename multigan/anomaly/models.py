@@ -166,7 +166,8 @@ def tissue_mask(x: Tensor, margin: int) -> Tensor:
 
     The background is every pixel at or below :data:`BACKGROUND_LEVEL` that connects to the image's
     border through such pixels: what the preprocessing maps to −1 outside the head. Dark places
-    enclosed by tissue (ventricles, a dark lesion) are tissue. The image's own border is not background.
+    enclosed by tissue (ventricles, a dark lesion) are tissue. For the margin the image's edge counts
+    as background too: a piece of tissue cut by the crop is not judged next to the cut.
     """
     dark = x.float().mean(1, keepdim=True) <= BACKGROUND_LEVEL
     outside = torch.zeros_like(dark)
@@ -181,7 +182,8 @@ def tissue_mask(x: Tensor, margin: int) -> Tensor:
     tissue = (~outside).float()
     if margin == 0:
         return tissue
-    return -nn.functional.max_pool2d(-tissue, 2 * margin + 1, stride=1, padding=margin)
+    padded = nn.functional.pad(tissue, (margin,) * 4, value=0.0)
+    return -nn.functional.max_pool2d(-padded, 2 * margin + 1, stride=1)
 
 
 def map_score(x: Tensor, maps: Tensor, fraction: float, margin: int = 0) -> Tensor:

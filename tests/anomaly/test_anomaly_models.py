@@ -130,8 +130,11 @@ def test_tissue_margin_values():
     holed = x.clone()
     holed[..., 5:7, 5:7] = -1.0                                        # a dark place enclosed by tissue...
     assert torch.equal(tissue_mask(holed, 2), tissue_mask(x, 2))       # ...is tissue, not background
-    whole = torch.zeros(1, 1, 6, 6)                                     # no background: the image border is not one
-    assert tissue_mask(whole, 2).all()
+    whole = torch.zeros(1, 1, 6, 6)                                     # no background: only the image's edge
+    assert tissue_mask(whole, 0).all() and tissue_mask(whole, 2)[0, 0].sum() == 4 and tissue_mask(whole, 2)[0, 0, 2:4, 2:4].all()
+    cut = x.clone()
+    cut[..., 0:3, 5:7] = 0.3                                           # a piece reaching the image's edge
+    assert tissue_mask(cut, 2)[0, 0, :2].sum() == 0                    # not judged next to the cut
     maps = anomaly_map(x, torch.zeros_like(x))                         # residual 0.3 on tissue, 1 on background
     maps[..., 4, 4] = 0.9                                              # the hottest tissue pixel, inside the margin
     assert map_score(x, maps, 0.01, 2).item() == pytest.approx(0.9)    # 1 of 144 pixels: the inner maximum
