@@ -172,13 +172,11 @@ def write(name: str, folder: Path, slices: dict[str, np.ndarray], seed: int) -> 
             Image.fromarray(mask.astype(np.uint8) * 255).save(folder / "masks" / f"{stem}.png")
 
 
-def score_variation(model, name: str, slices: dict[str, np.ndarray], methods: list[str], search_images: int,
-                    seed: int) -> dict[str, dict[str, float]]:
+def read_back(model, name: str, slices: dict[str, np.ndarray], seed: int):
+    """One variation written to files and read back the model's way: the ImageSet and each image's polarity."""
     import warnings
 
     from multigan.anomaly.data import read_images
-    from multigan.anomaly.metrics import auroc, pixel_auroc
-    from multigan.anomaly.evaluate import balanced_subset
 
     with tempfile.TemporaryDirectory() as tmp:
         write(name, Path(tmp), slices, seed)
@@ -186,7 +184,15 @@ def score_variation(model, name: str, slices: dict[str, np.ndarray], methods: li
             warnings.simplefilter("ignore")
             data = read_images(tmp, size=model.image_size, preprocess=model.preprocess)
     order = [int(Path(n.split(":")[0]).name.split(".")[0]) for n in data.names]
-    polarity = slices["polarity"][order]
+    return data, slices["polarity"][order]
+
+
+def score_variation(model, name: str, slices: dict[str, np.ndarray], methods: list[str], search_images: int,
+                    seed: int) -> dict[str, dict[str, float]]:
+    from multigan.anomaly.evaluate import balanced_subset
+    from multigan.anomaly.metrics import auroc, pixel_auroc
+
+    data, polarity = read_back(model, name, slices, seed)
     rows = {}
     for method in methods:
         subset, pol = data, polarity

@@ -31,22 +31,14 @@ from pathlib import Path
 
 def user_val(det, n: int):
     """``n`` user-style validation slices (full field of view, 8-bit PNG) read the model's way, and their polarity."""
-    import tempfile
-
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import anomaly_user_inputs as user
 
-    from multigan.anomaly import read_images
-
     slices = user.make_slices("val", n, user.SEEDS["val"])
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        user.write("full-fov", Path(tmp), slices, user.SEEDS["val"] + 1)
-        data = read_images(tmp, size=det.image_size, preprocess=det.preprocess)
-    order = [int(Path(name.split(":")[0]).name.split(".")[0]) for name in data.names]
-    return data, torch.as_tensor(slices["polarity"][order])
+    data, polarity = user.read_back(det, "full-fov", slices, user.SEEDS["val"] + 1)
+    return data, torch.as_tensor(polarity)
 
 
 def main() -> None:

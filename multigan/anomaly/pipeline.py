@@ -223,8 +223,9 @@ class AnomalyResult:
             self.threshold = M._threshold(self.threshold)
         if self.map_threshold is not None:
             self.map_threshold = M._threshold(self.map_threshold, "map_threshold")
-        if isinstance(self.map_margin, bool) or not isinstance(self.map_margin, int) or self.map_margin < 0:
-            raise ValueError(f"map_margin must be an int >= 0 (pixels), got {self.map_margin!r}")
+        from .models import _check_margin
+
+        _check_margin(self.map_margin)
         if not isinstance(self.method, str):
             raise TypeError(f"method must be a string, got {type(self.method).__name__}")
         if self.reconstructions is not None:
