@@ -54,6 +54,7 @@ from .device import (DistributedContext, autocast, configure_backends, init_dist
 from .ema import EMA
 from .module import AdversarialModel, DiscriminatorOutput
 from .objectives import Objective, get_objective
+from .augment import DiffAugment
 from .penalties import Penalty, get_penalty
 
 __all__ = ["Trainer", "TrainerConfig", "NonFiniteLossError", "TrainingInterrupted", "GlobalBatchSampler", "EVENTS"]
@@ -100,6 +101,8 @@ class TrainerConfig:
     d_accuracy_gate: Optional[float] = None  # skip the D update while its accuracy on the batch exceeds this
     label_smoothing: float = 0.0            # one-sided: real target = 1 - label_smoothing
     feature_matching: float = 0.0           # weight of ½‖E f(x) − E f(G(z))‖² in the G loss
+    augment: Optional[str] = None           # DiffAugment of every image D sees, real and fake: "color",
+                                            # "translation", "cutout", comma-separated (images only)
     ema_decay: Optional[float] = None       # EMA of G weights per iteration (None: no EMA)
     ema_start: int = 0                      # iteration from which the EMA averages (before: copies)
     grad_clip_g: Optional[float] = None     # max global grad norm for G (None: no clipping)
@@ -140,6 +143,8 @@ class TrainerConfig:
             raise ValueError(f"TrainerConfig.d_accuracy_gate must be in (0, 1], got {self.d_accuracy_gate}")
         if self.time_limit is not None:
             self.time_limit = parse_duration(self.time_limit)
+        if self.augment is not None:
+            DiffAugment(self.augment)                      # names checked before any training starts
         if self.eval_every is not None and int(self.eval_every) < 1:
             raise ValueError(f"TrainerConfig.eval_every must be ≥ 1 or None, got {self.eval_every}")
 
@@ -437,6 +442,7 @@ class Trainer:
             options["real_label"] = 1.0 - cfg.label_smoothing
         self.objective: Objective = get_objective(cfg.objective, **options)
         self.penalties: list[Penalty] = self.objective.penalties + [_build_penalty(p) for p in cfg.penalties]
+        self.augment = DiffAugment(cfg.augment) if cfg.augment else None
 
         # Networks (DDP-wrapped per network when distributed), optimizers, scaler, EMA.
         model.to(self.device).train()
@@ -592,8 +598,8 @@ class Trainer:
                 fake = model.run_generator(self.G, z, cond)
             self._reusable_fake = fake if cfg.reuse_fake else None
             fake = fake.detach()
-            real_out = _as_output(model.run_discriminator(self.D, real, cond))
-            fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
+            real_out = self._d_output(self.D, real, cond)
+            fake_out = self._d_output(self.D, fake, cond)
             loss = model.discriminator_loss(self.objective, real_out.logits, fake_out.logits, real=real, cond=cond,
                                             discriminate=self._discriminate, real_features=real_out.features)
         logs = {"d_loss": loss.detach()}
@@ -601,7 +607,7 @@ class Trainer:
         # Penalties (lazy: each on its own interval of D steps), outside autocast's forward cache.
         def discriminate(x: Tensor):
             with autocast(self.device, self.precision):
-                return _as_output(model.run_discriminator(self._D_eager, x, cond)).logits
+                return self._d_output(self._D_eager, x, cond).logits
         for penalty in self.penalties:
             if penalty.due(self.d_updates):
                 term = penalty(discriminate, real, fake, self.scaler) * penalty.interval
@@ -635,7 +641,7 @@ class Trainer:
             with no_sync(self.D), autocast(self.device, self.precision):
                 if fake is None:
                     fake = model.run_generator(self.G, z, cond)
-                fake_out = _as_output(model.run_discriminator(self.D, fake, cond))
+                fake_out = self._d_output(self.D, fake, cond)
                 loss = self.objective.g_loss(fake_out.logits)
                 logs = {"g_loss": loss.detach()}
                 if cfg.feature_matching:
@@ -664,7 +670,13 @@ class Trainer:
 
     def _discriminate(self, x: Tensor, cond: Any) -> Any:
         """Logits of the trained discriminator (DDP-wrapped when distributed) for ``x`` under ``cond``."""
-        return _as_output(self.model.run_discriminator(self.D, x, cond)).logits
+        return self._d_output(self.D, x, cond).logits
+
+    def _d_output(self, discriminator: nn.Module, x: Tensor, cond: Any) -> DiscriminatorOutput:
+        """``discriminator`` (the trained D, wrapped or eager) on ``x``, augmented first when ``augment`` is set."""
+        if self.augment is not None:
+            x = self.augment(x)
+        return _as_output(self.model.run_discriminator(discriminator, x, cond))
 
     def _update(self, loss: Tensor, optimizer: torch.optim.Optimizer, network: nn.Module,
                 clip: Optional[float]) -> None:
@@ -1057,7 +1069,8 @@ class Trainer:
             self.ema.load_state_dict(model.generator.state_dict())
         info_file = folder / "training.json"
         old = json.loads(info_file.read_text()) if info_file.is_file() else {}
-        self.step = int(old.get("iterations", 0))
+        self.step = int(model.warm_start_iterations(old) if hasattr(model, "warm_start_iterations")
+                        else old.get("iterations", 0))
         return {**_exported_history(old), "init_from": {"model": str(name_or_path), "iterations": self.step}}
 
     def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:

@@ -667,6 +667,9 @@ class StackGAN(TextImageGAN):
         text_encoder_fingerprint: as :class:`TextConditionalGAN` (``interpolate`` off by default).
     """
 
+    #: ``--init-from`` takes a model at either stage, and with other loss weights
+    training_options = ("stage", "kl_weight")
+
     def __init__(self, text_dim: int = 384, z_dim: int = 100, condition_dim: int = 128, text_proj_dim: int = 128,
                  ngf_stage1: int = 1024, ndf_stage1: int = 64, ngf_stage2: int = 128, ndf_stage2: int = 64,
                  residual_blocks: int = 4, stage2_size: int = 256, stage2_skip: bool = True, kl_weight: float = 2.0,
@@ -723,6 +726,23 @@ class StackGAN(TextImageGAN):
             part.requires_grad_(active)
         self.generator.train(self.generator.training)
         self.__dict__["_init_config"]["stage"] = stage           # from_pretrained rebuilds this stage
+        return self
+
+    @staticmethod
+    def warm_start_iterations(info: dict[str, Any]) -> int:
+        """``--init-from`` counts Stage-I iterations on: those of the model's ``training.json`` (``info``)."""
+        return int(info.get("steps", {}).get("stage1", info.get("iterations", 0)))
+
+    def restart_stage2(self) -> "StackGAN":
+        """Give Stage-II G and D fresh weights, as a new model has (with ``stage2_skip``, G then draws
+        exactly the upsampled Stage-I picture); Stage-I is left as it is."""
+        for part in (self.generator.stage2, self.discriminator.stage2):
+            for module in part.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+            part.apply(dcgan_init)
+        if self.generator.stage2.skip:
+            self.generator.stage2.start_at_stage1()
         return self
 
     def extra_generator_losses(self, real: Tensor, fake: Tensor, cond: Tensor) -> dict[str, Tensor]:

@@ -46,6 +46,9 @@ class TextImageOptions(RunOptions):
     ema_decay: Optional[float] = common("ema_decay", 0.999)
     log_every: int = common("log_every", 100)
     checkpoint_every: int = common("checkpoint_every", 500)
+    init_from: Optional[str] = common("init_from", None)
+    augment: Optional[str] = option(None, "DiffAugment what the discriminators see: color, translation, cutout "
+                                    "(comma-separated; e.g. color,translation,cutout)", group="trainer")
     progress: bool = option(True, "progress bar", group="run")
 
 
@@ -65,7 +68,11 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
     (the authors' 2.0 by default). ``gan_int`` switches the GAN-INT generator term on or off (default:
     the preset's: on for GAN-CLS, off for StackGAN). ``time_limit`` (seconds or ``"2h30m"``, both
     stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
-    goes on from there. Returns the ``final`` folder.
+    goes on from there. ``init_from`` (an exported model built with the same options, e.g.
+    ``"emoji"``) starts from its weights, counting Stage-I iterations on from its ``training.json``;
+    for StackGAN, Stage-II then trains afresh on that Stage-I (``--steps-stage1`` at the model's
+    count: Stage-II only). ``augment`` (see :class:`~multigan.core.augment.DiffAugment`) transforms
+    every picture both discriminators see, real and fake alike. Returns the ``final`` folder.
     """
     encoder = overrides.pop("encoder", None)                 # an encoder object stays out of the options
     if encoder is not None and not isinstance(encoder, str):
@@ -107,7 +114,7 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
     base = {**TextImageGAN.trainer_defaults(), "seed": seed, "device": o.device, "precision": o.precision,
             "ema_decay": o.ema_decay, "log_every": o.log_every, "checkpoint_every": o.checkpoint_every,
             "snapshot_every": o.checkpoint_every, "snapshot_size": 16, "batch_size": o.batch_size,
-            "progress": o.progress, "tensorboard": False, **o.trainer}
+            "progress": o.progress, "tensorboard": False, "augment": o.augment, **o.trainer}
 
     def dataset():                           # at the stage's image size
         if data == "shapes":
@@ -120,6 +127,11 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
         if trainer.ema is not None:
             net.generator.load_state_dict(trainer.ema.state_dict())
 
+    def stage2():
+        net.set_stage(2)
+        if o.init_from is not None:          # a fresh Stage-II on the loaded Stage-I (a checkpoint, if any, wins)
+            net.restart_stage2()
+
     if model == "stackgan":
         # Stage-II starts from random weights: an EMA (0.999) over a short stage would stay mostly at the
         # initialisation (500 steps left 61 % of it), so the average copies the weights for the first half
@@ -128,11 +140,11 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
         if steps_stage2:
             stages.append(Stage("stage2", dataset, {**base, "steps": int(steps_stage2),
                                                  "ema_start": int(steps_stage2) // 2},
-                                folder="stage2", before=lambda: net.set_stage(2)))
+                                folder="stage2", before=stage2))
     else:
         stages = [Stage("stage1", dataset, {**base, "steps": int(steps_stage1)})]
-    run = run_stages(net, stages, out, resume=o.resume, overwrite=o.overwrite, time_limit=o.time_limit,
-                     command=command, options=o)
+    run = run_stages(net, stages, out, resume=o.resume, overwrite=o.overwrite, init_from=o.init_from,
+                     time_limit=o.time_limit, command=command, options=o)
     return run.export(components=["generator"], model=model, preset=preset, overrides=overrides,
                       stage=getattr(net, "stage", 1), steps=run.steps,
                       data=description, dataset=data, examples=examples, text_encoder=encoder_name,

@@ -168,3 +168,25 @@ def test_a_run_part_way_loads_like_an_export(stackgan_run):
     assert whole.config == exported.config
     for key, value in exported.generator.state_dict().items():             # (exports hold G only)
         assert torch.equal(whole.generator.state_dict()[key], value), key
+
+
+def test_init_from_trains_a_fresh_stage2_on_the_exported_stage1_with_augmentation(tmp_path):
+    final = t2i_train.train(tmp_path / "first", model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=3,
+                            encoder=WordEncoder(), kl_weight=0.5, command="first", **FAST)
+    exported = TextImageGAN.from_pretrained(final)
+    out = tmp_path / "on_top"
+    again = t2i_train.train(out, model="stackgan", preset=STACK_TINY, steps_stage1=2, steps_stage2=1,
+                            encoder=WordEncoder(), kl_weight=0.5, init_from=str(final), augment="translation,cutout",
+                            command="second", **FAST)
+    info = json.loads((again / "training.json").read_text())
+    assert info["init_from"] == {"model": str(final), "iterations": 2} and info["steps"] == {"stage1": 2, "stage2": 1}
+    assert json.loads((out / "stage2" / "training_options.json").read_text())["trainer"]["augment"] == \
+        "translation,cutout"
+    model = TextImageGAN.from_pretrained(again)
+    for key, value in exported.generator.stage1.state_dict().items():     # Stage-I as exported, untouched
+        assert torch.equal(model.generator.stage1.state_dict()[key], value), key
+    # Stage-II began afresh: one step away from drawing the upsampled Stage-I picture (its last conv was zero)
+    last = model.generator.stage2.to_rgb[0].weight
+    assert 0 < last.abs().max() < exported.generator.stage2.to_rgb[0].weight.abs().max()
+    fresh = StackGAN(text_dim=16, **STACK_TINY, kl_weight=0.5).restart_stage2()
+    assert not fresh.generator.stage2.to_rgb[0].weight.any() and not fresh.generator.stage2.to_rgb[0].bias.any()
