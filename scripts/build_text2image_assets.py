@@ -186,7 +186,7 @@ EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
 CLDR_DIR = Path("/usr/share/unicode/cldr/common")
 EMOJI_FONT_SIZE = 109                   # the only size of the font's bitmap strike (136 × 128 cells)
 EMOJI_SIZES = (64, 128)
-EMOJI_VAL_FRACTION = 0.05               # share of the non-held-out emoji in "val" (by a hash of the emoji)
+EMOJI_VAL_FRACTION = 0.05               # share of the non-held-out emoji in "val" + "test" (by a hash of the emoji)
 MAX_EMOJI_BYTES = 40_000_000
 MAX_EMOJI_FILE_BYTES = 25_000_000      # per shipped file; the 128-px pictures go to emoji_128.npz
 SKIN_TONES = ("light", "medium-light", "medium", "medium-dark", "dark")
@@ -593,9 +593,10 @@ def emoji_base_and_tone(name: str) -> tuple[str, str]:
 
 
 def emoji_splits(names: Sequence[str], emojis: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Per emoji its split (``train`` / ``val`` / ``heldout``) and held-out kind (``gesture-tone``,
-    ``colour-object``, ``whole`` or ``""``). ``val`` takes the emoji whose SHA-256 falls in the
-    first :data:`EMOJI_VAL_FRACTION` of the range, so adding emoji never moves others."""
+    """Per emoji its split (``train`` / ``val`` / ``test`` / ``heldout``) and held-out kind
+    (``gesture-tone``, ``colour-object``, ``whole`` or ``""``). ``val`` takes the emoji whose SHA-256
+    falls in the first half of the first :data:`EMOJI_VAL_FRACTION` of the range, ``test`` those in
+    its second half, so adding emoji never moves others."""
     import hashlib
 
     gesture_tones = {f"{g}: {t} skin tone" for g, t in HELDOUT_GESTURE_TONES}
@@ -604,7 +605,8 @@ def emoji_splits(names: Sequence[str], emojis: Sequence[str]) -> tuple[list[str]
     splits = []
     for kind, text in zip(kinds, emojis):
         digest = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") / 2 ** 64
-        splits.append("heldout" if kind else "val" if digest < EMOJI_VAL_FRACTION else "train")
+        splits.append("heldout" if kind else "val" if digest < EMOJI_VAL_FRACTION / 2 else
+                      "test" if digest < EMOJI_VAL_FRACTION else "train")
     return splits, kinds
 
 
@@ -759,7 +761,7 @@ def emoji_attribution(items: list[dict], splits: list[str], kinds: list[str], ve
     counts = collections.Counter(splits)
     held = [(k, i) for k, i in zip(kinds, items) if k]
     sizes = " and ".join(f"{s} × {s}" for s in EMOJI_SIZES)
-    share = f"{EMOJI_VAL_FRACTION:.0%}"
+    share, half = f"{EMOJI_VAL_FRACTION:.0%}", f"{EMOJI_VAL_FRACTION / 2:.1%}"
     lines = [
         "## `emoji.npz`",
         "",
@@ -796,8 +798,9 @@ def emoji_attribution(items: list[dict], splits: list[str], kinds: list[str], ve
         "",
         "### Splits",
         "",
-        f"`train` {counts['train']}, `val` {counts['val']} (the emoji whose SHA-256 falls in the first {share}",
-        f"of the range), `heldout` {counts['heldout']}: compositions never trained on, each of whose parts",
+        f"`train` {counts['train']}, `val` {counts['val']} and `test` {counts['test']} (the emoji whose SHA-256",
+        f"falls in the first {half} of the range, and in the next {half}: {share} in all), `heldout`",
+        f"{counts['heldout']}: compositions never trained on, each of whose parts",
         "(gesture, skin tone, colour, object) is trained on in other emoji:",
         "",
     ]
@@ -926,7 +929,7 @@ def build_emoji_judges(out_dir: Path = OUT, seed: int = 0, epochs: int = 40, rep
 
     torch.set_num_threads(1)
     path = out_dir / "emoji.npz"
-    train, val, held = (emoji_set(split, 64, path=path) for split in ("train", "val", "heldout"))
+    train, val, test, held = (emoji_set(split, 64, path=path) for split in ("train", "val", "test", "heldout"))
     start = time.perf_counter()
     classifier = train_picture_classifier(train.images, train.info["subgroup"], epochs=epochs, seed=seed)
     seconds = time.perf_counter() - start
@@ -936,7 +939,8 @@ def build_emoji_judges(out_dir: Path = OUT, seed: int = 0, epochs: int = 40, rep
     report = {"trained_on": f"emoji train split ({len(train)} pictures, 64 px), Unicode subgroup labels",
               "classes": len(classifier.classes), "epochs": epochs, "seed": seed, "build_seconds": round(seconds, 1),
               "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in classifier.parameters()),
-              "accuracy": _rounded({"train": accuracy(train), "val": accuracy(val), "heldout": accuracy(held)})}
+              "accuracy": _rounded({"train": accuracy(train), "val": accuracy(val), "test": accuracy(test),
+                                    "heldout": accuracy(held)})}
     save_network(classifier, out_dir / "emoji_classifier.safetensors", report)
     print(json.dumps(report, indent=2))
 
@@ -948,14 +952,14 @@ def build_emoji_judges(out_dir: Path = OUT, seed: int = 0, epochs: int = 40, rep
     images, caption_embeddings = draws.images[index % len(train)], draws.embeddings[draws.rows.flatten()]
     encoder = train_rprecision_encoder(images, caption_embeddings, epochs=rprecision_epochs, seed=seed)
     seconds = time.perf_counter() - start
-    names = [c[0] for c in val.captions] + [c[0] for c in held.captions]          # each emoji's name caption
-    real = torch.cat([val.images, held.images])
+    names = [c[0] for part in (val, test, held) for c in part.captions]            # each emoji's name caption
+    real = torch.cat([val.images, test.images, held.images])
     r_at_1 = r_precision(real, text.encode(names), 1, 100, image_encoder=encoder, seed=seed)
     rp_report = {"trained_on": f"emoji train split ({len(train)} pictures × {repeats} visits, one caption each)",
                  "text_encoder": text.name, "text_fingerprint": text.fingerprint, "epochs": rprecision_epochs,
                  "seed": seed, "build_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
                  "parameters": sum(p.numel() for p in encoder.parameters()),
-                 "r_precision_metric": "R@1 among 100 name captions, real val + held-out pictures",
+                 "r_precision_metric": "R@1 among 100 name captions, real val + test + held-out pictures",
                  "r_precision": round(r_at_1, 4)}
     save_network(encoder, out_dir / "emoji_rprecision_encoder.safetensors", rp_report)
     print(json.dumps(rp_report, indent=2))

@@ -52,7 +52,8 @@ up with medium-dark skin tone"), its head noun ("a monkey"), general captions of
 subgroup and group ("a mammal", "an animal"), its CLDR keywords and its aliases. General captions
 match many pictures, names one. The ``"heldout"`` split holds compositions never trained on:
 (gesture × skin tone) and (colour × object) pairs whose parts appear elsewhere, and a few whole
-emoji (``info["heldout"]`` says which kind); ``"val"`` is a fixed 5 % of the rest.
+emoji (``info["heldout"]`` says which kind); ``"val"`` and ``"test"`` are each a fixed 2.5 % of the
+rest (val to choose on, test to report once).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ _CATEGORY_NOUNS = {"Characters": "a character", "Exterior": "outdoor objects", "
 #: The shipped emoji asset, relative to :func:`multigan.core.module.assets_dir`.
 EMOJI_FILE = "text2image/emoji.npz"
 #: Splits of :func:`emoji_set`: ``"all"`` is every emoji.
-EMOJI_SPLITS = ("train", "val", "heldout", "all")
+EMOJI_SPLITS = ("train", "val", "test", "heldout", "all")
 #: Caption kinds of the emoji, in the order each emoji's captions are stored.
 EMOJI_CAPTION_KINDS = ("name", "sentence", "noun", "subgroup", "group", "keyword", "alias")
 _BUILD = "python scripts/build_text2image_assets.py"
@@ -601,7 +602,8 @@ def emoji_set(split: str = "train", size: int = 64, *, caption_kinds: Sequence[s
     """The shipped emoji as :class:`CaptionedImages`: real colour pictures with several captions each.
 
     Args:
-        split:         ``"train"`` (3,589), ``"val"`` (177), ``"heldout"`` (17 compositions never
+        split:         ``"train"`` (3,589), ``"val"`` (82: to choose checkpoints and options on),
+                       ``"test"`` (95: to report once), ``"heldout"`` (17 compositions never
                        trained on) or ``"all"`` (3,783).
         size:          edge in pixels. 64 and 128 are stored; other sizes are resized (Lanczos)
                        from the smallest stored size at least as large (else from 128).

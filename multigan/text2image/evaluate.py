@@ -197,11 +197,11 @@ def name_scores(images: torch.Tensor, embeddings: torch.Tensor, subgroups: list[
 
 
 def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encoder: Any = None,
-                   general: tuple[str, ...] = EMOJI_GENERAL_CAPTIONS) -> dict[str, Any]:
+                   general: tuple[str, ...] = EMOJI_GENERAL_CAPTIONS, split: str = "test") -> dict[str, Any]:
     """How a model trained on the emoji set draws emoji it has not seen, next to the real pictures.
 
-    On the val and held-out emoji (their name captions, one picture each; see
-    :func:`~multigan.text2image.data.emoji_set`):
+    On the ``split`` (``"test"``; ``"val"`` to choose options on) and held-out emoji (their name
+    captions, one picture each; see :func:`~multigan.text2image.data.emoji_set`):
 
     * ``r_precision``: R@1 among 100 name captions with the shipped emoji R-precision encoder;
     * ``subgroup_accuracy``: the shipped emoji classifier names the picture's Unicode subgroup;
@@ -212,7 +212,7 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
       from the pixels by a :class:`~multigan.text2image.metrics.ColourJudge` built on the train split;
     * ``diversity_general``: for each caption of ``general`` (each names many pictures), the spread of
       ``seeds`` pictures (mean pairwise distance of classifier features) over the spread of the train
-      pictures it names; ``diversity_precise``: the spread of ``seeds`` pictures of one val emoji
+      pictures it names; ``diversity_precise``: the spread of ``seeds`` pictures of one ``split`` emoji
       (data: 0). ``diversity`` keeps the per-caption figures.
     """
     from .data import emoji_set
@@ -226,7 +226,9 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
 
     if int(seeds) < 2:
         raise ValueError(f"seeds must be >= 2, got {seeds}")
-    train, val, held = (emoji_set(split, 64) for split in ("train", "val", "heldout"))
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    train, val, held = (emoji_set(part, 64) for part in ("train", split, "heldout"))
     named = {c: [i for i, caps in enumerate(train.captions) if c in caps] for c in general}
     for caption, rows in named.items():
         if len(rows) < 2:
@@ -274,7 +276,7 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
                                                     for k in range(len(precise))]))
     reference["diversity_precise"] = 0.0
     return {"generated": generated, "reference": reference, "diversity": spread, "model": model.model_type,
-            "stage": int(getattr(model, "stage", 1)), "image_size": int(fake.shape[-1]), "n": len(names),
+            "stage": int(getattr(model, "stage", 1)), "image_size": int(fake.shape[-1]), "n": len(names), "split": split,
             "seeds": int(seeds), "seed": int(seed)}
 
 
@@ -285,8 +287,8 @@ _METRIC_NAMES = {
     "sharpness": "sharpness (Laplacian variance)",
     "sharpness_stage1": "sharpness of Stage-I, same latents",
     "sharpness_ratio": "sharpness Stage-II / Stage-I",
-    "subgroup_accuracy": "subgroup accuracy (emoji classifier, val + held-out names)",
-    "fid": "FID in the emoji classifier's features (vs real val + held-out)",
+    "subgroup_accuracy": "subgroup accuracy (emoji classifier, test + held-out names)",
+    "fid": "FID in the emoji classifier's features (vs real test + held-out)",
     "tone_accuracy": "skin-tone accuracy (held-out gesture × tone pairs)",
     "colour_accuracy": "colour accuracy (held-out colour × object pairs)",
     "diversity_general": "diversity of general captions (÷ the data's spread)",

@@ -32,6 +32,7 @@ class TextImageOptions(RunOptions):
                                 "Python or --config)")
     kl_weight: Optional[float] = option(None, "StackGAN: weight of the conditioning-augmentation KL term "
                                         "(none: the preset's 2.0)")
+    mode_seeking: float = option(0.0, "weight of MSGAN's mode-seeking term in the generator loss (0: off)")
     gan_int: Optional[bool] = option(None, "GAN-INT generator term on interpolated captions (none: on for gan-cls, "
                                      "off for stackgan)")
     encoder: str = option(DEFAULT_ENCODER, "text encoder package name or model folder (an encoder object from "
@@ -66,7 +67,8 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
     ``preset`` is a name from :data:`~multigan.text2image.models.PRESETS` or a dict of the model's
     arguments. ``kl_weight`` (StackGAN only) overrides the conditioning augmentation's KL weight
     (the authors' 2.0 by default). ``gan_int`` switches the GAN-INT generator term on or off (default:
-    the preset's: on for GAN-CLS, off for StackGAN). ``time_limit`` (seconds or ``"2h30m"``, both
+    the preset's: on for GAN-CLS, off for StackGAN). ``mode_seeking`` (λ > 0) adds MSGAN's term
+    (:func:`~multigan.text2image.models.mode_seeking_loss`) to G's loss. ``time_limit`` (seconds or ``"2h30m"``, both
     stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
     goes on from there. ``init_from`` (an exported model built with the same options, e.g.
     ``"emoji"``) starts from its weights, counting Stage-I iterations on from its ``training.json``;
@@ -98,6 +100,8 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
         overrides["kl_weight"] = float(kl_weight)
     if gan_int is not None:
         overrides["interpolate"] = bool(gan_int)
+    if o.mode_seeking:
+        overrides["mode_seeking"] = float(o.mode_seeking)
     out = Path(out)
     if data == "shapes":
         embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)

@@ -42,7 +42,7 @@ def test_shapes_sizes_and_captions(everything):
     with zipfile.ZipFile((assets_dir() / EMOJI_FILE).with_name("emoji_128.npz")) as zf, zf.open("images_128.npy") as fh:   # header only
         assert np.lib.format.read_magic(fh) == (1, 0)
         assert np.lib.format.read_array_header_1_0(fh) == ((n, 128, 128, 3), False, np.dtype(np.uint8))
-    assert len(set(data.names)) == n and set(data.info["split"]) == {"train", "val", "heldout"}
+    assert len(set(data.names)) == n and set(data.info["split"]) == {"train", "val", "test", "heldout"}
     counts = [len(c) for c in data.captions]
     assert min(counts) >= 3
     assert all(kinds[0] == "name" and set(kinds) <= set(EMOJI_CAPTION_KINDS) for kinds in data.info["caption_kind"])
@@ -89,7 +89,7 @@ def test_heldout_compositions_are_never_trained_on(everything):
     kinds = {n: k for n, k in zip(names, everything.info["heldout"])}
     assert kinds["giraffe"] == "whole" and kinds["green heart"] == "colour-object"
     assert kinds["thumbs up: medium-dark skin tone"] == "gesture-tone" and kinds["red heart"] == ""
-    assert 0.03 < split.count("val") / len(split) < 0.07
+    assert 0.015 < split.count("val") / len(split) < 0.035 and 0.015 < split.count("test") / len(split) < 0.035
 
 
 @pytest.mark.skipif(not all(p.exists() for p in (Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),

@@ -149,12 +149,16 @@ def test_evaluate_emoji_judges_unseen_emoji_next_to_the_real_pictures(word_encod
     assert ref["tone_accuracy"] >= 0.75 and ref["colour_accuracy"] >= 2 / 3   # the judges read real pictures
     assert ref["subgroup_accuracy"] > gen["subgroup_accuracy"] and ref["fid"] < gen["fid"]
     assert 0 <= gen["r_precision"] <= 1 and ref["diversity_general"] == 1.0 and gen["diversity_precise"] >= 0
-    assert set(table["diversity"]) == set(EMOJI_GENERAL_CAPTIONS[:2]) and table["n"] > 150
+    assert set(table["diversity"]) == set(EMOJI_GENERAL_CAPTIONS[:2]) and table["n"] == 95 + 17    # test + held-out
+    assert table["split"] == "test" and evaluate_emoji(model, seeds=2, general=EMOJI_GENERAL_CAPTIONS[:1],
+                                                       split="val")["n"] == 82 + 17
     assert all(v["pictures"] >= 2 and v["data"] > 0 for v in table["diversity"].values())
     text = format_metrics(table)
     assert "skin-tone accuracy" in text and "| a heart |" in text
     with pytest.raises(ValueError, match="names 0 training pictures"):
         evaluate_emoji(model, seeds=2, general=("a zebra crossing at dusk",))
+    with pytest.raises(ValueError, match="split must be 'val' or 'test'"):
+        evaluate_emoji(model, seeds=2, split="train")
 
 
 def test_select_emoji_checkpoint_scores_models_on_val(tmp_path, capsys):
@@ -178,3 +182,5 @@ def test_select_emoji_checkpoint_scores_models_on_val(tmp_path, capsys):
     assert rows[0]["r_precision_val"] > 0.15 > rows[1]["r_precision_val"]        # chance: 1/40
     assert rows[0]["subgroup_accuracy_val"] > rows[1]["subgroup_accuracy_val"]
     assert script.score_on_val(["emoji"], seeds=(0,), limit=40) == rows[:1]       # deterministic
+    stage2 = script.score_on_val(["emoji"], seeds=(0,), limit=8, stage=2)[0]     # 128-px pictures, sharpness too
+    assert 0 < stage2["sharpness_128"] and 0 < stage2["sharpness_128_real"]

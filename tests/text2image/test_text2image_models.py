@@ -22,6 +22,7 @@ from multigan.text2image.models import (
     build_model,
     kl_divergence,
     matching_aware_d_loss,
+    mode_seeking_loss,
 )
 
 ENCODER = "word-test-encoder"
@@ -170,6 +171,35 @@ def test_gan_int_term_on_interpolated_embeddings():
     assert TextConditionalGAN(**CLS_TINY, interpolate=False).extra_adversarial_losses(
         bce, e, generate=generate, discriminate=discriminate) == {}
     assert StackGAN(**STACK_TINY).extra_adversarial_losses(bce, e, generate=None, discriminate=None) == {}
+
+
+def test_mode_seeking_term_pairs_latents_under_the_same_captions_and_trains():
+    a, b = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)
+    za, zb = torch.randn(4, 5), torch.randn(4, 5)
+    ratio = (a - b).abs().mean() / (za - zb).abs().mean()
+    assert torch.allclose(mode_seeking_loss(a, b, za, zb), 1 / (ratio + 1e-5))
+    assert mode_seeking_loss(a, a, za, zb) > 1e4                            # identical pictures: a large loss
+    torch.manual_seed(0)
+    model = StackGAN(**STACK_TINY, mode_seeking=0.5)
+    e = torch.randn(6, 16)
+    calls = {}
+
+    def generate(z, cond):
+        calls["z"], calls["cond"] = z, cond
+        return model.generator(z, cond)
+    terms = model.extra_adversarial_losses(get_objective("nonsaturating"), e, generate=generate, discriminate=None)
+    assert set(terms) == {"mode_seeking"} and calls["z"].shape == (6, model.latent_dim)
+    assert torch.equal(calls["cond"], torch.cat([e[:3], e[:3]]))            # each caption twice, two latents
+    pictures = model.generator(calls["z"], calls["cond"])
+    assert torch.allclose(terms["mode_seeking"], 0.5 * mode_seeking_loss(pictures[:3], pictures[3:], calls["z"][:3],
+                                                                         calls["z"][3:]), rtol=1e-4)
+    terms["mode_seeking"].backward()
+    assert model.generator.stage1.fc[0].weight.grad.abs().sum() > 0
+    trainer = _trainer(TextConditionalGAN(**CLS_TINY, mode_seeking=1.0), _batch(8, 64), steps=2)
+    trainer.fit()
+    assert trainer.history[-1]["g_mode_seeking"] > 0
+    with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
+        TextConditionalGAN(**CLS_TINY, mode_seeking=-1)
 
 
 def test_conditioning_augmentation_stays_finite_on_embeddings_far_from_unit_norm():
