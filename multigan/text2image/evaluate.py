@@ -276,7 +276,8 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
                                                     for k in range(len(precise))]))
     reference["diversity_precise"] = 0.0
     return {"generated": generated, "reference": reference, "diversity": spread, "model": model.model_type,
-            "stage": int(getattr(model, "stage", 1)), "image_size": int(fake.shape[-1]), "n": len(names), "split": split,
+            "stage": int(getattr(model, "stage", 1)), "image_size": int(fake.shape[-1]), "n": len(names),
+            "split": split,
             "seeds": int(seeds), "seed": int(seed)}
 
 

@@ -501,8 +501,9 @@ class TextImageGAN(AdversarialModel):
 
     def extra_adversarial_losses(self, objective, cond: Tensor, *, generate: Callable[[Tensor, Any], Tensor],
                                  discriminate: Callable[[Tensor, Any], Any]) -> dict[str, Tensor]:
-        """GAN-INT (``interpolate=True``): ``w · g_loss(D(G(z', t_β), t_β))`` with ``t_β = β t + (1 − β) roll(t)``;
-        the mode-seeking term (``mode_seeking`` λ > 0, :func:`mode_seeking_loss`) on half the batch's captions."""
+        """GAN-INT (``interpolate=True``): ``w · g_loss(D(G(z', t_β), t_β))``, ``t_β = β t + (1 − β) roll(t)``;
+        the mode-seeking term (``mode_seeking`` λ > 0, :func:`mode_seeking_loss`): half the batch's captions,
+        each drawn from two latents."""
         terms = {}
         if self.gan_int:
             mixed = self.interpolation_beta * cond + (1.0 - self.interpolation_beta) * cond.roll(1, dims=0)
