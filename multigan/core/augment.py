@@ -2,7 +2,7 @@
 
 With a few thousand training pictures the discriminator soon tells every real one apart from the
 fakes and its gradient stops helping the generator. DiffAugment transforms *both* real and fake
-images, the same random way for both kinds of batch and differentiably, each time D looks at them
+images with the same policy (each batch draws its own parameters), differentiably, each time D looks at them
 (in its own update, in the generator's and in the penalties), so D cannot memorise the real
 pictures and G is never asked to draw the augmentations. The trainer applies it with
 ``TrainerConfig(augment="color,translation,cutout")``.

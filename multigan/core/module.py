@@ -403,6 +403,13 @@ class AdversarialModel(ModelMixin):
     data_options: tuple[str, ...] = ()
     training_options: tuple[str, ...] = ()
 
+    @staticmethod
+    def warm_start_iterations(info: dict[str, Any]) -> int:
+        """The iteration ``--init-from`` (:meth:`Trainer.warm_start`) counts on from, read from the
+        exported model's ``training.json`` (``info``): its ``iterations``. A model trained in stages
+        overrides it (StackGAN: Stage-I's iterations)."""
+        return int(info.get("iterations", 0))
+
     def prepare_averaged_generator(self) -> None:
         """Called by :meth:`from_pretrained` once a checkpoint's EMA weights are in ``self.generator``.
 

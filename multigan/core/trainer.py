@@ -1043,7 +1043,8 @@ class Trainer:
     def warm_start(self, name_or_path: str | Path) -> dict[str, Any]:
         """Load every part an exported model holds (``save_pretrained`` / ``export``: a folder or a
         shipped name) into this trainer's model, with fresh optimizers, and go on counting iterations
-        from the model's ``training.json``.
+        from the model's ``training.json`` (:meth:`~multigan.core.module.AdversarialModel.warm_start_iterations`:
+        its ``iterations``; StackGAN's Stage-I iterations).
 
         The EMA (when on) restarts from the loaded generator. Returns the model's history, as
         :meth:`resume_run` does, plus ``"init_from"`` (the model as named and its iterations), so the next
@@ -1069,8 +1070,7 @@ class Trainer:
             self.ema.load_state_dict(model.generator.state_dict())
         info_file = folder / "training.json"
         old = json.loads(info_file.read_text()) if info_file.is_file() else {}
-        self.step = int(model.warm_start_iterations(old) if hasattr(model, "warm_start_iterations")
-                        else old.get("iterations", 0))
+        self.step = model.warm_start_iterations(old)
         return {**_exported_history(old), "init_from": {"model": str(name_or_path), "iterations": self.step}}
 
     def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:

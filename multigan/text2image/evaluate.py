@@ -203,7 +203,8 @@ def evaluate_emoji(model: TextImageGAN, *, seeds: int = 8, seed: int = 0, encode
     On the ``split`` (``"test"``; ``"val"`` to choose options on) and held-out emoji (their name
     captions, one picture each; see :func:`~multigan.text2image.data.emoji_set`):
 
-    * ``r_precision``: R@1 among 100 name captions with the shipped emoji R-precision encoder;
+    * ``r_precision``: R@1 among 100 name captions (all 99 for ``"val"``) with the shipped emoji
+      R-precision encoder;
     * ``subgroup_accuracy``: the shipped emoji classifier names the picture's Unicode subgroup;
     * ``fid``: Fréchet distance in that classifier's feature space to the real pictures (for
       ``data``: as many train pictures, drawn at random, against them);
@@ -288,8 +289,8 @@ _METRIC_NAMES = {
     "sharpness": "sharpness (Laplacian variance)",
     "sharpness_stage1": "sharpness of Stage-I, same latents",
     "sharpness_ratio": "sharpness Stage-II / Stage-I",
-    "subgroup_accuracy": "subgroup accuracy (emoji classifier, test + held-out names)",
-    "fid": "FID in the emoji classifier's features (vs real test + held-out)",
+    "subgroup_accuracy": "subgroup accuracy (emoji classifier, {split} + held-out names)",
+    "fid": "FID in the emoji classifier's features (vs real {split} + held-out)",
     "tone_accuracy": "skin-tone accuracy (held-out gesture × tone pairs)",
     "colour_accuracy": "colour accuracy (held-out colour × object pairs)",
     "diversity_general": "diversity of general captions (÷ the data's spread)",
@@ -297,11 +298,11 @@ _METRIC_NAMES = {
 }
 
 
-def _metric_name(key: str) -> str:
-    split, _, attribute = key.partition("_")
-    if split in ("heldout", "train"):
-        return f"{attribute} accuracy ({'held-out' if split == 'heldout' else 'train'} pairs)"
-    return _METRIC_NAMES.get(key, key)
+def _metric_name(key: str, split: str = "test") -> str:
+    part, _, attribute = key.partition("_")
+    if part in ("heldout", "train"):
+        return f"{attribute} accuracy ({'held-out' if part == 'heldout' else 'train'} pairs)"
+    return _METRIC_NAMES.get(key, key).format(split=split)
 
 
 def format_metrics(table: dict[str, Any]) -> str:
@@ -313,7 +314,8 @@ def format_metrics(table: dict[str, Any]) -> str:
 
     generated, reference = table["generated"], table["reference"]
     lines = ["| metric | data | generated |", "|---|---:|---:|"]
-    lines += [f"| {_metric_name(k)} | {number(reference.get(k))} | {number(v)} |" for k, v in generated.items()]
+    lines += [f"| {_metric_name(k, table.get('split', 'test'))} | {number(reference.get(k))} | {number(v)} |"
+              for k, v in generated.items()]
     pairs = table.get("heldout_pairs") or {}
     if pairs:
         lines += ["", "| held-out pair | images | colour accuracy | shape accuracy |", "|---|---:|---:|---:|"]

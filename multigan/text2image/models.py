@@ -488,7 +488,9 @@ class TextImageGAN(AdversarialModel):
 
         With ``real_features`` (the image trunk's output on ``real``, as :meth:`run_discriminator`
         returns it) only D's text head runs again; the logits equal a whole second pass, whose
-        trunk would see the same batch (BatchNorm in training mode normalises by the batch).
+        trunk would see the same batch (BatchNorm in training mode normalises by the batch). With the
+        trainer's ``augment`` the features are those of the augmented batch, so real/right and
+        real/wrong judge the same augmented pictures (a second pass would draw new augmentations).
         """
         if not self.gan_cls:
             return objective.d_loss(real_logits, fake_logits)
@@ -503,7 +505,8 @@ class TextImageGAN(AdversarialModel):
                                  discriminate: Callable[[Tensor, Any], Any]) -> dict[str, Tensor]:
         """GAN-INT (``interpolate=True``): ``w · g_loss(D(G(z', t_β), t_β))``, ``t_β = β t + (1 − β) roll(t)``;
         the mode-seeking term (``mode_seeking`` λ > 0, :func:`mode_seeking_loss`): half the batch's captions,
-        each drawn from two latents."""
+        each drawn from two latents; the latent distance is over the whole latent (for StackGAN z and
+        the conditioning-augmentation noise, which both make the pictures differ)."""
         terms = {}
         if self.gan_int:
             mixed = self.interpolation_beta * cond + (1.0 - self.interpolation_beta) * cond.roll(1, dims=0)
@@ -651,7 +654,7 @@ class TextConditionalGAN(TextImageGAN):
     """
 
     #: ``--init-from`` takes a model trained with other loss weights
-    training_options = ("mode_seeking",)
+    training_options = ("mode_seeking", "interpolate", "interpolation_weight", "interpolation_beta", "wrong_weight")
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, text_proj_dim: int = 128, ngf: int = 128,
                  ndf: int = 64, cls: bool = True, interpolate: bool = True, wrong_weight: float = 0.5,
@@ -697,7 +700,8 @@ class StackGAN(TextImageGAN):
     """
 
     #: ``--init-from`` takes a model at either stage, and with other loss weights
-    training_options = ("stage", "kl_weight", "mode_seeking")
+    training_options = ("stage", "kl_weight", "mode_seeking", "interpolate", "interpolation_weight",
+                        "interpolation_beta", "wrong_weight")
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, condition_dim: int = 128, text_proj_dim: int = 128,
                  ngf_stage1: int = 1024, ndf_stage1: int = 64, ngf_stage2: int = 128, ndf_stage2: int = 64,

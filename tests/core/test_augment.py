@@ -34,6 +34,19 @@ def test_cutout_zeroes_one_half_size_square_inside_the_image():
     assert torch.equal(y[:, 0], y[:, 2])
 
 
+def test_color_is_brightness_then_saturation_then_contrast(monkeypatch):
+    import multigan.core.augment as augment
+
+    draws = iter([0.25, 1.5, 0.75])                       # brightness, saturation, contrast
+    monkeypatch.setattr(augment, "_uniform", lambda x, low, high: torch.tensor(next(draws)))
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 4, 4) * 2 - 1
+    y = x + 0.25
+    y = (y - y.mean(1, keepdim=True)) * 1.5 + y.mean(1, keepdim=True)
+    y = (y - y.mean((1, 2, 3), keepdim=True)) * 0.75 + y.mean((1, 2, 3), keepdim=True)
+    assert torch.allclose(color(x), y)
+
+
 def test_color_keeps_grey_grey_and_draws_per_sample():
     torch.manual_seed(0)
     grey = torch.full((8, 3, 4, 4), 0.25)

@@ -188,5 +188,15 @@ def test_init_from_trains_a_fresh_stage2_on_the_exported_stage1_with_augmentatio
     # Stage-II began afresh: one step away from drawing the upsampled Stage-I picture (its last conv was zero)
     last = model.generator.stage2.to_rgb[0].weight
     assert 0 < last.abs().max() < exported.generator.stage2.to_rgb[0].weight.abs().max()
-    fresh = StackGAN(text_dim=16, **STACK_TINY, kl_weight=0.5).restart_stage2()
-    assert not fresh.generator.stage2.to_rgb[0].weight.any() and not fresh.generator.stage2.to_rgb[0].bias.any()
+    moved = StackGAN(text_dim=16, **STACK_TINY, kl_weight=0.5)
+    stage1 = {k: v.clone() for k, v in moved.generator.stage1.state_dict().items()}
+    with torch.no_grad():
+        for p in [*moved.generator.stage2.parameters(), *moved.discriminator.stage2.parameters()]:
+            p.add_(1.0)
+    moved.generator.stage2.encode[3].running_mean.fill_(5.0)
+    moved.restart_stage2()
+    assert not moved.generator.stage2.to_rgb[0].weight.any() and not moved.generator.stage2.to_rgb[0].bias.any()
+    assert moved.generator.stage2.encode[0].weight.abs().mean() < 0.05          # N(0, 0.02) again, not ≈ 1
+    assert moved.discriminator.stage2.image[0].weight.abs().mean() < 0.05
+    assert not moved.generator.stage2.encode[3].running_mean.any()
+    assert all(torch.equal(moved.generator.stage1.state_dict()[k], v) for k, v in stage1.items())
