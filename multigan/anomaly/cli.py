@@ -10,6 +10,7 @@ part of ``multigan demo``; training itself is :func:`.recipe.train`.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -123,7 +124,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, parse_options(AnomalyOptions, args),
-                      command="multigan train anomaly " + " ".join(argv))
+                      command="multigan train anomaly " + shlex.join(argv))
         if final.name != "final":
             print(f"time limit reached; training state in {final}: run the same command with --resume to go on")
             return 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ def run_stages(model: Any, stages: list[Stage], out: str | Path, *, resume: bool
     if not stages:
         raise ValueError("a run needs at least one stage")
     out = Path(out)
-    command = command or " ".join(sys.argv)
+    command = command or shlex.join(sys.argv)
     folders = [out / s.folder if s.folder else out for s in stages]
     prepare_run_folder(out, resume=resume, overwrite=overwrite)      # before any stage's trainer looks
     started = [resume and _has_checkpoint(f) for f in folders]

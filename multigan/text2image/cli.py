@@ -12,6 +12,7 @@ part of ``multigan demo``; training itself is :func:`.recipe.train`.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Sequence
 
@@ -97,7 +98,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     args = _parser(command).parse_args(list(argv))
     if command == "train":
         final = train(args.out, parse_options(TextImageOptions, args),
-                      command="multigan train text2image " + " ".join(argv))
+                      command="multigan train text2image " + shlex.join(argv))
         print(f"model written to {final}")
         return 0
     from .models import TextImageGAN

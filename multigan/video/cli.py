@@ -11,6 +11,7 @@ part of ``multigan demo``; training itself is :func:`.recipe.train`.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Sequence
 
@@ -82,7 +83,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|sample|eval video``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, parse_options(VideoOptions, args), command="multigan train video " + " ".join(argv))
+        final = train(args.out, parse_options(VideoOptions, args), command="multigan train video " + shlex.join(argv))
         print(f"model written to {final}")
         return 0
     from .models import DVDGAN

@@ -10,6 +10,7 @@ part of ``multigan demo``; training itself is :func:`.recipe.train`.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -133,7 +134,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
     """Entry point for ``multigan train|sample|eval voxel``."""
     args = _parser(command).parse_args(list(argv))
     if command == "train":
-        final = train(args.out, parse_options(VoxelOptions, args), command="multigan train voxel " + " ".join(argv))
+        final = train(args.out, parse_options(VoxelOptions, args), command="multigan train voxel " + shlex.join(argv))
         print(f"model written to {final}")
         return 0
     from .models import GAN3D

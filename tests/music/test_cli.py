@@ -57,6 +57,7 @@ def test_train_on_a_midi_folder(tmp_path):
 
 def test_ctrl_c_in_train_checkpoints_prints_the_resume_command_and_exits_130(tmp_path, monkeypatch, capsys):
     import os
+    import shlex
     import signal
 
     from multigan.core.trainer import Trainer
@@ -71,10 +72,13 @@ def test_ctrl_c_in_train_checkpoints_prints_the_resume_command_and_exits_130(tmp
 
     monkeypatch.setattr(Trainer, "train_step", interrupted_step)
     out = tmp_path / "run"
-    assert main(["train", "music", "--out", str(out), "--steps", "50", "--device", "cpu"]) == 130
+    penalty = 'trainer.penalties=[{"name": "r1", "weight": 1}]'             # an argument with spaces and quotes
+    args = ["--out", str(out), "--steps", "50", "--device", "cpu", "--set", penalty]
+    assert main(["train", "music", *args]) == 130
     err = capsys.readouterr().err
     assert (out / "checkpoints" / "step-0000001").is_dir() and not (out / "final").exists()
-    assert f"continue with: multigan train music --out {out} --steps 50 --device cpu --resume" in err
+    line = next(x for x in err.splitlines() if x.startswith("continue with: "))
+    assert shlex.split(line.removeprefix("continue with: ")) == ["multigan", "train", "music", *args, "--resume"]
     assert "Traceback" not in err
     monkeypatch.setattr(Trainer, "train_step", step)
     assert main(["train", "music", "--out", str(tmp_path / "typo"), "--steps", "2", "--resume"]) == 2
