@@ -220,23 +220,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variations", nargs="+", default=list(VARIATIONS), choices=VARIATIONS)
     parser.add_argument("--methods", nargs="+", default=["izif"], choices=["izif", "search", "izif+search"])
     parser.add_argument("--search-images", type=int, default=100, help="class-balanced subset for search methods")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="draw other slices and lesions (default: the split's own seed, 501 val / 503 test)")
     parser.add_argument("--json", type=Path, default=None, help="also write the table here")
     args = parser.parse_args(argv)
+    seed = SEEDS[args.split] if args.seed is None else args.seed
 
     model = AnoGAN.from_pretrained(args.model)
     start = time.perf_counter()
-    slices = make_slices(args.split, args.n, SEEDS[args.split])
-    print(f"{args.n} slices of the {args.split} positions in {time.perf_counter() - start:.0f} s; "
+    slices = make_slices(args.split, args.n, seed)
+    print(f"{args.n} slices of the {args.split} positions (seed {seed}) in {time.perf_counter() - start:.0f} s; "
           f"model {args.model} (preprocess {model.preprocess!r})")
     print(f"{'variation':<11} {'method':<12} {'images':>6} {'AUROC':>6} {'bright':>6} {'dark':>6} {'pixel':>6}")
     table = {}
     for name in args.variations:
-        table[name] = score_variation(model, name, slices, args.methods, args.search_images, SEEDS[args.split] + 1)
+        table[name] = score_variation(model, name, slices, args.methods, args.search_images, seed + 1)
         for method, row in table[name].items():
             print(f"{name:<11} {method:<12} {row['images']:>6} {row['auroc']:>6.3f} {row['auroc_bright']:>6.3f} "
                   f"{row['auroc_dark']:>6.3f} {row['pixel_auroc']:>6.3f}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "split": args.split, "n": args.n, "table": table},
+        args.json.write_text(json.dumps({"model": args.model, "split": args.split, "n": args.n, "seed": seed,
+                                         "table": table},
                                         indent=1) + "\n")
 
 
