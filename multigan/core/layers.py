@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["dcgan_init", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
+__all__ = ["dcgan_init", "minibatch_std", "apply_spectral_norm", "has_spectral_norm", "sn_linear", "sn_conv2d", "sn_conv3d", "sn_embedding",
            "upsample_conv", "conv_avg_pool", "UpsampleConv2d", "SelfAttention2d", "ConditionalBatchNorm2d",
            "GeneratorResBlock", "DiscriminatorResBlock", "ConvGRUCell"]
 
@@ -36,6 +36,23 @@ def dcgan_init(module: nn.Module) -> None:
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+
+
+def minibatch_std(h: Tensor) -> Tensor:
+    """``h`` (B, C, …) with one more channel: the batch's standard deviation of each feature, averaged
+    over features and positions (Karras et al. 2018), the same constant for every sample. A generator
+    that draws one picture for every latent gives a batch of spread 0, which D can then tell from real
+    data at a glance. A batch of one gets 0.
+
+    Example:
+        >>> minibatch_std(torch.ones(4, 2, 3, 3))[:, 2].abs().max().item()    # a collapsed batch
+        0.0
+    """
+    if len(h) > 1:
+        std = h.float().std(0, unbiased=False).mean().to(h.dtype)
+    else:
+        std = h.new_zeros(())
+    return torch.cat([h, std.expand(len(h), 1, *h.shape[2:])], 1)
 
 
 def has_spectral_norm(module: nn.Module) -> bool:

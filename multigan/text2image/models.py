@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from multigan.core.layers import UpsampleConv2d, dcgan_init
+from multigan.core.layers import UpsampleConv2d, dcgan_init, minibatch_std
 from multigan.core.module import AdversarialModel, DiscriminatorOutput, model_class, read_config
 
 from .encoder import DEFAULT_ENCODER, check_captions
@@ -231,11 +231,13 @@ class MatchingDiscriminator(nn.Module):
 
     Down-sampling: 4 × 4 stride-2 convs (BatchNorm except the first, LeakyReLU 0.2) with widths
     ``ndf · 2^i`` until 4 × 4; wider than 8·ndf (128² and 256² inputs), 3 × 3 convs halve the
-    width back to 8·ndf (StackGAN Stage-II D).
+    width back to 8·ndf (StackGAN Stage-II D). ``minibatch_std`` appends the batch's feature spread
+    to the trunk's output as one more channel (:func:`~multigan.core.layers.minibatch_std`), so D can
+    see a batch whose pictures are all alike.
     """
 
     def __init__(self, size: int, text_dim: int, ndf: int, text_proj_dim: int, *, text_batchnorm: bool,
-                 joint_kernel: int):
+                 joint_kernel: int, minibatch_std: bool = False):
         super().__init__()
         downs = _log2_size(size, 16) - 2
         layers: list[nn.Module] = []
@@ -249,17 +251,20 @@ class MatchingDiscriminator(nn.Module):
         while cin > ndf * 8:
             layers += [nn.Conv2d(cin, cin // 2, 3, 1, 1, bias=False), nn.BatchNorm2d(cin // 2), nn.LeakyReLU(0.2)]
             cin //= 2
-        self.size = size
+        self.size, self.minibatch_std = size, bool(minibatch_std)
         self.image = nn.Sequential(*layers)
         self.text = TextProjection(text_dim, text_proj_dim, batchnorm=text_batchnorm)
-        self.joint = nn.Sequential(nn.Conv2d(cin + text_proj_dim, cin, joint_kernel, 1, joint_kernel // 2, bias=False),
+        self.joint = nn.Sequential(nn.Conv2d(cin + int(self.minibatch_std) + text_proj_dim, cin, joint_kernel, 1, joint_kernel // 2, bias=False),
                                    nn.BatchNorm2d(cin), nn.LeakyReLU(0.2))
         self.score = nn.Conv2d(cin, 1, 4)
 
     def forward(self, images: Tensor, embedding: Tensor, *, features: bool = False) -> Tensor | DiscriminatorOutput:
         """Logits ``(B,)``; with ``features=True`` a :class:`DiscriminatorOutput` whose ``features``
-        is the image trunk's output, which :meth:`head` scores under other captions."""
+        is the image trunk's output (with the spread channel when ``minibatch_std``), which :meth:`head`
+        scores under other captions."""
         h = self.image(images)
+        if self.minibatch_std:
+            h = minibatch_std(h)
         logits = self.head(h, embedding)
         return DiscriminatorOutput(logits, h) if features else logits
 
@@ -644,6 +649,7 @@ class TextConditionalGAN(TextImageGAN):
         wrong_weight:   weight of the real/wrong-caption term (``1 −`` it weighs fake/right); 0.5.
         interpolation_weight, interpolation_beta: GAN-INT term weight (1) and β (0.5).
         mode_seeking:   weight λ of MSGAN's mode-seeking term in G's loss (0: off; :func:`mode_seeking_loss`).
+        minibatch_std:  D also sees the batch's feature spread (Karras et al. 2018; :class:`MatchingDiscriminator`).
         text_encoder:   name of the encoder the embeddings come from (checked by ``generate``).
         text_encoder_fingerprint: that encoder's fingerprint, when known.
 
@@ -653,13 +659,15 @@ class TextConditionalGAN(TextImageGAN):
         torch.Size([2, 3, 64, 64])
     """
 
-    #: ``--init-from`` takes a model trained with other loss weights
-    training_options = ("mode_seeking", "interpolate", "interpolation_weight", "interpolation_beta", "wrong_weight")
+    #: ``--init-from`` takes a model trained with other loss weights or another D (exports hold G only)
+    training_options = ("mode_seeking", "minibatch_std", "interpolate", "interpolation_weight", "interpolation_beta",
+                        "wrong_weight")
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, text_proj_dim: int = 128, ngf: int = 128,
                  ndf: int = 64, cls: bool = True, interpolate: bool = True, wrong_weight: float = 0.5,
                  interpolation_weight: float = 1.0, interpolation_beta: float = 0.5, mode_seeking: float = 0.0,
-                 text_encoder: str = DEFAULT_ENCODER, text_encoder_fingerprint: Optional[str] = None):
+                 minibatch_std: bool = False, text_encoder: str = DEFAULT_ENCODER,
+                 text_encoder_fingerprint: Optional[str] = None):
         super().__init__()
         if min(int(z_dim), int(text_proj_dim), int(ngf), int(ndf)) < 1:
             raise ValueError(f"z_dim, text_proj_dim, ngf and ndf must be >= 1, got {z_dim}, {text_proj_dim}, "
@@ -669,7 +677,8 @@ class TextConditionalGAN(TextImageGAN):
         self.latent_dim, self.image_size = int(z_dim), 64
         self.generator = ReedGenerator(self.text_dim, self.latent_dim, int(text_proj_dim), int(ngf))
         self.discriminator = MatchingDiscriminator(64, self.text_dim, int(ndf), int(text_proj_dim),
-                                                   text_batchnorm=True, joint_kernel=1)
+                                                   text_batchnorm=True, joint_kernel=1,
+                                                   minibatch_std=minibatch_std)
         self.apply(dcgan_init)
 
 
@@ -695,12 +704,13 @@ class StackGAN(TextImageGAN):
                           ``False``: the paper's Stage-II, which draws the image anew.
         kl_weight:        weight of the CA KL term in the G loss (released configs: 2.0).
         stage:            1 or 2: which stage trains and generates.
-        cls, interpolate, wrong_weight, interpolation_weight, interpolation_beta, mode_seeking, text_encoder,
-        text_encoder_fingerprint: as :class:`TextConditionalGAN` (``interpolate`` off by default).
+        cls, interpolate, wrong_weight, interpolation_weight, interpolation_beta, mode_seeking, minibatch_std,
+        text_encoder, text_encoder_fingerprint: as :class:`TextConditionalGAN` (``interpolate`` off by
+        default; ``minibatch_std`` in both stages' discriminators).
     """
 
-    #: ``--init-from`` takes a model at either stage, and with other loss weights
-    training_options = ("stage", "kl_weight", "mode_seeking", "interpolate", "interpolation_weight",
+    #: ``--init-from`` takes a model at either stage, with other loss weights or another D (exports hold G only)
+    training_options = ("stage", "kl_weight", "mode_seeking", "minibatch_std", "interpolate", "interpolation_weight",
                         "interpolation_beta", "wrong_weight")
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, condition_dim: int = 128, text_proj_dim: int = 128,
@@ -709,7 +719,8 @@ class StackGAN(TextImageGAN):
                  stage: int = 1,
                  cls: bool = True, interpolate: bool = False, wrong_weight: float = 0.5,
                  interpolation_weight: float = 1.0, interpolation_beta: float = 0.5, mode_seeking: float = 0.0,
-                 text_encoder: str = DEFAULT_ENCODER, text_encoder_fingerprint: Optional[str] = None):
+                 minibatch_std: bool = False, text_encoder: str = DEFAULT_ENCODER,
+                 text_encoder_fingerprint: Optional[str] = None):
         super().__init__()
         if min(int(z_dim), int(condition_dim), int(text_proj_dim), int(ndf_stage1), int(ndf_stage2)) < 1:
             raise ValueError("z_dim, condition_dim, text_proj_dim and the widths must be >= 1")
@@ -729,9 +740,9 @@ class StackGAN(TextImageGAN):
             self.z_dim, self.condition_dim)
         self.discriminator = StackDiscriminator(
             MatchingDiscriminator(64, self.text_dim, int(ndf_stage1), int(text_proj_dim), text_batchnorm=False,
-                                  joint_kernel=3),
+                                  joint_kernel=3, minibatch_std=minibatch_std),
             MatchingDiscriminator(self.stage2_size, self.text_dim, int(ndf_stage2), int(text_proj_dim),
-                                  text_batchnorm=False, joint_kernel=3))
+                                  text_batchnorm=False, joint_kernel=3, minibatch_std=minibatch_std))
         self.apply(dcgan_init)
         if self.generator.stage2.skip:
             self.generator.stage2.start_at_stage1()

@@ -33,6 +33,7 @@ class TextImageOptions(RunOptions):
     kl_weight: Optional[float] = option(None, "StackGAN: weight of the conditioning-augmentation KL term "
                                         "(none: the preset's 2.0)")
     mode_seeking: float = option(0.0, "weight of MSGAN's mode-seeking term in the generator loss (0: off)")
+    minibatch_std: bool = option(False, "give the discriminators the batch's feature spread (Karras et al. 2018)")
     gan_int: Optional[bool] = option(None, "GAN-INT generator term on interpolated captions (none: on for gan-cls, "
                                      "off for stackgan)")
     encoder: str = option(DEFAULT_ENCODER, "text encoder package name or model folder (an encoder object from "
@@ -68,7 +69,8 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
     arguments. ``kl_weight`` (StackGAN only) overrides the conditioning augmentation's KL weight
     (the authors' 2.0 by default). ``gan_int`` switches the GAN-INT generator term on or off (default:
     the preset's: on for GAN-CLS, off for StackGAN). ``mode_seeking`` (λ > 0) adds MSGAN's term
-    (:func:`~multigan.text2image.models.mode_seeking_loss`) to G's loss. ``time_limit`` (seconds or ``"2h30m"``, both
+    (:func:`~multigan.text2image.models.mode_seeking_loss`) to G's loss; ``minibatch_std`` gives the
+    discriminators the batch's feature spread. ``time_limit`` (seconds or ``"2h30m"``, both
     stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
     goes on from there. ``init_from`` (an exported model built with the same options, e.g.
     ``"emoji"``) starts from its weights, counting Stage-I iterations on from its ``training.json``;
@@ -102,6 +104,8 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
         overrides["interpolate"] = bool(gan_int)
     if o.mode_seeking:
         overrides["mode_seeking"] = float(o.mode_seeking)
+    if o.minibatch_std:
+        overrides["minibatch_std"] = True
     out = Path(out)
     if data == "shapes":
         embeddings, encoder_name, fingerprint = caption_embeddings(out, int(n_train), seed, encoder)

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from multigan.core.layers import apply_spectral_norm, dcgan_init
+from multigan.core.layers import apply_spectral_norm, dcgan_init, minibatch_std
 from multigan.core.module import AdversarialModel, resolve_labels
 
 from .metrics import check_count
@@ -116,11 +116,7 @@ class Discriminator3D(nn.Module):
 
     def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         h = self.trunk(x)[-1]
-        if self.minibatch_std:           # Karras et al. 2018: a collapsed batch is easy to spot
-            std = h.float().std(0, unbiased=False).mean().to(h.dtype) if len(h) > 1 else h.new_zeros(())
-            logits = self.out(torch.cat([h, std.expand(len(h), 1, *h.shape[2:])], 1)).flatten(1).sum(1)
-        else:
-            logits = self.out(h).flatten(1).sum(1)
+        logits = self.out(minibatch_std(h) if self.minibatch_std else h).flatten(1).sum(1)
         if self.embed is not None:
             if labels is None:
                 raise ValueError("this discriminator is class-conditional: pass labels")

@@ -14,6 +14,7 @@ from multigan.core import Trainer, TrainerConfig
 from multigan.core.objectives import get_objective
 from multigan.text2image.models import (
     MODELS,
+    MatchingDiscriminator,
     PRESETS,
     StackGAN,
     TextConditionalGAN,
@@ -200,6 +201,28 @@ def test_mode_seeking_term_pairs_latents_under_the_same_captions_and_trains():
     assert 0.01 < trainer.history[-1]["g_mode_seeking"] < 1e3        # 1 / (gap ratio): pictures do differ
     with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
         TextConditionalGAN(**CLS_TINY, mode_seeking=-1)
+
+
+def test_minibatch_std_lets_d_see_a_collapsed_batch_and_trains():
+    torch.manual_seed(0)
+    x, e = _batch(4, 64)
+    for model in (TextConditionalGAN(**CLS_TINY, minibatch_std=True), StackGAN(**STACK_TINY, minibatch_std=True)):
+        d = model.discriminator.eval()
+        active = d if isinstance(d, MatchingDiscriminator) else d.active
+        out = d(x, e, features=True)
+        assert out.features.shape[1] == active.image(x).shape[1] + 1        # one more channel: the spread
+        spread = out.features[:, -1]
+        assert torch.allclose(spread, active.image(x).std(0, unbiased=False).mean().expand_as(spread))
+        same = x[:1].expand(4, -1, -1, -1)                                    # four copies of one picture
+        assert not d(same, e, features=True).features[:, -1].any()
+        # a sample's logit depends on what else is in its batch
+        assert not torch.allclose(d(x, e)[:1], d(torch.cat([x[:1], same[1:]]), e)[:1])
+    plain = TextConditionalGAN(**CLS_TINY).discriminator.eval()
+    assert torch.allclose(plain(x, e)[:1], plain(torch.cat([x[:1], x[:1], x[:1], x[:1]]), e)[:1])
+    trainer = _trainer(StackGAN(**STACK_TINY, minibatch_std=True), _batch(8, 64), steps=2)
+    trainer.fit()
+    assert np.isfinite(trainer.history[-1]["d_loss"])
+    assert "minibatch_std" in StackGAN.training_options          # --init-from a G-only export with another D
 
 
 def test_conditioning_augmentation_stays_finite_on_embeddings_far_from_unit_norm():
