@@ -601,7 +601,9 @@ class AnomalyResult:
         * ``V_anomaly.nii.gz``: the residual maps on the volume's own voxel grid and orientation, with
           its affine: each slice's map resized back to its crop square and put where the slice was
           cut from (0 on slices not scored: those without tissue), float32, so it overlays the input
-          in any NIfTI viewer and lines up voxel for voxel;
+          in any NIfTI viewer and lines up voxel for voxel. Its display window (``cal_min`` 0,
+          ``cal_max``) ends at the highest residual of the judged slices (see below), so a viewer that
+          honours it is not scaled by the residuals of the head's first and last slices;
         * ``V_montage.png``: the overlays of its ``montage_slices`` most anomalous judged slices (see
           below), most anomalous first, named, on the report's heat scale.
 
@@ -664,6 +666,8 @@ class AnomalyResult:
             unlike = [m for m in members if bool(details[m[0]].get("unlike_training", False))
                       or float(preparation[m[0]]["foreground_share"]) < MIN_AREA * largest]
             judged = [m for m in members if m not in unlike] or members
+            image.header["cal_min"] = 0.0
+            image.header["cal_max"] = max(float(self.maps[i].max()) for i, _ in judged)
             ranked = sorted(judged, key=lambda m: -float(self.scores[m[0]]))
             tiles = [_captioned(self._figure(i, float(tops[i]), 0.5, "inferno", scale, True), f"{name}, slice {k}")
                      for i, k in ranked[:montage_slices]]

@@ -311,16 +311,22 @@ def test_volume_map_lands_on_the_voxels_its_slices_were_cut_from(tmp_path: Path,
 
 
 def test_volume_verdict_skips_slices_unlike_the_training_ones(tmp_path: Path) -> None:
-    """A slice with little foreground (the skull's top, the neck) does not decide the volume."""
+    """A slice with little foreground (the skull's top, the neck) does not decide the volume, nor the
+    map volume's display window; its residual stays in the map."""
     nib = pytest.importorskip("nibabel")
     nib.save(nib.Nifti1Image(np.zeros((64, 64, 3), np.float32), np.eye(4)), str(tmp_path / "v.nii"))
-    res = AnomalyResult(torch.tensor([0.9, 0.2, 0.1]), torch.zeros(3, 1, 8, 8), torch.zeros(3, 1, 8, 8),
+    maps = torch.zeros(3, 1, 8, 8)
+    maps[0], maps[1, :, 2:4, 2:4], maps[2, :, 5:7, 5:7] = 5.0, 0.75, 0.5
+    res = AnomalyResult(torch.tensor([0.9, 0.2, 0.1]), maps, torch.zeros(3, 1, 8, 8),
                         ["v.nii:0", "v.nii:1", "v.nii:2"], threshold=0.5)
     prep = [{"box": [0, 0, 64], "foreground_share": share, "axis": 2, "slice_shape": [64, 64]}
             for share in (0.05, 0.4, 0.5)]
     (row,) = res.write_volumes(tmp_path, tmp_path / "v.nii", prep)
     assert (row["score"], row["label"], row["most_anomalous_slice"], row["slices_not_judged"]) == \
         (pytest.approx(0.2), "normal", 1, 1)
+    written = nib.load(str(tmp_path / "v_anomaly.nii.gz"))
+    assert (float(written.header["cal_min"]), float(written.header["cal_max"])) == (0.0, 0.75)
+    assert written.get_fdata().max() == pytest.approx(5.0)          # the unjudged slice's map is kept
     with pytest.raises(ValueError, match="preparation records"):
         res.write_volumes(tmp_path, tmp_path / "v.nii", prep[:2])
     wrong = [dict(p, slice_shape=[64, 32]) for p in prep]
