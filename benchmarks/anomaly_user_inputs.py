@@ -173,7 +173,8 @@ def write(name: str, folder: Path, slices: dict[str, np.ndarray], seed: int) -> 
 
 
 def read_back(model, name: str, slices: dict[str, np.ndarray], seed: int):
-    """One variation written to files and read back the model's way: the ImageSet and each image's polarity."""
+    """One variation written to files and read back the model's way: the ImageSet, each image's polarity
+    and its lesion's area in mm² at 1 mm (0 for normal slices), in the ImageSet's order."""
     import warnings
 
     from multigan.anomaly.data import read_images
@@ -184,7 +185,7 @@ def read_back(model, name: str, slices: dict[str, np.ndarray], seed: int):
             warnings.simplefilter("ignore")
             data = read_images(tmp, size=model.image_size, preprocess=model.preprocess)
     order = [int(Path(n.split(":")[0]).name.split(".")[0]) for n in data.names]
-    return data, slices["polarity"][order]
+    return data, slices["polarity"][order], slices["masks"][order].sum(axis=(1, 2))
 
 
 def score_variation(model, name: str, slices: dict[str, np.ndarray], methods: list[str], search_images: int,
@@ -192,7 +193,7 @@ def score_variation(model, name: str, slices: dict[str, np.ndarray], methods: li
     from multigan.anomaly.evaluate import balanced_subset
     from multigan.anomaly.metrics import auroc, pixel_auroc
 
-    data, polarity = read_back(model, name, slices, seed)
+    data, polarity, _ = read_back(model, name, slices, seed)
     rows = {}
     for method in methods:
         subset, pol = data, polarity

@@ -20,7 +20,8 @@ Each set is scored once with f-AnoGAN; for every shift tolerance r and Gaussian 
 and top fraction t the script reports the image AUROC of ``image_score="map"`` (mean of the top t of
 the map within the margin) on each set, bright and dark lesions of the user
 set apart, and pixel AUROC. It names the setting with the best sum of the two image AUROCs
-(simulated alone with ``--user-val 0``). Takes a minute on a CPU: one encoder pass per image, the
+(simulated alone with ``--user-val 0``), and gives the user set's image AUROC by lesion area (at
+1 mm) for the best setting and the model's own. Takes a minute on a CPU: one encoder pass per image, the
 maps are recomputed from the reconstructions.
 """
 
@@ -31,9 +32,22 @@ import warnings
 from pathlib import Path
 
 
+#: lesion-area bins (mm² at 1 mm) the user set's image AUROC is broken down by
+AREA_BINS = ((0, 30), (30, 100), (100, 300), (300, float("inf")))
+
+
+def area_auroc(scores, labels, areas, lo: float, hi: float) -> float:
+    """Image AUROC of the normal slices against the lesioned ones whose lesion area is in [lo, hi) (nan: none)."""
+    from multigan.anomaly.metrics import auroc
+
+    sized = (labels == 1) & (areas >= lo) & (areas < hi)
+    keep = (labels == 0) | sized
+    return auroc(scores[keep], labels[keep]) if sized.any() and (labels == 0).any() else float("nan")
+
+
 def user_val(det, n: int, seeds: list[int]):
     """``n`` user-style validation slices (full field of view, 8-bit PNG) of each draw in ``seeds``, read the
-    model's way, and their polarity."""
+    model's way, their polarity and their lesion areas (mm² at 1 mm)."""
     import torch
 
     from multigan.anomaly.data import ImageSet
@@ -41,18 +55,19 @@ def user_val(det, n: int, seeds: list[int]):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import anomaly_user_inputs as user
 
-    parts, polarity = [], []
+    parts, polarity, areas = [], [], []
     for seed in seeds:
-        data, pol = user.read_back(det, "full-fov", user.make_slices("val", n, seed), seed + 1)
+        data, pol, area = user.read_back(det, "full-fov", user.make_slices("val", n, seed), seed + 1)
         parts.append(data)
         polarity.append(torch.as_tensor(pol))
+        areas.append(torch.as_tensor(area))
     if len(parts) == 1:
-        return parts[0], polarity[0]
+        return parts[0], polarity[0], areas[0]
     masks = None if any(d.masks is None for d in parts) else torch.cat([d.masks for d in parts])
     pooled = ImageSet(torch.cat([d.images for d in parts]),
                       [f"{seed}/{name}" for seed, d in zip(seeds, parts) for name in d.names],
                       torch.cat([d.labels for d in parts]), masks, preprocess=parts[0].preprocess)
-    return pooled, torch.cat(polarity)
+    return pooled, torch.cat(polarity), torch.cat(areas)
 
 
 def main() -> None:
@@ -75,8 +90,10 @@ def main() -> None:
 
     det = AnoGAN.from_pretrained(args.model)
     sets = {"simulated": (with_simulated_lesions(brain_mri("val", size=det.image_size), seed=args.seed), None)}
+    areas = None
     if args.user_val:
-        sets["user"] = user_val(det, args.user_val, args.user_seeds)
+        data, polarity, areas = user_val(det, args.user_val, args.user_seeds)
+        sets["user"] = (data, polarity)
     recs = {}
     with warnings.catch_warnings():              # no decision threshold is needed here
         warnings.simplefilter("ignore", UserWarning)
@@ -98,6 +115,8 @@ def main() -> None:
                     for kind, sign in (("bright", 1), ("dark", -1)):
                         keep = (labels == 0) | (polarity == sign)
                         row[kind] = auroc(scores[keep], labels[keep])
+                    if areas is not None:
+                        row["by_area"] = [area_auroc(scores, labels, areas, lo, hi) for lo, hi in AREA_BINS]
             rows.append(row)
     rows.sort(key=lambda r: -sum(r[name] for name in sets))
     user = "user" in sets
@@ -115,6 +134,16 @@ def main() -> None:
     if now is not None:
         print(f"the model's own options (shift {now['shift']}, σ {now['sigma']:g}, margin {now['margin']}, top "
               f"{now['top']:g}): simulated {now['simulated']:.3f}" + (f", user {now['user']:.3f}" if user else ""))
+    if areas is not None:
+        labels = sets["user"][0].labels
+        print("\nuser set, image AUROC by lesion area at 1 mm (normal slices against the lesioned ones of each size):")
+        print("| lesion area | slices | best setting |" + (" the model's own |" if now is not None else ""))
+        print("|---|---:|---:|" + ("---:|" if now is not None else ""))
+        for i, (lo, hi) in enumerate(AREA_BINS):
+            count = int(((labels == 1) & (areas >= lo) & (areas < hi)).sum())
+            name = f"under {hi} mm²" if lo == 0 else f"over {lo} mm²" if hi == float("inf") else f"{lo}–{hi} mm²"
+            print(f"| {name} | {count} | {best['by_area'][i]:.3f} |"
+                  + (f" {now['by_area'][i]:.3f} |" if now is not None else ""))
 
 
 if __name__ == "__main__":
