@@ -294,7 +294,7 @@ _METRIC_NAMES = {
     "tone_accuracy": "skin-tone accuracy (held-out gesture × tone pairs)",
     "colour_accuracy": "colour accuracy (held-out colour × object pairs)",
     "diversity_general": "diversity of general captions (÷ the data's spread)",
-    "diversity_precise": "spread of 8 seeds of one emoji (classifier features)",
+    "diversity_precise": "spread of 8 seeds of one emoji, mean over 8 emoji (classifier features)",
 }
 
 
