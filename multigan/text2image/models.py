@@ -57,7 +57,7 @@ from .encoder import DEFAULT_ENCODER, check_captions
 from .pipeline import TextImages
 
 __all__ = ["TextImageGAN", "TextConditionalGAN", "StackGAN", "PRESETS", "MODELS", "build_model",
-           "matching_aware_d_loss", "mode_seeking_loss", "kl_divergence", "ConditioningAugmentation", "TextProjection",
+           "matching_aware_d_loss", "mode_seeking_loss", "diversity_sensitive_loss", "kl_divergence", "ConditioningAugmentation", "TextProjection",
            "ReedGenerator", "MatchingDiscriminator", "StageIGenerator", "StageIIGenerator", "StackGenerator",
            "StackDiscriminator", "check_captions"]
 
@@ -103,6 +103,12 @@ def matching_aware_d_loss(objective, real_right: Tensor, real_wrong: Tensor, fak
         wrong_weight * objective.d_loss(real_right, real_wrong)
 
 
+def latent_gap_ratio(a: Tensor, b: Tensor, z_a: Tensor, z_b: Tensor) -> Tensor:
+    """``mean|a − b| / mean|z_a − z_b|``: how far two batches of pictures drawn for the same captions
+    from latents ``z_a``, ``z_b`` lie apart, per unit of latent distance."""
+    return (a.float() - b.float()).abs().mean() / (z_a.float() - z_b.float()).abs().mean()
+
+
 def mode_seeking_loss(a: Tensor, b: Tensor, z_a: Tensor, z_b: Tensor, eps: float = 1e-5) -> Tensor:
     """MSGAN's term (Mao et al. 2019): ``1 / (mean|a − b| / mean|z_a − z_b| + eps)`` for two batches of
     pictures ``a``, ``b`` drawn for the same captions from latents ``z_a``, ``z_b``. Added to G's loss,
@@ -113,8 +119,22 @@ def mode_seeking_loss(a: Tensor, b: Tensor, z_a: Tensor, z_b: Tensor, eps: float
         >>> float(mode_seeking_loss(torch.ones(2, 3), -torch.ones(2, 3), z, z + 1, eps=0.0))   # 1 / (2 / 1)
         0.5
     """
-    ratio = (a.float() - b.float()).abs().mean() / (z_a.float() - z_b.float()).abs().mean()
-    return 1.0 / (ratio + eps)
+    return 1.0 / (latent_gap_ratio(a, b, z_a, z_b) + eps)
+
+
+def diversity_sensitive_loss(a: Tensor, b: Tensor, z_a: Tensor, z_b: Tensor, bound: float = 1.0) -> Tensor:
+    """DSGAN's regulariser (Yang et al. 2019) as a loss: ``−min(mean|a − b| / mean|z_a − z_b|, τ)``
+    with τ = ``bound``. Added to G's loss, it rewards pictures that move as the latent moves, linearly
+    rather than as MSGAN's reciprocal, and no further once they move τ per unit of latent distance.
+
+    Example:
+        >>> z = torch.zeros(2, 4)
+        >>> float(diversity_sensitive_loss(torch.ones(2, 3), 0.5 * torch.ones(2, 3), z, z + 1))   # −0.5 / 1
+        -0.5
+        >>> float(diversity_sensitive_loss(torch.ones(2, 3), -torch.ones(2, 3), z, z + 1, bound=1.0))   # capped
+        -1.0
+    """
+    return -latent_gap_ratio(a, b, z_a, z_b).clamp(max=float(bound))
 
 
 def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -399,8 +419,8 @@ class TextImageGAN(AdversarialModel):
 
     Subclasses set the networks and the attributes ``text_dim``, ``text_encoder`` (name),
     ``text_encoder_fingerprint``, ``gan_cls`` and ``gan_int`` (the ``cls`` / ``interpolate``
-    arguments), ``wrong_weight``, ``interpolation_weight``, ``interpolation_beta``, ``mode_seeking``
-    and ``image_size`` (the current output resolution).
+    arguments), ``wrong_weight``, ``interpolation_weight``, ``interpolation_beta``, ``mode_seeking``,
+    ``diversity_sensitive``, ``diversity_bound`` and ``image_size`` (the current output resolution).
 
     ``TextImageGAN.from_pretrained(path_or_name)`` loads either model type.
     """
@@ -415,13 +435,18 @@ class TextImageGAN(AdversarialModel):
 
     def _setup_text(self, text_dim: int, text_encoder: str, text_encoder_fingerprint: Optional[str], cls: bool,
                     interpolate: bool, wrong_weight: float, interpolation_weight: float,
-                    interpolation_beta: float, mode_seeking: float = 0.0) -> None:
+                    interpolation_beta: float, mode_seeking: float = 0.0, diversity_sensitive: float = 0.0,
+                    diversity_bound: float = 1.0) -> None:
         if int(text_dim) < 1:
             raise ValueError(f"text_dim must be >= 1, got {text_dim}")
         if not isinstance(text_encoder, str) or not text_encoder:
             raise ValueError(f"text_encoder must be a non-empty name, got {text_encoder!r}")
         if not float(mode_seeking) >= 0.0:
             raise ValueError(f"mode_seeking must be >= 0, got {mode_seeking}")
+        if not float(diversity_sensitive) >= 0.0:
+            raise ValueError(f"diversity_sensitive must be >= 0, got {diversity_sensitive}")
+        if not float(diversity_bound) > 0.0:
+            raise ValueError(f"diversity_bound must be > 0, got {diversity_bound}")
         if not 0.0 <= float(wrong_weight) <= 1.0 or not 0.0 <= float(interpolation_beta) <= 1.0:
             raise ValueError(f"wrong_weight and interpolation_beta must be in [0, 1], got {wrong_weight}, "
                              f"{interpolation_beta}")
@@ -430,6 +455,7 @@ class TextImageGAN(AdversarialModel):
         self.gan_cls, self.gan_int = bool(cls), bool(interpolate)      # (``interpolate`` names the method)
         self.wrong_weight, self.interpolation_weight = float(wrong_weight), float(interpolation_weight)
         self.interpolation_beta, self.mode_seeking = float(interpolation_beta), float(mode_seeking)
+        self.diversity_sensitive, self.diversity_bound = float(diversity_sensitive), float(diversity_bound)
 
     @staticmethod
     def trainer_defaults() -> dict[str, Any]:
@@ -509,21 +535,27 @@ class TextImageGAN(AdversarialModel):
     def extra_adversarial_losses(self, objective, cond: Tensor, *, generate: Callable[[Tensor, Any], Tensor],
                                  discriminate: Callable[[Tensor, Any], Any]) -> dict[str, Tensor]:
         """GAN-INT (``interpolate=True``): ``w · g_loss(D(G(z', t_β), t_β))``, ``t_β = β t + (1 − β) roll(t)``;
-        the mode-seeking term (``mode_seeking`` λ > 0, :func:`mode_seeking_loss`): half the batch's captions,
-        each drawn from two latents; the latent distance is over the whole latent (for StackGAN z and
-        the conditioning-augmentation noise, which both make the pictures differ)."""
+        the mode-seeking term (``mode_seeking`` λ > 0, :func:`mode_seeking_loss`) and the diversity-sensitive
+        one (``diversity_sensitive`` λ > 0, :func:`diversity_sensitive_loss`): half the batch's captions,
+        each drawn from two latents (one pair for both terms); the latent distance is over the whole
+        latent (for StackGAN z and the conditioning-augmentation noise, which both make the pictures
+        differ)."""
         terms = {}
         if self.gan_int:
             mixed = self.interpolation_beta * cond + (1.0 - self.interpolation_beta) * cond.roll(1, dims=0)
             z = self.sample_latent(cond.shape[0], device=cond.device)
             fake = generate(z, mixed)
             terms["interpolation"] = self.interpolation_weight * objective.g_loss(discriminate(fake, mixed))
-        if self.mode_seeking:
+        if self.mode_seeking or self.diversity_sensitive:
             half = max(cond.shape[0] // 2, 1)
             z = self.sample_latent(2 * half, device=cond.device)
             images = generate(z, cond[:half].repeat(2, 1))
-            terms["mode_seeking"] = self.mode_seeking * mode_seeking_loss(images[:half], images[half:], z[:half],
-                                                                          z[half:])
+            pair = (images[:half], images[half:], z[:half], z[half:])
+            if self.mode_seeking:
+                terms["mode_seeking"] = self.mode_seeking * mode_seeking_loss(*pair)
+            if self.diversity_sensitive:
+                terms["diversity_sensitive"] = self.diversity_sensitive * diversity_sensitive_loss(
+                    *pair, bound=self.diversity_bound)
         return terms
 
     # -- text encoder ----------------------------------------------------------------------------
@@ -649,6 +681,8 @@ class TextConditionalGAN(TextImageGAN):
         wrong_weight:   weight of the real/wrong-caption term (``1 −`` it weighs fake/right); 0.5.
         interpolation_weight, interpolation_beta: GAN-INT term weight (1) and β (0.5).
         mode_seeking:   weight λ of MSGAN's mode-seeking term in G's loss (0: off; :func:`mode_seeking_loss`).
+        diversity_sensitive, diversity_bound: weight λ (0: off) and bound τ of DSGAN's diversity-sensitive
+                        term in G's loss (:func:`diversity_sensitive_loss`).
         minibatch_std:  D also sees the batch's feature spread (Karras et al. 2018; :class:`MatchingDiscriminator`).
         text_encoder:   name of the encoder the embeddings come from (checked by ``generate``).
         text_encoder_fingerprint: that encoder's fingerprint, when known.
@@ -660,12 +694,13 @@ class TextConditionalGAN(TextImageGAN):
     """
 
     #: ``--init-from`` takes a model trained with other loss weights or another D (exports hold G only)
-    training_options = ("mode_seeking", "minibatch_std", "interpolate", "interpolation_weight", "interpolation_beta",
-                        "wrong_weight")
+    training_options = ("mode_seeking", "diversity_sensitive", "diversity_bound", "minibatch_std", "interpolate",
+                        "interpolation_weight", "interpolation_beta", "wrong_weight")
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, text_proj_dim: int = 128, ngf: int = 128,
                  ndf: int = 64, cls: bool = True, interpolate: bool = True, wrong_weight: float = 0.5,
                  interpolation_weight: float = 1.0, interpolation_beta: float = 0.5, mode_seeking: float = 0.0,
+                 diversity_sensitive: float = 0.0, diversity_bound: float = 1.0,
                  minibatch_std: bool = False, text_encoder: str = DEFAULT_ENCODER,
                  text_encoder_fingerprint: Optional[str] = None):
         super().__init__()
@@ -673,7 +708,8 @@ class TextConditionalGAN(TextImageGAN):
             raise ValueError(f"z_dim, text_proj_dim, ngf and ndf must be >= 1, got {z_dim}, {text_proj_dim}, "
                              f"{ngf}, {ndf}")
         self._setup_text(text_dim, text_encoder, text_encoder_fingerprint, cls, interpolate, wrong_weight,
-                         interpolation_weight, interpolation_beta, mode_seeking)
+                         interpolation_weight, interpolation_beta, mode_seeking, diversity_sensitive,
+                         diversity_bound)
         self.latent_dim, self.image_size = int(z_dim), 64
         self.generator = ReedGenerator(self.text_dim, self.latent_dim, int(text_proj_dim), int(ngf))
         self.discriminator = MatchingDiscriminator(64, self.text_dim, int(ndf), int(text_proj_dim),
@@ -704,14 +740,15 @@ class StackGAN(TextImageGAN):
                           ``False``: the paper's Stage-II, which draws the image anew.
         kl_weight:        weight of the CA KL term in the G loss (released configs: 2.0).
         stage:            1 or 2: which stage trains and generates.
-        cls, interpolate, wrong_weight, interpolation_weight, interpolation_beta, mode_seeking, minibatch_std,
-        text_encoder, text_encoder_fingerprint: as :class:`TextConditionalGAN` (``interpolate`` off by
+        cls, interpolate, wrong_weight, interpolation_weight, interpolation_beta, mode_seeking,
+        diversity_sensitive, diversity_bound, minibatch_std, text_encoder, text_encoder_fingerprint: as
+        :class:`TextConditionalGAN` (``interpolate`` off by
         default; ``minibatch_std`` in both stages' discriminators).
     """
 
     #: ``--init-from`` takes a model at either stage, with other loss weights or another D (exports hold G only)
-    training_options = ("stage", "kl_weight", "mode_seeking", "minibatch_std", "interpolate", "interpolation_weight",
-                        "interpolation_beta", "wrong_weight")
+    training_options = ("stage", "kl_weight", "mode_seeking", "diversity_sensitive", "diversity_bound",
+                        "minibatch_std", "interpolate", "interpolation_weight", "interpolation_beta", "wrong_weight")
 
     def __init__(self, text_dim: int = 384, z_dim: int = 100, condition_dim: int = 128, text_proj_dim: int = 128,
                  ngf_stage1: int = 1024, ndf_stage1: int = 64, ngf_stage2: int = 128, ndf_stage2: int = 64,
@@ -719,6 +756,7 @@ class StackGAN(TextImageGAN):
                  stage: int = 1,
                  cls: bool = True, interpolate: bool = False, wrong_weight: float = 0.5,
                  interpolation_weight: float = 1.0, interpolation_beta: float = 0.5, mode_seeking: float = 0.0,
+                 diversity_sensitive: float = 0.0, diversity_bound: float = 1.0,
                  minibatch_std: bool = False, text_encoder: str = DEFAULT_ENCODER,
                  text_encoder_fingerprint: Optional[str] = None):
         super().__init__()
@@ -729,7 +767,8 @@ class StackGAN(TextImageGAN):
         if int(stage2_size) not in (128, 256):
             raise ValueError(f"stage2_size must be 128 or 256, got {stage2_size}")
         self._setup_text(text_dim, text_encoder, text_encoder_fingerprint, cls, interpolate, wrong_weight,
-                         interpolation_weight, interpolation_beta, mode_seeking)
+                         interpolation_weight, interpolation_beta, mode_seeking, diversity_sensitive,
+                         diversity_bound)
         self.z_dim, self.condition_dim = int(z_dim), int(condition_dim)
         self.latent_dim = self.z_dim + 2 * self.condition_dim
         self.stage2_size, self.kl_weight = int(stage2_size), float(kl_weight)

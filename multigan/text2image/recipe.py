@@ -33,6 +33,10 @@ class TextImageOptions(RunOptions):
     kl_weight: Optional[float] = option(None, "StackGAN: weight of the conditioning-augmentation KL term "
                                         "(none: the preset's 2.0)")
     mode_seeking: float = option(0.0, "weight of MSGAN's mode-seeking term in the generator loss (0: off)")
+    diversity_sensitive: float = option(0.0, "weight of DSGAN's diversity-sensitive term in the generator loss "
+                                        "(0: off)")
+    diversity_bound: float = option(1.0, "DSGAN's bound τ: picture distance per unit of latent distance above "
+                                    "which the term rewards no more")
     minibatch_std: bool = option(False, "give the discriminators the batch's feature spread (Karras et al. 2018)")
     gan_int: Optional[bool] = option(None, "GAN-INT generator term on interpolated captions (none: on for gan-cls, "
                                      "off for stackgan)")
@@ -69,7 +73,9 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
     arguments. ``kl_weight`` (StackGAN only) overrides the conditioning augmentation's KL weight
     (the authors' 2.0 by default). ``gan_int`` switches the GAN-INT generator term on or off (default:
     the preset's: on for GAN-CLS, off for StackGAN). ``mode_seeking`` (λ > 0) adds MSGAN's term
-    (:func:`~multigan.text2image.models.mode_seeking_loss`) to G's loss; ``minibatch_std`` gives the
+    (:func:`~multigan.text2image.models.mode_seeking_loss`) to G's loss, ``diversity_sensitive`` (λ > 0)
+    DSGAN's, bounded by ``diversity_bound`` (:func:`~multigan.text2image.models.diversity_sensitive_loss`);
+    ``minibatch_std`` gives the
     discriminators the batch's feature spread. ``time_limit`` (seconds or ``"2h30m"``, both
     stages together) ends training early with a checkpoint and exports the stage reached; ``resume``
     goes on from there. ``init_from`` (an exported model built with the same options, e.g.
@@ -104,6 +110,9 @@ def train(out: str | Path, options: Optional[TextImageOptions] = None, *, comman
         overrides["interpolate"] = bool(gan_int)
     if o.mode_seeking:
         overrides["mode_seeking"] = float(o.mode_seeking)
+    if o.diversity_sensitive:
+        overrides["diversity_sensitive"] = float(o.diversity_sensitive)
+        overrides["diversity_bound"] = float(o.diversity_bound)
     if o.minibatch_std:
         overrides["minibatch_std"] = True
     out = Path(out)

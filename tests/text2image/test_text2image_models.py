@@ -21,6 +21,7 @@ from multigan.text2image.models import (
     TextImageGAN,
     TextImages,
     build_model,
+    diversity_sensitive_loss,
     kl_divergence,
     matching_aware_d_loss,
     mode_seeking_loss,
@@ -201,6 +202,38 @@ def test_mode_seeking_term_pairs_latents_under_the_same_captions_and_trains():
     assert 0.01 < trainer.history[-1]["g_mode_seeking"] < 1e3        # 1 / (gap ratio): pictures do differ
     with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
         TextConditionalGAN(**CLS_TINY, mode_seeking=-1)
+
+
+def test_diversity_sensitive_term_rewards_pictures_that_differ_up_to_its_bound_and_trains():
+    a, b = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)
+    za, zb = torch.randn(4, 5), torch.randn(4, 5)
+    ratio = (a - b).abs().mean() / (za - zb).abs().mean()
+    assert torch.allclose(diversity_sensitive_loss(a, b, za, zb, bound=10.0), -ratio)
+    assert diversity_sensitive_loss(a, a, za, zb) == 0                     # identical pictures: no reward
+    assert torch.allclose(diversity_sensitive_loss(a, b, za, zb, bound=0.5 * float(ratio)), -0.5 * ratio)
+    torch.manual_seed(0)
+    model = StackGAN(**STACK_TINY, mode_seeking=0.5, diversity_sensitive=2.0, diversity_bound=10.0)
+    e = torch.randn(6, 16)
+    calls = []
+
+    def generate(z, cond):
+        calls.append(z)
+        return model.generator(z, cond)
+    terms = model.extra_adversarial_losses(get_objective("nonsaturating"), e, generate=generate, discriminate=None)
+    assert set(terms) == {"mode_seeking", "diversity_sensitive"} and len(calls) == 1     # one pair for both terms
+    z = calls[0]
+    pictures = model.generator(z, torch.cat([e[:3], e[:3]]))
+    gap = (pictures[:3] - pictures[3:]).abs().mean() / (z[:3] - z[3:]).abs().mean()
+    assert torch.allclose(terms["diversity_sensitive"], -2.0 * gap, rtol=1e-4)
+    assert torch.allclose(terms["mode_seeking"], 0.5 / (gap + 1e-5), rtol=1e-4)
+    terms["diversity_sensitive"].backward()
+    assert model.generator.stage1.fc[0].weight.grad.abs().sum() > 0
+    trainer = _trainer(TextConditionalGAN(**CLS_TINY, diversity_sensitive=1.0), _batch(8, 64), steps=2)
+    trainer.fit()
+    assert -1.0 <= trainer.history[-1]["g_diversity_sensitive"] < 0        # pictures differ, within the bound
+    for bad in ({"diversity_sensitive": -1}, {"diversity_bound": 0}):
+        with pytest.raises(ValueError, match="diversity_"):
+            TextConditionalGAN(**CLS_TINY, **bad)
 
 
 def test_minibatch_std_lets_d_see_a_collapsed_batch_and_trains():
