@@ -57,7 +57,8 @@ from .encoder import DEFAULT_ENCODER, check_captions
 from .pipeline import TextImages
 
 __all__ = ["TextImageGAN", "TextConditionalGAN", "StackGAN", "PRESETS", "MODELS", "build_model",
-           "matching_aware_d_loss", "mode_seeking_loss", "diversity_sensitive_loss", "kl_divergence", "ConditioningAugmentation", "TextProjection",
+           "matching_aware_d_loss", "mode_seeking_loss", "diversity_sensitive_loss", "kl_divergence",
+           "ConditioningAugmentation", "TextProjection",
            "ReedGenerator", "MatchingDiscriminator", "StageIGenerator", "StageIIGenerator", "StackGenerator",
            "StackDiscriminator", "check_captions"]
 
