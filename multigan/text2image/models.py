@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
