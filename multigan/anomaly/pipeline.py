@@ -614,8 +614,8 @@ class AnomalyResult:
         all slices when none is.
 
         Returns one dict per volume: ``file``, ``score``, ``label``, ``slices`` (scored),
-        ``slices_not_judged`` (scored, not counted), ``most_anomalous_slice``, ``map`` and ``montage``
-        (file names), for :meth:`write_report`'s ``volumes``. Each image's row in :attr:`details`
+        ``slices_not_judged`` (scored, not counted), ``most_anomalous_slice``, ``montage_slices`` (the
+        montage's slice indices, in its order), ``map`` and ``montage`` (file names), for :meth:`write_report`'s ``volumes``. Each image's row in :attr:`details`
         gains ``volume`` and ``slice`` (its index along the slicing axis), so call this before
         :meth:`write_report` to have them as columns of ``scores.csv``. Everything is computed before
         the first file is written; each file is written atomically.
@@ -678,7 +678,8 @@ class AnomalyResult:
                          "label": None if self.threshold is None else
                          ("anomalous" if score > self.threshold else "normal"),
                          "slices": len(members), "slices_not_judged": len(members) - len(judged),
-                         "most_anomalous_slice": ranked[0][1], "map": map_path.name, "montage": montage_path.name})
+                         "most_anomalous_slice": ranked[0][1], "montage_slices": [k for _, k in ranked[:montage_slices]],
+                         "map": map_path.name, "montage": montage_path.name})
         if files:
             folder.mkdir(parents=True, exist_ok=True)
         for path, content in files:

@@ -289,7 +289,8 @@ def test_volume_map_lands_on_the_voxels_its_slices_were_cut_from(tmp_path: Path,
     prep = [{"box": box, "foreground_share": 0.5, "axis": axis, "slice_shape": [rows, cols]} for _ in scored]
     out = res.write_volumes(tmp_path / "out", tmp_path / "head.nii.gz", prep)
     assert out == [{"file": "head.nii.gz", "score": pytest.approx(0.9), "label": "anomalous", "slices": 4,
-                    "slices_not_judged": 0, "most_anomalous_slice": 2, "map": "head_anomaly.nii.gz",
+                    "slices_not_judged": 0, "most_anomalous_slice": 2, "montage_slices": [2, 4, 5, 1],
+                    "map": "head_anomaly.nii.gz",
                     "montage": "head_montage.png"}]
     written = nib.load(str(tmp_path / "out" / "head_anomaly.nii.gz"))
     assert written.shape == shape
