@@ -5,9 +5,10 @@
     python scripts/set_anomaly_scoring_options.py --model M --search-starts 64 --search-lr 0.0025
 
 The networks stay as they are. The map options (``map_shift``, ``map_sigma``, ``map_margin``,
-``map_top``, ``image_score``) change f-AnoGAN's image scores, so its threshold is recalibrated as
-training does (5 % false positives on the held-out normal split); any change recalibrates AnoGAN's
-search threshold (the first 128 held-out normal images, Γ 500). See :func:`set_scoring_options`.
+``map_top``, ``image_score``, ``map_views``) change f-AnoGAN's image scores, so its threshold is
+recalibrated as training does (5 % false positives on the held-out normal split); any change but
+``map_views`` (f-AnoGAN's alone) recalibrates AnoGAN's search threshold (the first 128 held-out
+normal images, Γ 500). See :func:`set_scoring_options`.
 Choose the options on validation data (``benchmarks/studies/anomaly_scoring_options.py``,
 ``benchmarks/studies/anomaly_search_options.py``), never on the test set.
 """
@@ -26,7 +27,7 @@ from multigan.anomaly.models import METHODS, AnoGAN
 from multigan.anomaly.recipe import normal_sets, search_calibration_set
 
 #: options that change f-AnoGAN's image scores (and, through the map, the search's)
-MAP_OPTIONS = ("map_shift", "map_sigma", "map_margin", "map_top", "image_score")
+MAP_OPTIONS = ("map_shift", "map_sigma", "map_margin", "map_top", "image_score", "map_views")
 SEARCH_OPTIONS = ("search_starts", "search_lr", "search_restarts")
 
 
@@ -40,7 +41,7 @@ def set_scoring_options(model: str | Path, out: str | Path, *, normal: Any = Non
     the model's own value: unchanged); they become the model's. A changed map option under
     ``image_score="map"`` recalibrates the ``"izif"`` threshold on the whole held-out normal split
     of ``normal`` (as :func:`~multigan.anomaly.recipe.train` does; None: the built-in brain MRI);
-    any change recalibrates the ``"search"`` threshold, if the model has one, on the split's first
+    any change but ``map_views`` recalibrates the ``"search"`` threshold, if the model has one, on the split's first
     ``search_calibration_images``; both at ``fpr``. Models calibrated by best F1 on a labelled set
     (``--calibrate-on``) are refused: retrain with ``--resume`` and that set instead.
     ``training.json`` gets the command, the options and the new thresholds; the folder's other
@@ -79,7 +80,8 @@ def set_scoring_options(model: str | Path, out: str | Path, *, normal: Any = Non
     if recalibrate or set(changed) & set(MAP_OPTIONS) and (det.image_score == "map" or "image_score" in changed):
         thresholds["izif"] = det.calibrate(val_set, fpr=fpr, method="izif")
     search_set = search_calibration_set(val_set, "fpr", search_calibration_images, seed)
-    if (changed or recalibrate) and not torch.isnan(det.thresholds[METHODS.index("search")]):
+    search_changed = set(changed) - {"map_views"}                # the views are f-AnoGAN's alone
+    if (search_changed or recalibrate) and not torch.isnan(det.thresholds[METHODS.index("search")]):
         thresholds["search"] = det.calibrate(search_set, fpr=fpr, method="search", iterations=search_iterations)
     command = command or " ".join(sys.argv)
     info["command"], info["commands"] = command, info.get("commands", []) + [command]
@@ -101,6 +103,7 @@ def main() -> None:
     p.add_argument("--map-margin", type=int, default=None)
     p.add_argument("--map-top", type=float, default=None)
     p.add_argument("--image-score", default=None, choices=["loss", "map"])
+    p.add_argument("--map-views", default=None, choices=["one", "flip", "flip-shift"])
     p.add_argument("--search-starts", type=int, default=None)
     p.add_argument("--search-lr", type=float, default=None)
     p.add_argument("--search-restarts", type=int, default=None)

@@ -1,8 +1,9 @@
-"""Choose a brain-MRI model's scoring options (map shift, σ, tissue margin, top fraction) without the test set.
+"""Choose a brain-MRI model's scoring options (views, map shift, σ, tissue margin, top fraction) without the test set.
 
     python benchmarks/studies/anomaly_scoring_options.py --model brain-mri
     python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final --user-val 0
     python benchmarks/studies/anomaly_scoring_options.py --shifts 0 1 2 --sigmas 1 2 --margins 0 3 --tops 0.01
+    python benchmarks/studies/anomaly_scoring_options.py --views one flip flip-shift --shifts 2 --sigmas 1.5
 
 Two validation sets, neither of which touches the test split:
 
@@ -15,14 +16,16 @@ Two validation sets, neither of which touches the test split:
   varies by about ±0.03 image AUROC from seed to seed; ``--user-seeds 501 511 521`` pools N slices
   of each of several draws.
 
-Each set is scored once with f-AnoGAN; for every shift tolerance r and Gaussian σ
+Each set is scored with f-AnoGAN once per view (:func:`multigan.anomaly.models.views_of`: the image,
+its mirror, both moved by 2 px); for every choice of views (``map_views``: the per-pixel minimum
+of their maps), shift tolerance r and Gaussian σ
 (:func:`multigan.anomaly.models.anomaly_map`), tissue margin m (:func:`~multigan.anomaly.models.map_score`)
 and top fraction t the script reports the image AUROC of ``image_score="map"`` (mean of the top t of
 the map within the margin) on each set, bright and dark lesions of the user
 set apart, and pixel AUROC. It names the setting with the best sum of the two image AUROCs
 (simulated alone with ``--user-val 0``), and gives the user set's image AUROC by lesion area (at
-1 mm) for the best setting and the model's own. Takes a minute on a CPU: one encoder pass per image, the
-maps are recomputed from the reconstructions.
+1 mm) for the best setting and the model's own. Takes a few minutes on a CPU: one encoder pass per image
+and view, the maps are recomputed from the reconstructions.
 """
 
 import argparse
@@ -71,12 +74,15 @@ def user_val(det, n: int, seeds: list[int]):
 
 
 def main() -> None:
+    import torch
+
     from multigan.anomaly import AnoGAN, brain_mri, with_simulated_lesions
     from multigan.anomaly.metrics import auroc, pixel_auroc
-    from multigan.anomaly.models import anomaly_map, map_score
+    from multigan.anomaly.models import MAP_VIEWS, anomaly_map, map_score, move, views_of
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="brain-mri")
+    p.add_argument("--views", nargs="+", default=list(MAP_VIEWS), choices=MAP_VIEWS)
     p.add_argument("--shifts", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--sigmas", type=float, nargs="+", default=[1, 1.5, 2])
     p.add_argument("--margins", type=int, nargs="+", default=[0, 2, 3, 4])
@@ -94,20 +100,24 @@ def main() -> None:
     if args.user_val:
         data, polarity, areas = user_val(det, args.user_val, args.user_seeds)
         sets["user"] = (data, polarity)
-    recs = {}
-    with warnings.catch_warnings():              # no decision threshold is needed here
+    recs = {name: {} for name in sets}          # per set, per view: the view's reconstruction moved back
+    with warnings.catch_warnings():              # no decision threshold is needed here (nor the domain check)
         warnings.simplefilter("ignore", UserWarning)
         for name, (data, _) in sets.items():
-            recs[name] = det.score(data, method="izif", image_score="loss", map_sigma=0, map_shift=0).reconstructions
+            for flip, dy, dx in sorted({v for views in args.views for v in views_of(views)}):
+                view = move(data.images.flip(-1) if flip else data.images, dy, dx)
+                rec = move(det.score(view, method="izif", image_score="loss", map_sigma=0, map_shift=0,
+                                     map_views="one").reconstructions, -dy, -dx)
+                recs[name][flip, dy, dx] = rec.flip(-1) if flip else rec
     for name, (data, _) in sets.items():
         print(f"{name}: {len(data)} validation slices, {int(data.labels.sum())} with lesions; model {args.model}")
     rows = []
-    for shift, sigma in itertools.product(args.shifts, args.sigmas):
-        maps = {name: anomaly_map(data.images, recs[name], shift=shift, sigma=sigma)
-                for name, (data, _) in sets.items()}
+    for views, shift, sigma in itertools.product(args.views, args.shifts, args.sigmas):
+        maps = {name: torch.stack([anomaly_map(data.images, recs[name][v], shift=shift, sigma=sigma)
+                                   for v in views_of(views)]).amin(0) for name, (data, _) in sets.items()}
         pixel = pixel_auroc(maps["simulated"], sets["simulated"][0].masks)
         for margin, top in itertools.product(args.margins, args.tops):
-            row = {"shift": shift, "sigma": sigma, "margin": margin, "top": top, "pixel": pixel}
+            row = {"views": views, "shift": shift, "sigma": sigma, "margin": margin, "top": top, "pixel": pixel}
             for name, (data, polarity) in sets.items():
                 scores, labels = map_score(data.images, maps[name], top, margin), data.labels
                 row[name] = auroc(scores, labels)
@@ -120,19 +130,21 @@ def main() -> None:
             rows.append(row)
     rows.sort(key=lambda r: -sum(r[name] for name in sets))
     user = "user" in sets
-    print("| shift | σ | margin | top | image AUROC, simulated |" + (" user | bright | dark |" if user else "")
+    print("| views | shift | σ | margin | top | image AUROC, simulated |" + (" user | bright | dark |" if user else "")
           + " pixel AUROC, simulated |")
-    print("|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if user else "") + "---:|")
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if user else "") + "---:|")
     for r in rows[:args.show]:
-        print(f"| {r['shift']} | {r['sigma']:g} | {r['margin']} | {r['top']:g} | {r['simulated']:.3f} |"
+        print(f"| {r['views']} | {r['shift']} | {r['sigma']:g} | {r['margin']} | {r['top']:g} | {r['simulated']:.3f} |"
               + (f" {r['user']:.3f} | {r['bright']:.3f} | {r['dark']:.3f} |" if user else "") + f" {r['pixel']:.3f} |")
     best = rows[0]
-    print(f"best: --map-shift {best['shift']} --map-sigma {best['sigma']:g} --map-margin {best['margin']} "
+    print(f"best: --map-views {best['views']} --map-shift {best['shift']}"
+          f" --map-sigma {best['sigma']:g} --map-margin {best['margin']} "
           f"--map-top {best['top']:g}")
-    now = next((r for r in rows if (r["shift"], r["sigma"], r["margin"], r["top"]) == (
-        det.map_shift, det.map_sigma, det.map_margin, det.map_top)), None)
+    now = next((r for r in rows if (r["views"], r["shift"], r["sigma"], r["margin"], r["top"]) == (
+        det.map_views, det.map_shift, det.map_sigma, det.map_margin, det.map_top)), None)
     if now is not None:
-        print(f"the model's own options (shift {now['shift']}, σ {now['sigma']:g}, margin {now['margin']}, top "
+        print(f"the model's own options (views {now['views']}, shift {now['shift']},"
+              f" σ {now['sigma']:g}, margin {now['margin']}, top "
               f"{now['top']:g}): simulated {now['simulated']:.3f}" + (f", user {now['user']:.3f}" if user else ""))
     if areas is not None:
         labels = sets["user"][0].labels

@@ -56,6 +56,9 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--map-margin", type=int, default=None,
                    help="the map's image score leaves out this many pixels of tissue next to the background "
                         "(default: the model's)")
+    p.add_argument("--map-views", default=None, choices=["one", "flip", "flip-shift"],
+                   help="f-AnoGAN's map: the minimum over the image (one), also its mirror (flip), also both moved "
+                        "by 2 px (flip-shift) (default: the model's)")
     p.add_argument("--image-score", default=None, choices=["loss", "map"],
                    help="image score: the method's loss or the mean of the map's highest pixels (default: the "
                         "model's)")
@@ -71,7 +74,7 @@ def _scoring_overrides(p: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`_scoring_overrides` as ``AnoGAN.score`` keywords (None: the model's own)."""
     return {"map_sigma": args.map_sigma, "map_shift": args.map_shift, "map_margin": args.map_margin,
-            "image_score": args.image_score,
+            "map_views": args.map_views, "image_score": args.image_score,
             "search_starts": args.search_starts, "search_restarts": args.search_restarts, "lr": args.search_lr}
 
 
@@ -167,7 +170,8 @@ def cli(command: str, argv: Sequence[str]) -> int:
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}
     margin = f" (tissue margin {shown['map_margin']} px)" if shown["image_score"] == "map" else ""
     print(f"anomaly maps: shift tolerance {shown['map_shift']} px, Gaussian smoothing σ = {shown['map_sigma']:g} px; "
-          f"image score: {shown['image_score']}{margin}; search: best of {shown['search_restarts']} search(es), "
+          f"f-AnoGAN views: {shown['map_views']}; image score: {shown['image_score']}{margin}; "
+          f"search: best of {shown['search_restarts']} search(es), "
           f"each from the best of {shown['search_starts']} start(s), Adam lr {shown['lr']:g}")
     scored: dict = {}
     table = evaluate_model(det, test, methods=args.methods, iterations=args.iterations,

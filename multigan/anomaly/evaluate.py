@@ -31,7 +31,7 @@ def evaluate_model(model, test_set, *, methods: Sequence[str] = ("izif", "search
     ``search_images`` limits the latent-search methods (AnoGAN, Γ iterations per image) to a
     class-balanced random subset of that many images; f-AnoGAN (``izif``) always scores them all.
     The row's ``images`` says how many were scored. ``score_options`` (``map_sigma``, ``map_shift``,
-    ``map_margin``, ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's
+    ``map_margin``, ``map_views``, ``image_score``, ``search_starts``, ``search_restarts``, ``lr``) override the model's
     scoring options
     (:meth:`AnoGAN.score`);
     F1 needs the calibrated threshold, so it is only reported for the model's own image scores.

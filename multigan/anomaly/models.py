@@ -9,7 +9,7 @@ either mapping:
 * ``"izif"`` (f-AnoGAN): one pass, ``z = E(x)``; score = ``MSE(x, G(z)) + κ·MSE(f(x), f(G(z)))`` (κ = 1).
 * ``"izif+search"``: the encoder's z as the start of a (shorter) search.
 
-The anomaly map is ``|x − G(z)|`` (averaged over channels), the papers' raw residual. Four
+The anomaly map is ``|x − G(z)|`` (averaged over channels), the papers' raw residual. Five
 options, all off by default, go beyond the papers (:func:`anomaly_map`):
 
 * ``map_shift`` r: the *shift-tolerant* residual — each pixel's residual is the smallest
@@ -23,7 +23,13 @@ options, all off by default, go beyond the papers (:func:`anomaly_map`):
   (pixels ≤ −0.9 reached from the image's border, where :mod:`~multigan.anomaly.preprocess` puts
   everything outside the head, and the image's edge; :func:`tissue_mask`, :func:`map_score`), so the outline of a fragmented slice that G draws a little off does not
   make a normal slice anomalous. The map itself is kept whole; a lesion touching the background is
-  judged by its part further in.
+  judged by its part further in;
+* ``map_views`` (f-AnoGAN only): the encoder also reconstructs moved copies of the image — its
+  left–right mirror (``"flip"``), and with ``"flip-shift"`` both moved by 2 pixels up, down, left
+  and right (10 views) — each reconstruction is moved back, and the map is the per-pixel *minimum*
+  of the views' maps (:meth:`AnoGAN.view_maps`). Normal tissue that one view reconstructs badly,
+  another reconstructs well; a lesion no view can draw. AnoGAN's search scores the image as given
+  (each view would cost a whole search).
 
 Three more set AnoGAN's search: ``search_starts`` k > 1 draws k latents per image and starts from
 the one with the lowest search loss (k forward passes, about k/3 search steps' worth) instead of
@@ -55,8 +61,8 @@ from torch import Tensor, nn
 
 from multigan.core.module import AdversarialModel
 
-__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "anomaly_map", "map_score", "tissue_mask",
-           "top_fraction_mean", "keep_lower_loss", "BACKGROUND_LEVEL"]
+__all__ = ["AnoGAN", "METHODS", "IMAGE_SCORES", "CALIBRATION_RULES", "MAP_VIEWS", "anomaly_map", "map_score",
+           "tissue_mask", "top_fraction_mean", "keep_lower_loss", "BACKGROUND_LEVEL", "VIEW_SHIFT"]
 
 #: scoring methods → index of their calibrated threshold in ``AnoGAN.thresholds``
 METHODS = ("izif", "search", "izif+search")
@@ -66,6 +72,10 @@ CALIBRATION_RULES = ("fpr", "f1")
 DOMAIN_FILE = "domain.json"
 #: what an image's score is: the method's loss (the papers) or the mean of the map's top fraction
 IMAGE_SCORES = ("loss", "map")
+#: ``map_views``: the moved copies f-AnoGAN reconstructs besides the image (:meth:`AnoGAN.view_maps`)
+MAP_VIEWS = ("one", "flip", "flip-shift")
+#: how far (pixels) ``map_views="flip-shift"`` moves each copy
+VIEW_SHIFT = 2
 #: pixels at or below this value are background for ``map_margin`` (prepared slices put it at −1)
 BACKGROUND_LEVEL = -0.9
 
@@ -122,6 +132,30 @@ def _check_image_score(kind: Any) -> str:
     if kind not in IMAGE_SCORES:
         raise ValueError(f"image_score must be one of {IMAGE_SCORES}, got {kind!r}")
     return kind
+
+
+def _check_views(views: Any) -> str:
+    if views not in MAP_VIEWS:
+        raise ValueError(f"map_views must be one of {MAP_VIEWS}, got {views!r}")
+    return views
+
+
+def views_of(views: str) -> list[tuple[bool, int, int]]:
+    """The views ``map_views`` scores, as ``(mirrored, rows moved, columns moved)``; the first is the image."""
+    moves = [(0, 0)]
+    if _check_views(views) == "flip-shift":
+        moves += [(VIEW_SHIFT, 0), (-VIEW_SHIFT, 0), (0, VIEW_SHIFT), (0, -VIEW_SHIFT)]
+    return [(flip, dy, dx) for flip in ((False,) if views == "one" else (False, True)) for dy, dx in moves]
+
+
+def move(x: Tensor, dy: int, dx: int) -> Tensor:
+    """``x`` (N, C, H, W) moved ``dy`` rows down and ``dx`` columns right, edges replicated."""
+    p = max(abs(dy), abs(dx))
+    if p == 0:
+        return x
+    h, w = x.shape[-2:]
+    padded = nn.functional.pad(x, (p, p, p, p), mode="replicate")
+    return padded[..., p - dy:p - dy + h, p - dx:p - dx + w]
 
 
 def _check_top(fraction: Any) -> float:
@@ -308,6 +342,8 @@ class AnoGAN(AdversarialModel):
         map_shift:    default shift tolerance (pixels) of the maps; 0 keeps the raw residual.
         map_margin:   default margin (pixels) of tissue next to the background that ``image_score="map"``
                       leaves out (:func:`map_score`); 0 judges every pixel.
+        map_views:    default views of f-AnoGAN's map (:data:`MAP_VIEWS`, :meth:`view_maps`): ``"one"``
+                      (the image, the papers), ``"flip"`` or ``"flip-shift"``.
         image_score:  ``"loss"`` (the method's loss, the papers) or ``"map"`` (mean of the map's
                       highest ``map_top`` fraction of pixels, after shift and smoothing).
         map_top:      the fraction of pixels ``image_score="map"`` averages (default 0.01).
@@ -332,12 +368,13 @@ class AnoGAN(AdversarialModel):
                      "encoder_width": (1, 1024), "search_starts": (1, 1_000_000), "search_restarts": (1, 1000)}
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
     inference_options = ("map_sigma", "map_shift", "map_margin", "image_score", "map_top", "search_starts",
-                         "search_lr", "search_restarts", "preprocess")
+                         "search_lr", "search_restarts", "preprocess", "map_views")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
                  tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
                  map_shift: int = 0, image_score: str = "loss", map_top: float = 0.01, search_starts: int = 1,
-                 search_lr: float = 0.02, search_restarts: int = 1, preprocess: str = "none", map_margin: int = 0):
+                 search_lr: float = 0.02, search_restarts: int = 1, preprocess: str = "none", map_margin: int = 0,
+                 map_views: str = "one"):
         super().__init__()
         from .preprocess import PREPROCESSING
 
@@ -355,6 +392,7 @@ class AnoGAN(AdversarialModel):
         self.map_sigma = _check_sigma(map_sigma)
         self.map_shift = _check_shift(map_shift, int(image_size))
         self.map_margin = _check_margin(map_margin, int(image_size))
+        self.map_views = _check_views(map_views)
         self.image_score, self.map_top = _check_image_score(image_score), _check_top(map_top)
         self.search_starts, self.search_lr = _check_starts(search_starts), _check_lr(search_lr)
         self.search_restarts = _check_restarts(search_restarts)
@@ -511,11 +549,37 @@ class AnoGAN(AdversarialModel):
             best = run if best is None else keep_lower_loss(*run, *best)
         return best
 
+    @torch.no_grad()
+    def view_maps(self, x: Tensor, views: str, *, kappa: float = 1.0, shift: int = 0, sigma: float = 0.0
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+        """f-AnoGAN over ``views`` (:func:`views_of`): the image's own loss and reconstruction, and the
+        per-pixel minimum of the :func:`anomaly_map` of every view's reconstruction, moved back onto ``x``.
+
+        Example:
+            >>> det = AnoGAN(image_size=16, width=4)
+            >>> loss, rec, amap = det.view_maps(torch.zeros(2, 1, 16, 16), "flip")
+            >>> tuple(amap.shape), bool((amap <= anomaly_map(torch.zeros(2, 1, 16, 16), rec)).all())
+            ((2, 1, 16, 16), True)
+        """
+        loss, rec, amap = None, None, None
+        for flip, dy, dx in views_of(views):
+            view = move(x.flip(-1) if flip else x, dy, dx)
+            view_loss, view_rec = self.izif_loss(view, self.encode(view), kappa)
+            back = move(view_rec, -dy, -dx)
+            back = back.flip(-1) if flip else back
+            m = anomaly_map(x, back, shift=shift, sigma=sigma)
+            if amap is None:
+                loss, rec, amap = view_loss, view_rec, m
+            else:
+                amap = torch.minimum(amap, m)
+        return loss, rec, amap
+
     def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
               kappa: float = 1.0, lr: Optional[float] = None, batch_size: int = 64, seed: int = 0,
               threshold: Optional[float] = None, map_sigma: Optional[float] = None, map_shift: Optional[int] = None,
               image_score: Optional[str] = None, search_starts: Optional[int] = None,
-              search_restarts: Optional[int] = None, map_margin: Optional[int] = None, progress: bool = False):
+              search_restarts: Optional[int] = None, map_margin: Optional[int] = None,
+              map_views: Optional[str] = None, progress: bool = False):
         """Anomaly scores, maps and (with a threshold) labels for images (N, C, H, W) in [-1, 1].
 
         ``images`` may also be an :class:`~multigan.anomaly.data.ImageSet` (names, truth, masks and
@@ -530,8 +594,8 @@ class AnoGAN(AdversarialModel):
                         (default the model's ``search_lr``).
             threshold:  decision threshold; default the calibrated one for ``method`` (if any; not
                         when the call's scoring options change the scores it was calibrated on).
-            map_sigma, map_shift, map_margin, image_score, search_starts, search_restarts: override
-                        the model's options for this call.
+            map_sigma, map_shift, map_margin, map_views, image_score, search_starts, search_restarts:
+                        override the model's options for this call (``map_views`` applies to ``"izif"``).
 
         Returns:
             :class:`~multigan.anomaly.pipeline.AnomalyResult`.
@@ -560,6 +624,7 @@ class AnoGAN(AdversarialModel):
         map_sigma = self.map_sigma if map_sigma is None else _check_sigma(map_sigma)
         map_shift = self.map_shift if map_shift is None else _check_shift(map_shift)
         map_margin = self.map_margin if map_margin is None else _check_margin(map_margin, self.image_size)
+        map_views = self.map_views if map_views is None else _check_views(map_views)
         image_score = self.image_score if image_score is None else _check_image_score(image_score)
         search_starts = self.search_starts if search_starts is None else _check_starts(search_starts)
         search_restarts = self.search_restarts if search_restarts is None else _check_restarts(search_restarts)
@@ -569,7 +634,8 @@ class AnoGAN(AdversarialModel):
             image_score == "loss" or (map_sigma, map_shift, map_margin) == (
                 self.map_sigma, self.map_shift, self.map_margin)) and (
             method != "search" or (search_starts, search_restarts) == (self.search_starts, self.search_restarts)
-        ) and (method == "izif" or lr == self.search_lr)
+        ) and (method == "izif" or lr == self.search_lr) and (
+            method != "izif" or image_score == "loss" or map_views == self.map_views)
         device = next(self.parameters()).device
         gen = torch.Generator().manual_seed(seed)
         was_training = self.training
@@ -583,9 +649,9 @@ class AnoGAN(AdversarialModel):
         try:
             for i in starts:
                 x = x_all[i:i + batch_size].to(device)
+                amap = None
                 if method == "izif":
-                    with torch.no_grad():
-                        loss, rec = self.izif_loss(x, self.encode(x), kappa)
+                    loss, rec, amap = self.view_maps(x, map_views, kappa=kappa, shift=map_shift, sigma=map_sigma)
                 elif method == "izif+search":
                     with torch.no_grad():
                         z0 = self.encode(x)
@@ -593,7 +659,8 @@ class AnoGAN(AdversarialModel):
                         loss, rec = self._search(x, z0, int(iterations), lam, lr)
                 else:
                     loss, rec = self.random_search(x, int(iterations), lam, lr, search_starts, search_restarts, gen)
-                amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
+                if amap is None:
+                    amap = anomaly_map(x, rec, shift=map_shift, sigma=map_sigma)
                 if image_score == "map":
                     loss = map_score(x, amap, self.map_top, map_margin)
                 scores.append(loss.float().cpu())
@@ -608,7 +675,8 @@ class AnoGAN(AdversarialModel):
             if threshold is not None and not same_scores:
                 warnings.warn(f"the calibrated {method!r} threshold belongs to the model's image scores "
                               f"(image_score={self.image_score!r}, map_sigma={self.map_sigma:g}, map_shift="
-                              f"{self.map_shift}, map_margin={self.map_margin}, search_starts={self.search_starts}, "
+                              f"{self.map_shift}, map_margin={self.map_margin}, map_views={self.map_views!r}, "
+                              f"search_starts={self.search_starts}, "
                               f"search_restarts={self.search_restarts}, search_lr={self.search_lr:g}); "
                               "these scores differ, so no threshold is applied (pass threshold=)", stacklevel=2)
                 threshold = None

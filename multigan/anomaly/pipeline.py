@@ -678,7 +678,8 @@ class AnomalyResult:
                          "label": None if self.threshold is None else
                          ("anomalous" if score > self.threshold else "normal"),
                          "slices": len(members), "slices_not_judged": len(members) - len(judged),
-                         "most_anomalous_slice": ranked[0][1], "montage_slices": [k for _, k in ranked[:montage_slices]],
+                         "most_anomalous_slice": ranked[0][1],
+                         "montage_slices": [k for _, k in ranked[:montage_slices]],
                          "map": map_path.name, "montage": montage_path.name})
         if files:
             folder.mkdir(parents=True, exist_ok=True)

@@ -262,6 +262,9 @@ class AnomalyOptions(RunOptions):
     map_shift: int = option(0, "shift tolerance of anomaly maps, in pixels (0: raw |x - G(z)|)", group="scoring")
     map_margin: int = option(0, "image_score 'map' leaves out this many pixels of tissue next to the background",
                              group="scoring")
+    map_views: str = option("one", "f-AnoGAN's map is the per-pixel minimum over these views of the image: one (the "
+                            "image), flip (and its mirror) or flip-shift (both, also moved by 2 px; 10 views)",
+                            group="scoring", choices=("one", "flip", "flip-shift"))
     image_score: str = option("loss", "image score: the method's loss (papers) or the mean of the map's top map_top",
                               group="scoring", choices=("loss", "map"))
     map_top: float = option(0.01, "fraction of the map's highest pixels image_score 'map' averages", group="scoring")
@@ -286,7 +289,7 @@ def train(out: str | Path, options: Optional[AnomalyOptions] = None, *, command:
     at ``fpr`` on the held-out normal split, ``training.json``). AnoGAN's search threshold is
     calibrated on the first ``search_calibration_images`` held-out images (Γ = 500 searches run at
     well under one image per second on a CPU); the f-AnoGAN threshold uses the whole split.
-    ``map_sigma``, ``map_shift``, ``map_margin``, ``image_score``, ``map_top``, ``search_starts``,
+    ``map_sigma``, ``map_shift``, ``map_margin``, ``map_views``, ``image_score``, ``map_top``, ``search_starts``,
     ``search_restarts`` and ``search_lr`` are the model's scoring options (:class:`AnoGAN`);
     the thresholds are calibrated with them. They do not affect training, so a finished run can be
     resumed with other values to export and calibrate them. With
@@ -330,7 +333,7 @@ def train(out: str | Path, options: Optional[AnomalyOptions] = None, *, command:
     torch.manual_seed(seed)
     model = AnoGAN(image_size=size, channels=channels, width=o.width, map_sigma=o.map_sigma,
                    encoder_width=o.encoder_width, map_shift=o.map_shift, image_score=o.image_score,
-                   map_margin=o.map_margin, map_top=o.map_top,
+                   map_margin=o.map_margin, map_top=o.map_top, map_views=o.map_views,
                    search_starts=o.search_starts, search_lr=o.search_lr, search_restarts=o.search_restarts,
                    preprocess=o.preprocess if normal is None or isinstance(normal, (str, Path)) else "none")
     stage = {**AnoGAN.trainer_defaults(), "steps": o.steps, "seed": seed, "device": o.device,

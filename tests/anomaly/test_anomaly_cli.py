@@ -142,6 +142,24 @@ def test_set_map_options_recalibrates_f_anogan(model_dir, folders, tmp_path):
         set_scoring_options(folder, tmp_path / "f1", map_margin=2, **opts)
 
 
+def test_set_map_views_recalibrates_f_anogan_alone(model_dir, folders, tmp_path):
+    from multigan.anomaly.metrics import threshold_at_fpr
+    from multigan.anomaly.recipe import normal_sets
+
+    set_scoring_options = _script("set_anomaly_scoring_options").set_scoring_options
+    opts = dict(normal=str(folders / "healthy"), search_iterations=2, search_calibration_images=4, fpr=0.25)
+    first = AnoGAN.from_pretrained(set_scoring_options(model_dir, tmp_path / "a", image_score="map", **opts))
+    out = set_scoring_options(tmp_path / "a", tmp_path / "b", map_views="flip", **opts)
+    det = AnoGAN.from_pretrained(out)
+    assert det.map_views == "flip"
+    assert float(det.thresholds[1]) == float(first.thresholds[1])    # the search does not use the views
+    _, val = normal_sets(str(folders / "healthy"), 16, 1, det.preprocess)
+    scores = det.score(val, method="izif").scores
+    assert not torch.allclose(scores, det.score(val, method="izif", map_views="one").scores)
+    assert float(det.thresholds[0]) == pytest.approx(float(threshold_at_fpr(scores, 0.25)), rel=1e-3)
+    assert json.loads((out / "training.json").read_text())["scoring_options"]["map_views"] == "flip"
+
+
 def test_train_with_ema_exports_averaged_generator(folders, tmp_path):
     from safetensors.torch import load_file
 
@@ -219,11 +237,15 @@ def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--json", str(tmp_path / "eval.json")]) == 0
     assert 0 <= json.loads((tmp_path / "eval.json").read_text())["izif"]["image_auroc"] <= 1
-    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; image score: map (tissue margin 0 px); search: "
-            "best of 2 search(es), each from the best of 3 start(s), Adam lr 0.05") in capsys.readouterr().out
+    assert ("shift tolerance 1 px, Gaussian smoothing σ = 1 px; f-AnoGAN views: one; image score: map (tissue "
+            "margin 0 px); search: best of 2 search(es), each from the best of 3 start(s), Adam lr 0.05"
+            ) in capsys.readouterr().out
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
-                        "--search-starts", "2", "--search-lr", "0.01", "--search-restarts", "5"]) == 0
-    assert "search: best of 5 search(es), each from the best of 2 start(s), Adam lr 0.01" in capsys.readouterr().out
+                        "--search-starts", "2", "--search-lr", "0.01", "--search-restarts", "5",
+                        "--map-views", "flip"]) == 0
+    shown = capsys.readouterr().out
+    assert "search: best of 5 search(es), each from the best of 2 start(s), Adam lr 0.01" in shown
+    assert "f-AnoGAN views: flip;" in shown
     assert cli("eval", ["--model", str(final), "--data", str(folders / "labelled"), "--methods", "izif",
                         "--map-margin", "2", "--json", str(tmp_path / "margin.json")]) == 0
     assert "image score: map (tissue margin 2 px)" in capsys.readouterr().out

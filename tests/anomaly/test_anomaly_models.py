@@ -12,8 +12,10 @@ from multigan.anomaly.models import (
     anomaly_map,
     gaussian_blur,
     map_score,
+    move,
     tissue_mask,
     top_fraction_mean,
+    views_of,
 )
 
 TINY = {"image_size": 16, "width": 4, "latent_dim": 8}
@@ -173,6 +175,53 @@ def test_map_margin_option_scores_and_threshold(det, tmp_path):
         AnoGAN(**TINY, map_margin=-2)
     with pytest.raises(ValueError, match="leaves no pixel"):
         AnoGAN(**TINY, map_margin=8)
+
+
+def test_move_replicates_the_edges_and_moves_back():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    down = move(x, 1, 0)
+    assert torch.equal(down[0, 0, 1:], x[0, 0, :3]) and torch.equal(down[0, 0, 0], x[0, 0, 0])   # row 0 repeated
+    right = move(x, 0, 2)
+    assert torch.equal(right[0, 0, :, 2:], x[0, 0, :, :2]) and torch.equal(right[0, 0, :, 1], x[0, 0, :, 0])
+    assert torch.equal(move(move(x, 0, 1), 0, -1)[..., :3], x[..., :3])     # back, but for the lost column
+    assert move(x, 0, 0) is x
+
+
+def test_map_views_are_the_minimum_over_moved_reconstructions(det, tmp_path):
+    assert views_of("one") == [(False, 0, 0)]
+    assert views_of("flip") == [(False, 0, 0), (True, 0, 0)]
+    assert len(views_of("flip-shift")) == 10 and views_of("flip-shift")[0] == (False, 0, 0)
+    x = _images(5, seed=4)
+    torch.manual_seed(0)
+    m = AnoGAN(**TINY, image_score="map", map_views="flip", map_shift=1, map_sigma=1.0)
+    m.load_state_dict(det.state_dict())
+    m.eval()
+    res = m.score(x)
+    with torch.no_grad():                                      # by hand: the image and its mirror
+        rec = det.generator(det.encoder(x))
+        mirror = det.generator(det.encoder(x.flip(-1))).flip(-1)
+    expected = torch.minimum(anomaly_map(x, rec, shift=1, sigma=1.0), anomaly_map(x, mirror, shift=1, sigma=1.0))
+    assert torch.allclose(res.maps, expected, atol=1e-6)
+    assert torch.allclose(res.reconstructions, rec, atol=1e-6)               # the image's own reconstruction
+    assert torch.allclose(res.scores, map_score(x, expected, m.map_top, 0), atol=1e-6)
+    one = m.score(x, map_views="one")
+    assert torch.allclose(one.maps, anomaly_map(x, rec, shift=1, sigma=1.0), atol=1e-6)
+    shifted = m.score(x, map_views="flip-shift")
+    assert (shifted.maps <= res.maps + 1e-6).all() and not torch.allclose(shifted.maps, res.maps)
+    assert torch.equal(m.score(x, method="search", iterations=3).maps,       # the search ignores the views
+                       m.score(x, method="search", iterations=3, map_views="one").maps)
+    t = m.calibrate(x, fpr=0.5)
+    assert m.score(x).threshold == t
+    with pytest.warns(UserWarning, match="no threshold is applied"):
+        assert m.score(x, map_views="one").threshold is None
+    with pytest.raises(ValueError, match="model's own map_views"):
+        m.calibrate(x, map_views="one")
+    m.save_pretrained(tmp_path / "m")
+    assert AnoGAN.from_pretrained(tmp_path / "m").map_views == "flip"
+    with pytest.raises(ValueError, match="map_views must be one of"):
+        AnoGAN(**TINY, map_views="mirror")
+    with pytest.raises(ValueError, match="map_views must be one of"):
+        m.score(x, map_views="all")
 
 
 def test_top_fraction_mean():
