@@ -77,7 +77,7 @@ def _draw_per_label(labels: torch.Tensor, counts: dict[int, int], seed: int) -> 
 
 def scoring_speed(model=None, *, n: int = 16, iterations: int = 500, device: str = "cpu",
                   width: int = 32, size: int = 64) -> list[dict[str, Any]]:
-    """Images per second scored by f-AnoGAN (``izif``, one encoder pass) and by AnoGAN's latent search
+    """Images per second scored by f-AnoGAN (``izif``, one encoder pass per view) and by AnoGAN's latent search
     (Γ = ``iterations`` steps, all ``n`` images in one batch), each after a short warm-up.
 
     ``model`` is an :class:`AnoGAN` (scored with its own search options) or None for an untrained

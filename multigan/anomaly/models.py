@@ -586,7 +586,7 @@ class AnoGAN(AdversarialModel):
         read failures are carried into the result).
 
         Args:
-            method:     ``"izif"`` (f-AnoGAN, one pass), ``"search"`` (AnoGAN, Γ = ``iterations``
+            method:     ``"izif"`` (f-AnoGAN, one pass per view), ``"search"`` (AnoGAN, Γ = ``iterations``
                         steps from z ~ N(0, I) seeded by ``seed``, the best of ``search_starts``
                         draws, :meth:`best_start`; the best of ``search_restarts`` such searches,
                         :meth:`random_search`) or ``"izif+search"``.
