@@ -21,8 +21,9 @@ options, all off by default, go beyond the papers (:func:`anomaly_map`):
   (default 1 %) instead of the method's loss, so a small lesion is not averaged away over the image;
 * ``map_margin`` m: that image score leaves out the m pixels of tissue next to the background
   (pixels ≤ −0.9 reached from the image's border, where :mod:`~multigan.anomaly.preprocess` puts
-  everything outside the head, and the image's edge; :func:`tissue_mask`, :func:`map_score`), so the outline of a fragmented slice that G draws a little off does not
-  make a normal slice anomalous. The map itself is kept whole; a lesion touching the background is
+  everything outside the head, and the image's edge; :func:`tissue_mask`, :func:`map_score`), so
+  the outline of a fragmented slice that G draws a little off does not make a normal slice
+  anomalous. The map itself is kept whole; a lesion touching the background is
   judged by its part further in;
 * ``map_views`` (f-AnoGAN only): the encoder also reconstructs moved copies of the image — its
   left–right mirror (``"flip"``), and with ``"flip-shift"`` both moved by 2 pixels up, down, left
