@@ -551,10 +551,22 @@ class AnoGAN(AdversarialModel):
         return best
 
     @torch.no_grad()
+    def view_reconstructions(self, x: Tensor, views: str, *, kappa: float = 1.0) -> tuple[Tensor, list[Tensor]]:
+        """f-AnoGAN over ``views`` (:func:`views_of`): the image's own loss, and every view's reconstruction
+        moved back onto ``x``, in :func:`views_of`'s order (the first is the image's own)."""
+        loss, recs = None, []
+        for flip, dy, dx in views_of(views):
+            view = move(x.flip(-1) if flip else x, dy, dx)
+            view_loss, view_rec = self.izif_loss(view, self.encode(view), kappa)
+            back = move(view_rec, -dy, -dx)
+            recs.append(back.flip(-1) if flip else back)
+            loss = view_loss if loss is None else loss
+        return loss, recs
+
     def view_maps(self, x: Tensor, views: str, *, kappa: float = 1.0, shift: int = 0, sigma: float = 0.0
                   ) -> tuple[Tensor, Tensor, Tensor]:
-        """f-AnoGAN over ``views`` (:func:`views_of`): the image's own loss and reconstruction, and the
-        per-pixel minimum of the :func:`anomaly_map` of every view's reconstruction, moved back onto ``x``.
+        """f-AnoGAN over ``views``: the image's own loss and reconstruction, and the per-pixel minimum of
+        the :func:`anomaly_map` of every view's reconstruction (:meth:`view_reconstructions`).
 
         Example:
             >>> det = AnoGAN(image_size=16, width=4)
@@ -562,18 +574,9 @@ class AnoGAN(AdversarialModel):
             >>> tuple(amap.shape), bool((amap <= anomaly_map(torch.zeros(2, 1, 16, 16), rec)).all())
             ((2, 1, 16, 16), True)
         """
-        loss, rec, amap = None, None, None
-        for flip, dy, dx in views_of(views):
-            view = move(x.flip(-1) if flip else x, dy, dx)
-            view_loss, view_rec = self.izif_loss(view, self.encode(view), kappa)
-            back = move(view_rec, -dy, -dx)
-            back = back.flip(-1) if flip else back
-            m = anomaly_map(x, back, shift=shift, sigma=sigma)
-            if amap is None:
-                loss, rec, amap = view_loss, view_rec, m
-            else:
-                amap = torch.minimum(amap, m)
-        return loss, rec, amap
+        loss, recs = self.view_reconstructions(x, views, kappa=kappa)
+        amap = torch.stack([anomaly_map(x, rec, shift=shift, sigma=sigma) for rec in recs]).amin(0)
+        return loss, recs[0], amap
 
     def score(self, images: Any, *, method: str = "izif", iterations: int = 500, lam: float = 0.1,
               kappa: float = 1.0, lr: Optional[float] = None, batch_size: int = 64, seed: int = 0,
