@@ -98,7 +98,7 @@ augmentation and the brain mask of `nilearn.datasets.load_mni152_brain_mask`). I
 | val | {n_val} | 0 | {s_val} | threshold calibration (normal only) |
 | test | {n_test} | {n_abnormal} | {s_test} | evaluation (lesion masks) |
 
-Images are 64×64 uint8 (`x / 127.5 - 1` maps to [-1, 1]); each augmented 1 mm slice was prepared by
+Images are {size}×{size} uint8 (`x / 127.5 - 1` maps to [-1, 1]); each augmented 1 mm slice was prepared by
 `multigan.anomaly.preprocess.prepare_slice`, the rule `multigan.anomaly.read_images` applies to a
 user's slice: cropped to its foreground + 8 %, background → −1 and median tissue → 0.2; brain and lesion
 masks are bit-packed. Lesion area: median {area_med} px (range {area_min}–{area_max}); mean
@@ -216,12 +216,12 @@ def augment(rng: np.random.Generator, stack: np.ndarray, noise: float = 1.0) -> 
     return t1, brain
 
 
-def prepare_training_slice(t1: np.ndarray, brain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 64×64 uint8 image and brain mask, prepared exactly as a user's slice is."""
-    prepared = prepare_slice(t1, size=SIZE)
+def prepare_training_slice(t1: np.ndarray, brain: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size``×``size`` uint8 image and brain mask, prepared exactly as a user's slice is."""
+    prepared = prepare_slice(t1, size=size)
     image = np.round((prepared.image[0].astype(np.float64) + 1.0) * 127.5).astype(np.uint8)
     crop = crop_square(brain[None].astype(np.float32), prepared.box, 0.0)
-    return image, resize(crop, SIZE)[0] >= 0.5
+    return image, resize(crop, size)[0] >= 0.5
 
 
 def seed_streams(seed: int = SEED) -> dict[str, np.random.SeedSequence]:
@@ -230,14 +230,15 @@ def seed_streams(seed: int = SEED) -> dict[str, np.random.SeedSequence]:
 
 
 def make_split(rng: np.random.Generator, template: dict, slices: np.ndarray, n: int,
-               noise: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``n`` augmented, prepared images (uint8), brain masks (bool) and their source slice indices."""
+               noise: float = 1.0, size: int = SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` augmented, prepared ``size``×``size`` images (uint8), brain masks (bool) and their source
+    slice indices."""
     stacks = {z: np.stack([template[k][z] for k in ("t1", "gm", "wm")] + [template["brain"][z].astype(np.float64)])
               for z in slices}
     chosen = rng.choice(slices, size=n)
-    images, brains = np.zeros((n, SIZE, SIZE), np.uint8), np.zeros((n, SIZE, SIZE), bool)
+    images, brains = np.zeros((n, size, size), np.uint8), np.zeros((n, size, size), bool)
     for i, z in enumerate(chosen):
-        images[i], brains[i] = prepare_training_slice(*augment(rng, stacks[z], noise))
+        images[i], brains[i] = prepare_training_slice(*augment(rng, stacks[z], noise), size=size)
     return images, brains, chosen.astype(np.int16)
 
 
@@ -285,8 +286,13 @@ def save_npz(arrays: dict[str, np.ndarray], path: Path) -> Path:
     return path
 
 
-def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None) -> dict[str, np.ndarray]:
-    """Build the asset and ATTRIBUTION.md in ``out_dir``; return the arrays written."""
+def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None,
+          size: int = SIZE) -> dict[str, np.ndarray]:
+    """Build the asset and ATTRIBUTION.md in ``out_dir``; return the arrays written.
+
+    ``size`` other than 64 builds the same set (same slices, augmentations and lesions, the lesions
+    scaled with the image) at another side, for a higher-resolution model: it is not shipped, so
+    the asset budget does not apply to it."""
     import nilearn
 
     counts = dict(COUNTS if counts is None else counts)
@@ -298,7 +304,7 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
     arrays: dict[str, np.ndarray] = {}
     for split, n in counts.items():
         images, brains, chosen = make_split(np.random.default_rng(streams[split]), template, splits[split],
-                                            n)
+                                            n, size=size)
         if split == "test":
             lesions = add_lesions(np.random.default_rng(streams["lesions"]), images, brains)
             images = lesions["images"]
@@ -307,13 +313,13 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
             arrays["test_polarity"] = lesions["polarity"]
         arrays[f"{split}_images"], arrays[f"{split}_brain"], arrays[f"{split}_slice"] = images, _pack(brains), chosen
     meta = {"source": "MNI ICBM152 2009a T1 (nilearn)", "nilearn": nilearn.__version__, "seed": seed,
-            "size": SIZE, "counts": counts, "slices": [int(keep[0]), int(keep[-1])],
+            "size": size, "counts": counts, "slices": [int(keep[0]), int(keep[-1])],
             "preprocessing": "crop", "splits": {k: len(v) for k, v in splits.items()}}
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     npz = save_npz(arrays, out_dir / "brain_mri.npz")
-    size = npz.stat().st_size
-    if size > MAX_BYTES:
-        raise SystemExit(f"{npz} is {size} bytes, over the {MAX_BYTES}-byte budget")
+    nbytes = npz.stat().st_size
+    if size == SIZE and nbytes > MAX_BYTES:
+        raise SystemExit(f"{npz} is {nbytes} bytes, over the {MAX_BYTES}-byte budget")
 
     areas = lesions["areas"]
     text = ATTRIBUTION.format(
@@ -322,7 +328,7 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
         n_abnormal=int(arrays["test_labels"].sum()), s_train=len(splits["train"]), s_val=len(splits["val"]),
         s_test=len(splits["test"]), n_bright=int((lesions["polarity"] == 1).sum()),
         n_dark=int((lesions["polarity"] == -1).sum()), n_mixed=int((lesions["polarity"] == 2).sum()), area_med=round(float(np.median(areas))), area_min=int(areas.min()),
-        area_max=int(areas.max()), change=float(lesions["change"].mean()), size_mb=size / 1e6)
+        area_max=int(areas.max()), size=size, change=float(lesions["change"].mean()), size_mb=nbytes / 1e6)
     with atomic_file(out_dir / "ATTRIBUTION.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -332,7 +338,7 @@ def build(out_dir: Path, seed: int = SEED, counts: dict[str, int] | None = None)
           + f"; abnormal test {int(arrays['test_labels'].sum())}")
     print(f"lesion area px: median {np.median(areas):.0f}, 5–95 % {np.percentile(areas, 5):.0f}–"
           f"{np.percentile(areas, 95):.0f}; mean |change| in mask {lesions['change'].mean():.3f}")
-    print(f"wrote {npz} ({size / 1e6:.2f} MB) and {out_dir / 'ATTRIBUTION.md'} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {npz} ({nbytes / 1e6:.2f} MB) and {out_dir / 'ATTRIBUTION.md'} in {time.perf_counter() - start:.1f} s")
     return arrays
 
 
@@ -340,8 +346,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "multigan" / "assets" / "anomaly", help="output folder")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default %(default)s)")
+    parser.add_argument("--size", type=int, default=SIZE,
+                        help="image side (default %(default)s, the shipped asset; e.g. 128 for a higher-resolution "
+                             "model, written to another --out-dir)")
     args = parser.parse_args(argv)
-    build(args.out_dir, args.seed)
+    if args.size < 16 or args.size & (args.size - 1):
+        parser.error(f"--size must be a power of two >= 16, got {args.size}")
+    build(args.out_dir, args.seed, size=args.size)
 
 
 if __name__ == "__main__":

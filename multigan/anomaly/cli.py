@@ -107,7 +107,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     elif command == "eval":
         p.add_argument("--model", default="brain-mri")
         p.add_argument("--data", default=None,
-                       help="labelled folder (normal/, abnormal/, masks/); default the built-in test split")
+                       help="labelled folder (normal/, abnormal/, masks/), or a brain-MRI set (.npz) built by "
+                            "scripts/build_anomaly_assets.py (its test split); default the built-in test split")
         p.add_argument("--methods", nargs="+", default=["izif", "search"])
         add_json_argument(p)
         p.add_argument("--iterations", type=int, default=500)
@@ -133,7 +134,7 @@ def cli(command: str, argv: Sequence[str]) -> int:
             return 0
         print(f"model written to {final}")
         return 0
-    from .data import brain_mri, lesion_polarity, read_images
+    from .data import brain_mri, is_brain_mri_file, lesion_polarity, read_images
     from .models import AnoGAN
     det = AnoGAN.from_pretrained(args.model)
     if command == "score":
@@ -159,12 +160,12 @@ def cli(command: str, argv: Sequence[str]) -> int:
             print(f"{len(res.failures)} file(s) could not be read; listed in the report", file=sys.stderr)
         return 0
     groups = None
-    if args.data:
+    if args.data and not is_brain_mri_file(args.data):
         test = read_images(args.data, size=det.image_size, channels=det.channels,
                            preprocess="none" if args.no_crop else det.preprocess)
     else:
-        test = brain_mri("test", size=det.image_size)
-        polarity = torch.from_numpy(lesion_polarity("test"))
+        test = brain_mri("test", size=det.image_size, path=args.data)
+        polarity = torch.from_numpy(lesion_polarity("test", path=args.data))
         groups = {"bright": polarity == 1, "dark": polarity == -1}
     options = _overrides(args)
     shown = {k: getattr(det, "search_lr" if k == "lr" else k) if v is None else v for k, v in options.items()}

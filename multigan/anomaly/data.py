@@ -50,7 +50,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -62,6 +62,7 @@ __all__ = [
     "ROBUST_PERCENTILES",
     "ImageSet",
     "brain_mri",
+    "is_brain_mri_file",
     "lesion_polarity",
     "mnist_one_class",
     "normalize_intensity",
@@ -777,7 +778,13 @@ def _brain_arrays(path: str, mtime: float) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
+def is_brain_mri_file(path: Any) -> bool:
+    """Whether ``path`` names a brain-MRI set file (``.npz``, as ``scripts/build_anomaly_assets.py``
+    writes it, e.g. with ``--size 128``) rather than a folder or an image."""
+    return isinstance(path, (str, Path)) and str(path).endswith(".npz") and Path(path).is_file()
+
+
+def brain_mri(split: str = "train", size: int = 64, path: Optional[str | Path] = None) -> ImageSet:
     """The shipped brain-MRI anomaly set: axial MNI152 T1 slices, augmented; simulated lesions.
 
     Built by ``scripts/build_anomaly_assets.py`` into ``multigan/assets/anomaly/brain_mri.npz`` (see
@@ -789,6 +796,8 @@ def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
         size: output side; the asset is 64×64 and is resized bilinearly otherwise.
+        path: another set built by the script (e.g. ``--size 128 --out-dir runs/data128`` gives
+            ``runs/data128/brain_mri.npz``, the same slices and lesions at 128×128); default the shipped one.
 
     Returns:
         ImageSet with labels (all 0 for train/val), brain masks, and for ``test`` lesion masks.
@@ -799,17 +808,12 @@ def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
         >>> test.images.shape, int(test.labels.sum()), test.masks.shape # doctest: +SKIP
         (torch.Size([1000, 1, 64, 64]), 500, torch.Size([1000, 1, 64, 64]))
     """
-    from multigan.core.module import assets_dir
-
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
     size = operator.index(size)
     if size < 8:
         raise ValueError(f"size must be >= 8, got {size}")
-    path = assets_dir() / BRAIN_MRI_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"brain-MRI asset not found: {str(path)!r}; rebuild it with "
-                                f"`python scripts/build_anomaly_assets.py`")
+    path = _brain_mri_path(path)
     try:
         data = _brain_arrays(str(path), path.stat().st_mtime)
         raw = data[f"{split}_images"]
@@ -834,7 +838,18 @@ def brain_mri(split: str = "train", size: int = 64) -> ImageSet:
     return ImageSet(images, names, torch.from_numpy(labels), lesion_t, [], brain_t, preprocess=prepared)
 
 
-def lesion_polarity(split: str = "test") -> np.ndarray:
+def _brain_mri_path(path: Optional[str | Path]) -> Path:
+    from multigan.core.module import assets_dir
+
+    shipped = path is None
+    path = assets_dir() / BRAIN_MRI_FILE if shipped else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"brain-MRI {'asset' if shipped else 'set'} not found: {str(path)!r}; "
+                                f"{'re' if shipped else ''}build it with `python scripts/build_anomaly_assets.py`")
+    return path
+
+
+def lesion_polarity(split: str = "test", path: Optional[str | Path] = None) -> np.ndarray:
     """Per image of the built-in ``split``: 1 lesions brighter than their surroundings, −1 darker,
     2 both, 0 no lesion (train and val hold none).
 
@@ -843,11 +858,9 @@ def lesion_polarity(split: str = "test") -> np.ndarray:
         >>> {k: int((pol == k).sum()) for k in (-1, 1, 2)}                  # doctest: +SKIP
         {-1: 189, 1: 204, 2: 107}
     """
-    from multigan.core.module import assets_dir
-
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
-    path = assets_dir() / BRAIN_MRI_FILE
+    path = _brain_mri_path(path)
     data = _brain_arrays(str(path), path.stat().st_mtime)
     if split != "test":
         return np.zeros(len(data[f"{split}_images"]), np.int8)

@@ -370,6 +370,9 @@ class AnoGAN(AdversarialModel):
     #: post-processing only: a training run can be resumed with other values (e.g. to export)
     inference_options = ("map_sigma", "map_shift", "map_margin", "image_score", "map_top", "search_starts",
                          "search_lr", "search_restarts", "preprocess", "map_views")
+    #: ``--init-from`` may name a model of a half (quarter, …) the image size and twice (four times, …)
+    #: the width: :meth:`load_grown_weights`
+    growth_options = ("image_size", "width", "encoder_width")
 
     def __init__(self, image_size: int = 64, channels: int = 1, latent_dim: int = 128, width: int = 64,
                  tanh_encoder: bool = True, map_sigma: float = 0.0, encoder_width: Optional[int] = None,
@@ -404,6 +407,64 @@ class AnoGAN(AdversarialModel):
         # calibrated decision thresholds per method (nan = not calibrated) and the Γ used for "search"
         self.register_buffer("thresholds", torch.full((len(METHODS),), float("nan")))
         self.register_buffer("calibration_iterations", torch.zeros((), dtype=torch.long))
+
+    def load_grown_weights(self, file: Any, config: dict[str, Any], *,
+                           map_location: str | torch.device = "cpu") -> list[str]:
+        """Start this model from a smaller one: image side s/2^j, width w·2^j (``config``, its weights in
+        ``file``), e.g. a 128×128 model of width 32 from the shipped 64×64 model of width 64.
+
+        With those sizes the smaller model's layers are this one's deeper layers, shape for shape:
+        its generator's stages are this generator's first stages, its critic's and encoder's stages
+        after the first are their last ones, and the linear heads fit whole. Those are loaded; what
+        faces the image is new (the generator's last j stages and output convolution, each trunk's
+        first j + 1 convolutions) and keeps its initialisation, as does everything of the scoring
+        (thresholds are calibrated anew). Progressive growing (Karras et al. 2018) without the fade-in.
+        Returns the names of the tensors left as initialised.
+
+        Example:
+            >>> small, big = AnoGAN(image_size=16, width=8), AnoGAN(image_size=32, width=4)
+            >>> from safetensors.torch import save_file
+            >>> import tempfile, os
+            >>> f = os.path.join(tempfile.mkdtemp(), "small.safetensors")
+            >>> save_file(small.state_dict(), f)
+            >>> fresh = big.load_grown_weights(f, small.config)
+            >>> torch.equal(big.discriminator.out.weight, small.discriminator.out.weight)
+            True
+        """
+        from safetensors.torch import load_file
+
+        size, width = int(config.get("image_size", 64)), int(config.get("width", 64))
+        own_width = int(self.config.get("width", 64))
+        enc, own_enc = config.get("encoder_width") or width, self.config.get("encoder_width") or own_width
+        j = int(round(math.log2(self.image_size / size))) if size > 0 else 0
+        if j < 1 or size * 2 ** j != self.image_size or width != own_width * 2 ** j or enc != own_enc * 2 ** j:
+            raise ValueError(f"cannot grow a {self.image_size}×{self.image_size} model of width {own_width} "
+                             f"(encoder {own_enc}) from a {size}×{size} one of width {width} (encoder {enc}): "
+                             f"the image side must grow by 2^j and the widths shrink by the same 2^j")
+        k = _stages(size)
+
+        def target(key: str) -> Optional[str]:
+            parts = key.split(".")
+            if parts[0] == "generator":                       # generator.net.<i>.<param>: stages first
+                return key if int(parts[2]) < 3 * k else None
+            if parts[0] in ("discriminator", "encoder") and parts[1] == "trunk":
+                i = int(parts[3]) // 2                           # trunk.net.<2i>: conv i
+                return ".".join(parts[:3] + [str(2 * (i + j))] + parts[4:]) if i >= 1 else None
+            if parts[0] in ("discriminator", "encoder") and parts[1] == "out":
+                return key
+            return None                                          # thresholds: calibrated anew
+
+        own = self.state_dict()
+        loaded = {}
+        for key, value in load_file(str(file), device=str(map_location)).items():
+            new = target(key)
+            if new is None:
+                continue
+            if new not in own or own[new].shape != value.shape:
+                raise ValueError(f"{file}: {key} does not fit {new} of the grown model")
+            loaded[new] = value.to(own[new].dtype)
+        self.load_state_dict(loaded, strict=False)
+        return sorted(set(own) - set(loaded))
 
     def set_domain(self, images: Tensor) -> dict[str, Any]:
         """Record the training images' intensity profile; :meth:`score` then flags images unlike them."""

@@ -26,10 +26,10 @@ __all__ = ["normal_sets", "train_encoder", "encoder_selection", "AnomalyOptions"
 
 
 def normal_sets(normal: Any, size: int, channels: int, preprocess: str = "crop"):
-    from .data import ImageSet, brain_mri, read_images
+    from .data import ImageSet, brain_mri, is_brain_mri_file, read_images
 
-    if normal is None:
-        return brain_mri("train", size=size), brain_mri("val", size=size)
+    if normal is None or is_brain_mri_file(normal):
+        return brain_mri("train", size=size, path=normal), brain_mri("val", size=size, path=normal)
     if isinstance(normal, tuple) and len(normal) == 2 and all(isinstance(s, ImageSet) for s in normal):
         return normal
     images = normal if isinstance(normal, ImageSet) else read_images(normal, size=size, channels=channels,
@@ -234,7 +234,8 @@ class AnomalyOptions(RunOptions):
     channels: int = option(1, "image channels", choices=(1, 3))
     width: int = option(32, "base channel width (64 in DCGAN)")
     encoder_width: Optional[int] = option(None, "encoder's own base width (none: --width)")
-    normal: Optional[str] = option(None, "folder of normal images (none: the built-in brain MRI; an ImageSet from "
+    normal: Optional[str] = option(None, "folder of normal images (none: the built-in brain MRI; a .npz: a brain-MRI "
+                                   "set built by scripts/build_anomaly_assets.py, e.g. --size 128; an ImageSet from "
                                    "Python)", group="data")
     preprocess: str = option("crop", "crop: each --normal image cropped to its foreground and normalised by its "
                              "tissue; none: read whole (padded to square), for images already prepared (--no-crop)",

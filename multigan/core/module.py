@@ -396,12 +396,23 @@ class AdversarialModel(ModelMixin):
     prepared; ``--init-from`` (:meth:`Trainer.warm_start`) ignores them, so a model can be
     fine-tuned on data prepared otherwise. ``training_options`` names constructor arguments that
     only change the training losses, not the networks; ``--init-from`` ignores them too.
+    ``growth_options`` names constructor arguments in which ``--init-from`` may differ when the
+    model can be grown from a smaller one (:meth:`load_grown_weights`).
     """
 
     latent_dim: int = 0
     inference_options: tuple[str, ...] = ()
     data_options: tuple[str, ...] = ()
     training_options: tuple[str, ...] = ()
+    growth_options: tuple[str, ...] = ()
+
+    def load_grown_weights(self, file: str | os.PathLike, config: dict[str, Any], *,
+                           map_location: str | torch.device = "cpu") -> list[str]:
+        """Load the weights of a smaller model of this kind (its ``config``) into the layers they fit,
+        leaving the others as initialised; return the names of the tensors left so. Called by
+        :meth:`Trainer.warm_start` when the exported model differs from this one only in
+        ``growth_options``. Default: not supported."""
+        raise NotImplementedError(f"{self.model_type} cannot be grown from a smaller model")
 
     @staticmethod
     def warm_start_iterations(info: dict[str, Any]) -> int:

@@ -1051,7 +1051,10 @@ class Trainer:
         export's ``training.json`` still lists every command behind its weights. The model's type
         and constructor arguments must match this trainer's, except the model's ``data_options``
         (how its training data were prepared: a model can be fine-tuned on data prepared otherwise)
-        and ``training_options`` (loss terms only); otherwise a ``ValueError`` names them.
+        and ``training_options`` (loss terms only), and its ``growth_options`` where the model can be
+        grown from a smaller one (:meth:`~multigan.core.module.AdversarialModel.load_grown_weights`:
+        the layers that fit are loaded, the rest start fresh; ``"init_from"`` then records
+        ``grown_from``); otherwise a ``ValueError`` names them.
         """
         from .module import WEIGHTS_NAME, read_config
 
@@ -1060,18 +1063,27 @@ class Trainer:
         meta = read_config(folder)
         differ = ckpt.config_differences(meta["config"], model, (*getattr(model, "data_options", ()),
                                                                     *getattr(model, "training_options", ())))
-        if meta["model_type"] != model.model_type or differ:
+        grow = bool(differ) and set(differ) <= set(getattr(model, "growth_options", ()))
+        if meta["model_type"] != model.model_type or (differ and not grow):
             raise ValueError(f"--init-from {folder}: holds a {meta['model_type']} model that differs from the one "
                              f"being trained ({model.model_type}) in {differ or 'its type'}; start it with the "
                              "same options it was trained with")
-        model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
-                           map_location=self.device)
+        fresh: list[str] = []
+        if grow:
+            try:
+                fresh = model.load_grown_weights(folder / WEIGHTS_NAME, meta["config"], map_location=self.device)
+            except ValueError as err:
+                raise ValueError(f"--init-from {folder}: {err}") from None
+        else:
+            model.load_weights(folder / WEIGHTS_NAME, components=meta.get("components") or None,
+                               map_location=self.device)
         if self.ema is not None:
             self.ema.load_state_dict(model.generator.state_dict())
         info_file = folder / "training.json"
         old = json.loads(info_file.read_text()) if info_file.is_file() else {}
         self.step = model.warm_start_iterations(old)
-        return {**_exported_history(old), "init_from": {"model": str(name_or_path), "iterations": self.step}}
+        grown = {"grown_from": {k: meta["config"].get(k) for k in differ}, "new_tensors": len(fresh)} if grow else {}
+        return {**_exported_history(old), "init_from": {"model": str(name_or_path), "iterations": self.step, **grown}}
 
     def run_info(self, command: str, history: dict[str, Any], seconds: float, **fields: Any) -> dict[str, Any]:
         """The provenance every exported ``training.json`` starts with, then ``fields``, then the config.

@@ -213,6 +213,29 @@ def test_init_from_warm_starts_every_network(model_dir, folders, tmp_path):
     assert train_options(["--out", "x"]).init_from is None
 
 
+def test_init_from_a_smaller_model_grows_it(model_dir, folders, tmp_path):
+    """--init-from a model of half the image size and twice the width: its layers become the grown
+    model's deeper ones (AnoGAN.load_grown_weights), the rest start fresh, and training goes on."""
+    small = AnoGAN.from_pretrained(model_dir)
+    opts = dict(normal=str(folders / "healthy"), size=32, width=2, batch_size=8, calibrate_search=False,
+                checkpoint_every=10, device="cpu", precision="fp32", init_from=str(model_dir))
+    grown = train(tmp_path / "grown", steps=2, encoder_steps=0, **opts, command="grow")  # nothing left to train
+    info = json.loads((grown / "training.json").read_text())
+    assert info["init_from"] == {"model": str(model_dir), "iterations": 2,
+                                 "grown_from": {"image_size": 16, "width": 4}, "new_tensors": 18}
+    det = AnoGAN.from_pretrained(grown)
+    assert det.image_size == 32 and torch.isfinite(det.thresholds[0])          # calibrated anew
+    assert torch.equal(det.discriminator.out.weight, small.discriminator.out.weight)
+    assert torch.equal(det.generator.net[0].weight, small.generator.net[0].weight)
+    from multigan.anomaly.recipe import normal_sets
+    assert det.score(normal_sets(str(folders / "healthy"), 32, 1)[1]).scores.shape == (5,)
+    on = train(tmp_path / "on", steps=3, encoder_steps=1, **opts, command="on")
+    assert json.loads((on / "training.json").read_text())["iterations"] == 3
+    with pytest.raises(ValueError, match=r"init-from .*cannot grow a 32×32 model of width 4"):
+        train(tmp_path / "bad", steps=3, encoder_steps=0, **{**opts, "width": 4}, command="bad")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_resume_exports_with_new_scoring_options(folders, tmp_path, capsys):
     """Scoring options do not touch training: a finished run resumes to export and calibrate them."""
     opts = dict(normal=str(folders / "healthy"), size=16, width=4, steps=2, encoder_steps=2, batch_size=8,

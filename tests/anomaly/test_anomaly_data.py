@@ -310,6 +310,46 @@ def test_brain_mri_asset(brain_test):
         brain_mri("validation")
 
 
+def test_brain_mri_set_built_elsewhere(tmp_path):
+    """path=: a set the asset script wrote elsewhere (e.g. --size 128) is read at its own size, with
+    its polarity; the training recipe and `multigan eval --data` take it too."""
+    from multigan.anomaly.cli import cli
+    from multigan.anomaly.data import BRAIN_MRI_FILE, is_brain_mri_file, lesion_polarity
+    from multigan.anomaly.models import AnoGAN
+    from multigan.anomaly.recipe import normal_sets
+    from multigan.core.module import assets_dir
+
+    with np.load(assets_dir() / BRAIN_MRI_FILE) as z:
+        arrays = {k: z[k] for k in z.files}
+    pol = arrays["test_polarity"]
+    pick = np.concatenate([np.flatnonzero(pol == p)[:n] for p, n in ((0, 4), (1, 2), (-1, 2))])
+    keep = {"train": np.arange(12), "val": np.arange(6), "test": pick}
+    small = {k: (v[keep[k.split("_")[0]]] if k.split("_")[0] in keep else v) for k, v in arrays.items()}
+    small = {k: (v[:, ::2, ::2] if k.endswith("_images") else v) for k, v in small.items()}   # a 32×32 set
+    small.update({k: np.packbits(np.unpackbits(small[k], axis=1).reshape(-1, 64, 64)[:, ::2, ::2].reshape(
+        len(small[k]), -1), axis=1) for k in ("train_brain", "val_brain", "test_brain", "test_masks")})
+    path = tmp_path / "brain_mri.npz"
+    np.savez(path, **small)
+    assert is_brain_mri_file(path) and is_brain_mri_file(str(path))
+    assert not is_brain_mri_file(tmp_path) and not is_brain_mri_file(tmp_path / "other.npz")
+    test = brain_mri("test", size=32, path=path)
+    assert test.images.shape == (8, 1, 32, 32) and test.masks.shape == (8, 1, 32, 32)
+    expect = torch.from_numpy(arrays["test_images"][pick, ::2, ::2].astype(np.float32) / 127.5 - 1)[:, None]
+    assert torch.equal(test.images, expect) and test.labels.tolist() == [0] * 4 + [1] * 4
+    assert lesion_polarity("test", path=path).tolist() == [0] * 4 + [1, 1, -1, -1]
+    assert test.preprocess == "crop"
+    train, val = normal_sets(str(path), 32, 1)
+    assert (len(train), len(val)) == (12, 6) and train.images.shape[-1] == 32
+    with pytest.raises(FileNotFoundError, match="brain-MRI set not found: .*missing.npz"):
+        brain_mri("test", path=tmp_path / "missing.npz")
+    AnoGAN(image_size=32, width=2, preprocess="crop").save_pretrained(tmp_path / "model")
+    assert cli("eval", ["--model", str(tmp_path / "model"), "--data", str(path), "--methods", "izif",
+                        "--json", str(tmp_path / "eval.json")]) == 0
+    import json
+    row = json.loads((tmp_path / "eval.json").read_text())["izif"]
+    assert (row["n_images"], row["n_anomalous"]) == (8, 4) and {"auroc_bright", "auroc_dark"} <= row.keys()
+
+
 def test_simulate_lesions_changes_only_masked_pixels(brain_test):
     normal = brain_test.subset(brain_test.labels == 0).subset(range(24))
     out, masks = simulate_lesions(normal.images, brain_masks=normal.brain_masks, seed=3)

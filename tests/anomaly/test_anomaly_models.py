@@ -556,3 +556,41 @@ def test_scoring_options_are_saved_apart_from_the_architecture(det, tmp_path):
     (tmp_path / "m" / "inference.json").write_text("{not json")
     with pytest.raises(ValueError, match="inference.json: not valid JSON"):
         AnoGAN.from_pretrained(tmp_path / "m")
+
+
+def test_grown_model_holds_the_smaller_models_layers(tmp_path):
+    """load_grown_weights: a 32×32 model of width 2 from a 16×16 one of width 4 computes the same
+    deep features: G's first stages and the trunks' last stages are the small model's."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    small = AnoGAN(image_size=16, width=4).eval()
+    save_file(small.state_dict(), str(tmp_path / "small.safetensors"))
+    big = AnoGAN(image_size=32, width=2)
+    untouched = {k: v.clone() for k, v in big.state_dict().items()}
+    fresh = big.load_grown_weights(tmp_path / "small.safetensors", small.config)
+    big.eval()
+    z = torch.randn(3, small.latent_dim)[:, :, None, None]
+    k = 2                                                        # 16×16: two stride-2 stages
+    assert torch.equal(big.generator.net[:3 * k](z), small.generator.net[:3 * k](z))
+    assert big.generator.net[:3 * k](z).shape == (3, 4, 8, 8)
+    h = torch.randn(3, 4, 8, 8)                                  # what the trunks see after their first stage
+    for b, s in ((big.discriminator, small.discriminator), (big.encoder, small.encoder)):
+        assert torch.equal(b.out(b.trunk.net[4:](h).flatten(1)), s.out(s.trunk.net[2:](h).flatten(1)))
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    assert big.discriminator(x).shape == (2,) and big.generator(torch.randn(2, small.latent_dim)).shape == (2, 1, 32, 32)
+    # the image-facing layers and the scoring buffers keep their initialisation
+    assert set(fresh) == {k for k in untouched if k.startswith(("generator.net.6.", "generator.net.7.",
+                                                                "generator.net.9.", "discriminator.trunk.net.0.",
+                                                                "discriminator.trunk.net.2.", "encoder.trunk.net.0.",
+                                                                "encoder.trunk.net.2."))} | {
+        "thresholds", "calibration_iterations"}
+    for key in fresh:
+        assert torch.equal(big.state_dict()[key], untouched[key]) or key == "thresholds", key
+    with pytest.raises(ValueError, match="cannot grow a 32×32 model of width 4"):
+        AnoGAN(image_size=32, width=4).load_grown_weights(tmp_path / "small.safetensors", small.config)
+    with pytest.raises(ValueError, match="cannot grow"):
+        AnoGAN(image_size=16, width=4).load_grown_weights(tmp_path / "small.safetensors", small.config)
+    fresh = AnoGAN(image_size=64, width=1).load_grown_weights(tmp_path / "small.safetensors", small.config)
+    assert "generator.net.3.weight" not in fresh and "generator.net.6.weight" in fresh            # grown twice
+    assert "discriminator.trunk.net.4.weight" in fresh and "discriminator.trunk.net.6.weight" not in fresh
