@@ -4,6 +4,8 @@
     python benchmarks/studies/anomaly_scoring_options.py --model runs/brain/final --user-val 0
     python benchmarks/studies/anomaly_scoring_options.py --shifts 0 1 2 --sigmas 1 2 --margins 0 3 --tops 0.01
     python benchmarks/studies/anomaly_scoring_options.py --views one flip flip-shift --shifts 2 --sigmas 1.5
+    python benchmarks/studies/anomaly_scoring_options.py --model runs/brain128/final --data runs/data128/brain_mri.npz \
+        --shifts 2 4 6 --sigmas 2 3 4 --margins 4 6 8
 
 Two validation sets, neither of which touches the test split:
 
@@ -86,6 +88,9 @@ def main() -> None:
     p.add_argument("--sigmas", type=float, nargs="+", default=[1, 1.5, 2])
     p.add_argument("--margins", type=int, nargs="+", default=[0, 2, 3, 4])
     p.add_argument("--tops", type=float, nargs="+", default=[0.0025, 0.005, 0.01])
+    p.add_argument("--data", default=None,
+                   help="brain-MRI set (.npz) whose validation split is simulated on, for a model trained on one "
+                        "(e.g. built with scripts/build_anomaly_assets.py --size 128); default the shipped set")
     p.add_argument("--seed", type=int, default=7, help="lesion seed (the test split's lesions used the asset's own)")
     p.add_argument("--user-val", type=int, default=400, help="user-style validation slices (0: none)")
     p.add_argument("--user-seeds", type=int, nargs="+", default=[501],
@@ -94,7 +99,8 @@ def main() -> None:
     args = p.parse_args()
 
     det = AnoGAN.from_pretrained(args.model)
-    sets = {"simulated": (with_simulated_lesions(brain_mri("val", size=det.image_size), seed=args.seed), None)}
+    sets = {"simulated": (with_simulated_lesions(brain_mri("val", size=det.image_size, path=args.data),
+                                                  seed=args.seed), None)}
     areas = None
     if args.user_val:
         data, polarity, areas = user_val(det, args.user_val, args.user_seeds)
