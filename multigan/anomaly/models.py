@@ -411,7 +411,7 @@ class AnoGAN(AdversarialModel):
     def load_grown_weights(self, file: Any, config: dict[str, Any], *,
                            map_location: str | torch.device = "cpu") -> list[str]:
         """Start this model from a smaller one: image side s/2^j, width w·2^j (``config``, its weights in
-        ``file``), e.g. a 128×128 model of width 32 from the shipped 64×64 model of width 64.
+        ``file``), e.g. a 128×128 model of width 16 from the shipped 64×64 model of width 32.
 
         With those sizes the smaller model's layers are this one's deeper layers, shape for shape:
         its generator's stages are this generator's first stages, its critic's and encoder's stages
